@@ -1,0 +1,93 @@
+"""Where the course lives and what it is called.
+
+The values come from ``[tool.course]`` in the repo's ``pyproject.toml`` (written
+when the course was generated); folders for data, checkpoints and build output
+are derived from the repo root and the runtime (on Drive in Colab).
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import CourseError
+
+
+@dataclass(frozen=True)
+class CourseConfig:
+    title: str
+    package: str
+    github_user: str
+    github_repo: str
+    branch: str
+    drive_folder: str
+
+    @property
+    def repo_url(self) -> str:
+        return f"https://github.com/{self.github_user}/{self.github_repo}.git"
+
+    def colab_url(self, lesson_file: str) -> str:
+        """The "Open in Colab" link of a lesson file name such as ``01_first_model.ipynb``."""
+        return (
+            f"https://colab.research.google.com/github/{self.github_user}/"
+            f"{self.github_repo}/blob/{self.branch}/lessons/{lesson_file}"
+        )
+
+
+def find_root(start: Path | None = None) -> Path:
+    """The course repo root: ``COURSE_ROOT`` if set, else the nearest folder up with a pyproject.toml."""
+    if os.environ.get("COURSE_ROOT"):
+        return Path(os.environ["COURSE_ROOT"]).expanduser().resolve()
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / "pyproject.toml").is_file():
+            return folder
+    raise CourseError(
+        f"no pyproject.toml in {here} or above: run this from inside the course repository "
+        "or set COURSE_ROOT to its folder"
+    )
+
+
+def load_config(root: Path | None = None) -> CourseConfig:
+    """Read ``[tool.course]`` from the repo's pyproject.toml."""
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python < 3.11
+        import tomli as tomllib
+    root = root or find_root()
+    pyproject = root / "pyproject.toml"
+    try:
+        table = tomllib.loads(pyproject.read_text(encoding="utf-8"))["tool"]["course"]
+        return CourseConfig(**{name: str(table[name]) for name in CourseConfig.__dataclass_fields__})
+    except (OSError, KeyError, tomllib.TOMLDecodeError) as error:
+        raise CourseError(
+            f"{pyproject} has no valid [tool.course] table ({error}): restore it from the template"
+        ) from None
+
+
+@dataclass(frozen=True)
+class CoursePaths:
+    """Folders lessons write to. In Colab ``root`` is on Drive, so all but ``local_data`` survive a reset.
+
+    ``COURSE_LOCAL_DATA`` and ``COURSE_CHECKPOINTS`` override two of them (tests, `course run`).
+    """
+
+    root: Path
+    data: Path  # downloaded archives (cache; on Drive in Colab)
+    local_data: Path  # extracted data on fast local disk (/content/data in Colab)
+    checkpoints: Path
+    build: Path
+
+    @classmethod
+    def for_root(cls, root: Path, runtime: str) -> "CoursePaths":
+        default_local = Path("/content/data") if runtime == "colab" else root / "data"
+        local = Path(os.environ.get("COURSE_LOCAL_DATA") or default_local)
+        checkpoints = Path(os.environ.get("COURSE_CHECKPOINTS") or root / "checkpoints")
+        return cls(root, root / "data", local, checkpoints, root / "build")
+
+
+def course_paths(root: Path | None = None) -> CoursePaths:
+    """Paths for the current runtime (see ``environment.runtime()``)."""
+    from .environment import runtime
+
+    return CoursePaths.for_root(root or find_root(), runtime())
