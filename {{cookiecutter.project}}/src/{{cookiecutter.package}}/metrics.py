@@ -1,0 +1,145 @@
+"""Metrics a lesson records, so `course run`, `course sweep` and `course runs` can compare runs.
+
+A lesson calls ``course.metrics.log_metrics(accuracy=0.93, headline="accuracy")`` once at the
+end, or once per epoch (``log_metrics(epoch=2, valid_loss=0.31)``). Every call is merged into
+one JSON file:
+
+``{"headline": "accuracy", "lower_is_better": false,
+   "latest": {"epoch": 2, "valid_loss": 0.31, "accuracy": 0.93},
+   "history": [{"epoch": 0, ...}, {"epoch": 1, ...}, ...]}``
+
+``latest`` holds the last value logged under each name; ``history`` every call in order.
+The headline metric (the one sweeps rank runs by) is the one named by ``headline=`` in any call,
+else the first name logged other than ``epoch``/``step``. Whether lower is better is
+``lower_is_better=`` if given, else guessed from the name (loss, error, ... are minimised).
+
+The file is ``$COURSE_RUN_DIR/metrics.json`` when the lesson runs under `course run`;
+otherwise ``build/metrics/<notebook or "session">-<time the kernel first logged>.json``,
+so runs started by hand never mix with each other.
+"""
+from __future__ import annotations
+
+import json
+import math
+import numbers
+import os
+import tempfile
+import time
+from pathlib import Path
+
+from .errors import CourseError
+
+FILE_NAME = "metrics.json"
+_COUNTERS = ("epoch", "step", "iteration")
+_LOWER_IS_BETTER_WORDS = ("loss", "error", "err", "mse", "mae", "rmse", "perplexity", "seconds", "time")
+_session_file: Path | None = None
+
+
+def log_metrics(*, headline: str | None = None, lower_is_better: bool | None = None, **values) -> Path:
+    """Merge ``values`` into this run's metrics file and return its path.
+
+    Numbers from numpy or torch (scalars, one-element tensors) are converted to plain Python;
+    anything that cannot be stored as JSON raises ``CourseError`` naming the metric.
+    """
+    if not values and headline is None:
+        raise CourseError("log_metrics() got no values: call it as log_metrics(accuracy=0.93)")
+    if headline is not None and not isinstance(headline, str):
+        raise CourseError(f"log_metrics(headline=...) must be a metric name, got {headline!r}")
+    entry = {name: _plain(name, value) for name, value in values.items()}
+    path = metrics_file()
+    record = read_metrics(path) if path.exists() else {"headline": None, "lower_is_better": None,
+                                                       "latest": {}, "history": []}
+    if headline is not None:
+        record["headline"] = headline
+    if lower_is_better is not None:
+        record["lower_is_better"] = bool(lower_is_better)
+    if entry:
+        record["history"].append(entry)
+        record["latest"].update(entry)
+    if record["headline"] is None:
+        record["headline"] = next((name for name in record["latest"] if name not in _COUNTERS), None)
+    _write_json(path, record)
+    return path
+
+
+def metrics_file() -> Path:
+    """Where this kernel's metrics go (see the module docstring)."""
+    global _session_file
+    run_dir = os.environ.get("COURSE_RUN_DIR")
+    if run_dir:
+        return Path(run_dir) / FILE_NAME
+    if _session_file is None:
+        from .config import course_paths
+
+        notebook = Path(os.environ.get("JPY_SESSION_NAME") or "session").stem
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        _session_file = course_paths().build / "metrics" / f"{notebook}-{stamp}-{os.getpid()}.json"
+    return _session_file
+
+
+def read_metrics(path: Path) -> dict:
+    """The record written by ``log_metrics``; a run dir or the file itself. Empty record if none."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / FILE_NAME
+    if not path.exists():
+        return {"headline": None, "lower_is_better": None, "latest": {}, "history": []}
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise CourseError(f"cannot read metrics {path} ({error}): delete the file and re-run the lesson") from None
+
+
+def headline(record: dict) -> tuple[str | None, object, bool]:
+    """``(name, value, lower_is_better)`` of a record's headline metric; ``(None, None, False)`` if none."""
+    name = record.get("headline")
+    if name is None:
+        return None, None, False
+    lower = record.get("lower_is_better")
+    if lower is None:
+        lower = any(word in name.lower() for word in _LOWER_IS_BETTER_WORDS)
+    return name, record.get("latest", {}).get(name), bool(lower)
+
+
+def _plain(name: str, value):
+    """``value`` as plain JSON data: numpy/torch scalars and arrays become Python numbers and lists."""
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        return float(value)
+    if hasattr(value, "numel") and callable(value.numel):  # torch tensor, without importing torch
+        value = value.detach().cpu()
+        return _plain(name, value.item() if value.numel() == 1 else value.tolist())
+    if hasattr(value, "tolist") and callable(value.tolist):  # numpy scalar or array
+        return _plain(name, value.tolist())
+    if isinstance(value, (list, tuple)):
+        return [_plain(name, item) for item in value]
+    if isinstance(value, dict):
+        return {str(key): _plain(name, item) for key, item in value.items()}
+    raise CourseError(
+        f"metric {name!r} has type {type(value).__name__}, which cannot be stored as JSON: "
+        "log numbers, strings, booleans, or lists/dicts of them"
+    )
+
+
+def _write_json(path: Path, data: dict) -> None:
+    """Write atomically: a reader (or a killed kernel) never sees half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(data, handle, indent=1, allow_nan=True)
+            handle.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def format_value(value) -> str:
+    """A short, table-friendly rendering of a metric or parameter value."""
+    if isinstance(value, float):
+        return "nan" if math.isnan(value) else f"{value:.4g}"
+    return str(value)
