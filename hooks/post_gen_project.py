@@ -1,0 +1,133 @@
+"""Finish the generated course: prune what the answers turned off, write the lessons' setup
+cells and the README lesson table, optionally make the first git commit, print next steps.
+
+Safe to run twice and deterministic (no dates, no network), as `cruft update` re-runs it.
+Runs in the new course folder with cookiecutter's interpreter: standard library only, plus
+the course package's stdlib-only modules imported from the freshly generated src/.
+"""
+import importlib
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ANSWERS = {
+    "course_name": json.loads(r'''{{ cookiecutter.course_name | tojson }}'''),
+    "project": json.loads(r'''{{ cookiecutter.project | tojson }}'''),
+    "package": json.loads(r'''{{ cookiecutter.package | tojson }}'''),
+    "author": json.loads(r'''{{ cookiecutter.author | tojson }}'''),
+    "email": json.loads(r'''{{ cookiecutter.email | tojson }}'''),
+    "github_user": json.loads(r'''{{ cookiecutter.github_user | tojson }}'''),
+    "github_repo": json.loads(r'''{{ cookiecutter.github_repo | tojson }}'''),
+    "branch": json.loads(r'''{{ cookiecutter.branch | tojson }}'''),
+    "drive_folder": json.loads(r'''{{ cookiecutter.drive_folder | tojson }}'''),
+    "license": json.loads(r'''{{ cookiecutter.license | tojson }}'''),
+    "gpu_ci": json.loads(r'''{{ cookiecutter.gpu_ci | tojson }}'''),
+    "init_git": json.loads(r'''{{ cookiecutter.init_git | tojson }}'''),
+}
+
+ROOT = Path.cwd()
+LESSONS = ROOT / "lessons"
+GPU_WORKFLOW = ROOT / ".github" / "workflows" / "lessons-gpu.yml"
+
+
+def remove_license():
+    if ANSWERS["license"] == "none":
+        (ROOT / "LICENSE").unlink(missing_ok=True)
+
+
+def remove_gpu_workflow():
+    if ANSWERS["gpu_ci"] == "none":
+        GPU_WORKFLOW.unlink(missing_ok=True)
+
+
+def import_course_package():
+    """The generated package, imported from src/ without leaving __pycache__ behind."""
+    sys.dont_write_bytecode = True
+    sys.path.insert(0, str(ROOT / "src"))
+    return importlib.import_module(ANSWERS["package"])
+
+
+def fill_lessons_and_readme(package):
+    """Write the canonical setup cell into every lesson and the lesson table into README.md."""
+    config = package.config.CourseConfig(
+        title=ANSWERS["course_name"],
+        package=ANSWERS["package"],
+        github_user=ANSWERS["github_user"],
+        github_repo=ANSWERS["github_repo"],
+        branch=ANSWERS["branch"],
+        drive_folder=ANSWERS["drive_folder"],
+    )
+    package.lesson_format.sync_setup_cells(LESSONS, config)
+    package.authoring.write_lesson_table(ROOT, config)
+    return config
+
+
+def git(*args):
+    return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True)
+
+
+def git_identity():
+    """`-c` options naming the author from the answers, for machines with no git identity yet."""
+    options = []
+    if not git("config", "user.name").stdout.strip():
+        options += ["-c", f"user.name={ANSWERS['author']}"]
+    if not git("config", "user.email").stdout.strip():
+        options += ["-c", f"user.email={ANSWERS['email']}"]
+    return options
+
+
+def init_git():
+    """`git init` + a first commit on the chosen branch; returns a line to show the user."""
+    if ANSWERS["init_git"] != "yes":
+        return None
+    if shutil.which("git") is None:
+        return "git was not found: install it, then run `git init` and commit in this folder."
+    if (ROOT / ".git").exists():
+        return "git repository already present: left as it is."
+    steps = {
+        "init": ["init", "--quiet"],
+        "branch": ["symbolic-ref", "HEAD", f"refs/heads/{ANSWERS['branch']}"],
+        "add": ["add", "--all"],
+        "commit": [*git_identity(), "-c", "commit.gpgsign=false", "commit", "--quiet",
+                   "--no-verify", "-m", "Create the course from the template"],
+    }
+    for name, args in steps.items():
+        result = git(*args)
+        if result.returncode != 0:
+            error = (result.stderr or result.stdout).strip().splitlines() or ["no output"]
+            return f"git {name} failed ({error[-1]}): run `git init` and commit by hand."
+    return f"git repository created with a first commit on branch {ANSWERS['branch']}."
+
+
+def next_steps(config, git_line):
+    lessons = sorted(LESSONS.glob("*.ipynb"))
+    lines = [
+        f"Created {ANSWERS['project']}/ for the course \"{ANSWERS['course_name']}\".",
+        *([git_line] if git_line else []),
+        "Next steps:",
+        f"  cd {ANSWERS['project']}",
+    ]
+    if ANSWERS["init_git"] != "yes":
+        lines += ["  git init && git add --all && git commit -m \"Create the course from the template\""]
+    lines += [
+        f"  create an empty repository {ANSWERS['github_user']}/{ANSWERS['github_repo']} on GitHub, then:",
+        f"  git remote add origin {config.repo_url}",
+        f"  git push -u origin {ANSWERS['branch']}",
+    ]
+    if lessons:
+        lines += [f"  open the first lesson in Colab: {config.colab_url(lessons[0].name)}"]
+    return "\n".join(lines)
+
+
+def main():
+    remove_license()
+    remove_gpu_workflow()
+    config = fill_lessons_and_readme(import_course_package())
+    git_line = init_git()
+    print(next_steps(config, git_line))
+
+
+if __name__ == "__main__":
+    main()
