@@ -1,0 +1,124 @@
+"""Where a lesson runs: runtime (Colab, Kaggle, CI, laptop), device and library versions.
+
+Cheap to import on purpose: the setup cell imports the package on every run, so
+torch is imported only inside ``device_info()`` and versions come from package
+metadata, not from importing the libraries.
+"""
+from __future__ import annotations
+
+import importlib.util
+import os
+import platform
+import sys
+from dataclasses import dataclass
+from importlib import metadata
+
+RUNTIMES = ("colab", "kaggle", "ci", "local")
+VERSIONED_PACKAGES = ("torch", "torchvision", "fastai")
+
+
+def runtime() -> str:
+    """``"colab"``, ``"kaggle"``, ``"ci"`` or ``"local"``: decides where data and checkpoints live."""
+    if os.environ.get("COLAB_RELEASE_TAG") or _importable("google.colab"):
+        return "colab"
+    if os.environ.get("KAGGLE_KERNEL_RUN_TYPE"):
+        return "kaggle"
+    if _flag(os.environ.get("CI")) or _flag(os.environ.get("GITHUB_ACTIONS")):
+        return "ci"
+    return "local"
+
+
+def _importable(module: str) -> bool:
+    if module in sys.modules:
+        return True
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):  # parent package missing or half-initialised
+        return False
+
+
+def _flag(value: str | None) -> bool:
+    return (value or "").strip().lower() not in ("", "0", "false", "no", "off")
+
+
+@dataclass(frozen=True)
+class DeviceInfo:
+    """The device lessons train on: the first CUDA GPU if there is one, else the CPU."""
+
+    kind: str  # "cuda" or "cpu"
+    name: str
+    memory_gb: float | None = None  # total GPU memory; None on CPU
+    capability: str | None = None  # CUDA compute capability, e.g. "7.5"
+    count: int = 1  # GPUs visible (CPU: logical cores)
+
+    def __str__(self) -> str:
+        if self.kind == "cuda":
+            extra = f" x{self.count}" if self.count > 1 else ""
+            return f"{self.name}{extra} ({self.memory_gb:.1f} GB, compute {self.capability})"
+        return f"CPU ({self.name}, {self.count} cores)"
+
+
+def device_info() -> DeviceInfo:
+    """Describe the training device; imports torch, so call it only when the answer is needed."""
+    try:
+        import torch
+    except ImportError:
+        return _cpu_info()
+    if not torch.cuda.is_available():
+        return _cpu_info()
+    props = torch.cuda.get_device_properties(0)
+    return DeviceInfo(
+        kind="cuda",
+        name=props.name,
+        memory_gb=round(props.total_memory / 2**30, 1),
+        capability=f"{props.major}.{props.minor}",
+        count=torch.cuda.device_count(),
+    )
+
+
+def _cpu_info() -> DeviceInfo:
+    return DeviceInfo(kind="cpu", name=platform.machine() or "unknown", count=os.cpu_count() or 1)
+
+
+def versions() -> dict[str, str]:
+    """Python and library versions, read from installed metadata without importing the libraries."""
+    found = {"python": platform.python_version()}
+    for package in VERSIONED_PACKAGES:
+        try:
+            found[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            found[package] = "not installed"
+    return found
+
+
+def describe() -> dict[str, str]:
+    """Everything `course env` shows, as label -> value."""
+    from .config import course_paths
+    from .errors import CourseError
+
+    rows = {"runtime": runtime(), "device": str(device_info())}
+    rows.update(versions())
+    try:
+        paths = course_paths()
+    except CourseError as error:
+        rows["course root"] = f"not found ({error})"
+        return rows
+    rows.update(
+        {
+            "course root": str(paths.root),
+            "data cache": str(paths.data),
+            "local data": str(paths.local_data),
+            "checkpoints": str(paths.checkpoints),
+            "build": str(paths.build),
+        }
+    )
+    return rows
+
+
+def cli_env(args) -> int:
+    """`course env`: print runtime, device, versions and paths as a two-column table."""
+    rows = describe()
+    width = max(map(len, rows))
+    for label, value in rows.items():
+        print(f"{label.ljust(width)}  {value}")
+    return 0
