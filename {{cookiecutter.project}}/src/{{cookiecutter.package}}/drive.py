@@ -1,0 +1,71 @@
+"""Google Drive pains in Colab: the mount, and sync duplicates such as ``utils (1).py``.
+
+When Drive syncs an edited file while an older copy exists, it may keep both:
+``utils.py`` and ``utils (1).py``. Python keeps importing ``utils.py`` and the edit
+seems lost, so duplicates are reported with the exact files to delete.
+"""
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+from .errors import CourseError
+
+DEFAULT_MOUNT = "/content/drive"
+# "name (N).ext" -> original "name.ext"; the extension may be compound ("data (1).tar.gz").
+_DUPLICATE = re.compile(r"^(?P<stem>.+?) \((?P<number>\d+)\)(?P<suffix>(?:\.[^.\s()]+)*)$")
+_SKIPPED_FOLDERS = {"__pycache__", ".git", ".ipynb_checkpoints", "node_modules"}
+
+
+def mount_point() -> Path:
+    """Where Drive is (or will be) mounted: ``COURSE_DRIVE_MOUNT`` or ``/content/drive``."""
+    return Path(os.environ.get("COURSE_DRIVE_MOUNT") or DEFAULT_MOUNT)
+
+
+def is_mounted(mount: Path | None = None) -> bool:
+    """True when ``<mount>/MyDrive`` is there, i.e. ``drive.mount()`` has succeeded."""
+    return ((mount or mount_point()) / "MyDrive").is_dir()
+
+
+def require_mounted(mount: Path | None = None) -> Path:
+    """The ``MyDrive`` folder, or a CourseError saying how to mount it."""
+    mount = mount or mount_point()
+    if not is_mounted(mount):
+        raise CourseError(
+            f"Google Drive is not mounted at {mount}: run the setup cell again and allow access "
+            f"when Colab asks (or run `from google.colab import drive; drive.mount({str(mount)!r})`)"
+        )
+    return mount / "MyDrive"
+
+
+def original_of(path: Path) -> Path | None:
+    """The file a Drive duplicate copies (``utils (1).py`` -> ``utils.py``), or None if not a duplicate name."""
+    match = _DUPLICATE.match(path.name)
+    if not match:
+        return None
+    return path.with_name(match["stem"] + match["suffix"])
+
+
+def duplicates(folder: Path) -> list[Path]:
+    """Drive sync duplicates under ``folder`` (recursively): copies whose original exists beside them."""
+    found = []
+    for current, subfolders, files in os.walk(folder):
+        subfolders[:] = sorted(d for d in subfolders if d not in _SKIPPED_FOLDERS and not d.startswith("."))
+        for name in files:
+            path = Path(current, name)
+            original = original_of(path)
+            if original is not None and original.is_file():
+                found.append(path)
+    return sorted(found)
+
+
+def duplicates_warning(found: list[Path], root: Path) -> str | None:
+    """A message naming the duplicates to delete (paths relative to ``root``), or None if there are none."""
+    if not found:
+        return None
+    names = ", ".join(str(path.relative_to(root)) if path.is_relative_to(root) else str(path) for path in found)
+    return (
+        f"Google Drive made duplicate copies that hide your edits: {names}. "
+        "Keep the up-to-date content in the original file, delete these copies, then restart the runtime."
+    )
