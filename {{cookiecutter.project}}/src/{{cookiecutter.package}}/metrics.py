@@ -20,7 +20,6 @@ so runs started by hand never mix with each other.
 from __future__ import annotations
 
 import json
-import math
 import numbers
 import os
 import tempfile
@@ -58,7 +57,7 @@ def log_metrics(*, headline: str | None = None, lower_is_better: bool | None = N
         record["latest"].update(entry)
     if record["headline"] is None:
         record["headline"] = next((name for name in record["latest"] if name not in _COUNTERS), None)
-    _write_json(path, record)
+    write_json(path, record)
     return path
 
 
@@ -124,22 +123,19 @@ def _plain(name: str, value):
     )
 
 
-def _write_json(path: Path, data: dict) -> None:
-    """Write atomically: a reader (or a killed kernel) never sees half a file."""
+def write_json(path: Path, data: dict) -> None:
+    write_text_atomic(path, json.dumps(data, indent=1, default=str) + "\n")
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write via a temporary file and rename: a reader (or a killed kernel) never sees half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, indent=1, allow_nan=True)
-            handle.write("\n")
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            handle.write(text)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
 
-
-def format_value(value) -> str:
-    """A short, table-friendly rendering of a metric or parameter value."""
-    if isinstance(value, float):
-        return "nan" if math.isnan(value) else f"{value:.4g}"
-    return str(value)
