@@ -5,14 +5,23 @@ with cookiecutter's interpreter, before any dependency is installed.
 """
 from __future__ import annotations
 
+import ast
+import copy
 import json
 import os
 import re
+import shlex
 import stat
 import tempfile
+import unicodedata
+import uuid
+import warnings
+from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
-from .config import CourseConfig
+from . import lesson_format
+from .config import CourseConfig, find_root, load_config
 from .errors import CourseError
 
 TABLE_START = "<!-- lessons:start -->"
@@ -69,26 +78,25 @@ def lesson_table(root: Path, config: CourseConfig) -> str:
     return "\n".join(rows)
 
 
-def _table_span(readme: Path, text: str) -> tuple[int, int]:
-    """Start and end offsets of the text between the two table markers."""
+MARKERS_FIX = f"put a line `{TABLE_START}` and, below it, a line `{TABLE_END}` where the table of lessons goes"
+
+
+def _table_span(text: str) -> tuple[int, int] | None:
+    """Start and end offsets of the text between the two table markers, None if they are missing."""
     start, end = text.find(TABLE_START), text.find(TABLE_END)
-    if start < 0 or end < start:
-        raise CourseError(
-            f"{readme.name} has no lesson table markers: put a line `{TABLE_START}` and, below it, "
-            f"a line `{TABLE_END}` where the table of lessons goes, then run `course sync`"
-        )
-    return start + len(TABLE_START), end
+    return (start + len(TABLE_START), end) if 0 <= start < end else None
 
 
 def readme_with_table(root: Path, config: CourseConfig) -> tuple[str, str]:
     """The README text as it is, and as it should be with an up-to-date lesson table."""
-    readme = root / "README.md"
     try:
-        text = readme.read_text(encoding="utf-8")
+        text = (root / "README.md").read_text(encoding="utf-8")
     except OSError as error:
-        raise CourseError(f"cannot read {readme.name} ({error.strerror}): restore it from git") from None
-    start, end = _table_span(readme, text)
-    return text, f"{text[:start]}\n{lesson_table(root, config)}\n{text[end:]}"
+        raise CourseError(f"cannot read README.md ({error.strerror}): restore it with `git checkout -- README.md`") from None
+    span = _table_span(text)
+    if span is None:
+        raise CourseError(f"README.md has no lesson table markers: {MARKERS_FIX}, then run `course sync`")
+    return text, f"{text[:span[0]]}\n{lesson_table(root, config)}\n{text[span[1]:]}"
 
 
 def write_lesson_table(root: Path, config: CourseConfig) -> bool:
@@ -98,3 +106,484 @@ def write_lesson_table(root: Path, config: CourseConfig) -> bool:
         return False
     write_text_atomic(root / "README.md", wanted)
     return True
+
+
+# --- new lessons -----------------------------------------------------------------------------
+
+_TRANSLITERATION = str.maketrans({
+    # Cyrillic (Russian, Ukrainian, Belarusian, Bulgarian), before NFKD splits й and ё
+    "а": "a", "б": "b", "в": "v", "г": "g", "ґ": "g", "д": "d", "е": "e", "ё": "yo", "є": "ye",
+    "ж": "zh", "з": "z", "и": "i", "і": "i", "ї": "yi", "й": "y", "к": "k", "л": "l", "м": "m",
+    "н": "n", "о": "o", "п": "p", "р": "r", "с": "s", "т": "t", "у": "u", "ў": "u", "ф": "f",
+    "х": "kh", "ц": "ts", "ч": "ch", "ш": "sh", "щ": "shch", "ъ": "", "ы": "y", "ь": "", "э": "e",
+    "ю": "yu", "я": "ya",
+    # Greek
+    "α": "a", "β": "v", "γ": "g", "δ": "d", "ε": "e", "ζ": "z", "η": "i", "θ": "th", "ι": "i",
+    "κ": "k", "λ": "l", "μ": "m", "ν": "n", "ξ": "x", "ο": "o", "π": "p", "ρ": "r", "σ": "s",
+    "ς": "s", "τ": "t", "υ": "y", "φ": "f", "χ": "ch", "ψ": "ps", "ω": "o",
+    # Latin letters that NFKD does not decompose
+    "ß": "ss", "æ": "ae", "œ": "oe", "ø": "o", "ł": "l", "đ": "d", "ð": "d", "þ": "th", "ı": "i",
+})
+
+
+def slugify(title: str, max_length: int = 40) -> str:
+    """ASCII file-name slug of a title in any script; ``lesson`` when nothing is left (e.g. Chinese)."""
+    text = unicodedata.normalize("NFKD", title.lower().translate(_TRANSLITERATION))
+    text = "".join(c for c in text if not unicodedata.combining(c)).translate(_TRANSLITERATION)
+    slug = re.sub(r"[^a-z0-9]+", "_", text.encode("ascii", "ignore").decode()).strip("_")
+    return slug[:max_length].rstrip("_") or "lesson"
+
+
+def next_lesson_path(root: Path, title: str) -> Path:
+    """``lessons/NN_slug.ipynb`` numbered after the last lesson."""
+    numbers = [int(LESSON_NAME.fullmatch(p.name).group("number")) for p in lesson_files(root)]
+    number = max(numbers) + 1 if numbers else 0
+    return root / "lessons" / f"{number:02d}_{slugify(title)}.ipynb"
+
+
+def new_lesson(root: Path, config: CourseConfig, title: str) -> Path:
+    """Write the skeleton of the next lesson and list it in the README."""
+    if not title.strip():
+        raise CourseError('the lesson title is empty: give one, e.g. course new "Convolutions"')
+    readme_with_table(root, config)  # fail before writing anything if the README has no table
+    path = next_lesson_path(root, title)
+    path.parent.mkdir(exist_ok=True)
+    lesson_format.write_notebook(path, lesson_format.new_lesson(config, title.strip()))
+    write_lesson_table(root, config)
+    return path
+
+
+def cli_new(args) -> int:
+    root = find_root()
+    config = load_config(root)
+    path = new_lesson(root, config, args.title)
+    print(f"created {path.relative_to(root).as_posix()} and listed it in README.md")
+    print(f"Colab link (works once pushed): {config.colab_url(path.name)}")
+    return 0
+
+
+# --- checks ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong in the repo: where, what, and how to fix it."""
+
+    path: str
+    message: str
+    fix: str
+    fixable: bool = False  # `course sync` fixes it
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}; fix: {self.fix}"
+
+
+SYNC = "run `course sync`"
+
+
+class Course:
+    """The repository under check; each notebook is parsed once and shared by every check."""
+
+    def __init__(self, root: Path, config: CourseConfig):
+        self.root, self.config = root, config
+        self._parsed: dict[Path, tuple[dict | None, str | None]] = {}
+
+    def rel(self, path: Path) -> str:
+        return path.relative_to(self.root).as_posix()
+
+    @cached_property
+    def duplicates(self) -> list[Path]:
+        """Google Drive sync copies (``x (1).py``) where a teacher edits files; data/ and build/ are left out."""
+        from . import drive
+
+        found = [p for p in self.root.iterdir() if p.is_file() and (drive.original_of(p) or p) != p
+                 and drive.original_of(p).is_file()]
+        for folder in ("lessons", "snippets", "src", "tests"):
+            if (self.root / folder).is_dir():
+                found += drive.duplicates(self.root / folder)
+        return sorted(found)
+
+    @cached_property
+    def lessons(self) -> list[Path]:
+        """Every notebook in lessons/, well named or not, except Drive duplicates."""
+        folder = self.root / "lessons"
+        found = sorted(folder.glob("*.ipynb")) if folder.is_dir() else []
+        return [p for p in found if p not in self.duplicates]
+
+    @cached_property
+    def notebooks(self) -> list[Path]:
+        folder = self.root / "snippets"
+        snippets = sorted(folder.glob("*.ipynb")) if folder.is_dir() else []
+        return self.lessons + [p for p in snippets if p not in self.duplicates]
+
+    def parse(self, path: Path) -> tuple[dict | None, str | None]:
+        """The notebook as JSON, or None and why it cannot be read."""
+        if path not in self._parsed:
+            try:
+                notebook = json.loads(path.read_text(encoding="utf-8"))
+                self._parsed[path] = (notebook, None) if isinstance(notebook, dict) else (None, "not a JSON object")
+            except (OSError, UnicodeDecodeError) as error:
+                self._parsed[path] = (None, str(error))
+            except json.JSONDecodeError as error:
+                self._parsed[path] = (None, f"not valid JSON (line {error.lineno}: {error.msg})")
+        return self._parsed[path]
+
+    def notebook(self, path: Path) -> dict | None:
+        return self.parse(path)[0]
+
+    def forget(self, path: Path) -> None:
+        self._parsed.pop(path, None)
+
+
+def _source(cell: dict) -> str:
+    source = cell.get("source", "")
+    return "".join(source) if isinstance(source, list) else str(source)
+
+
+def _tags(cell: dict) -> list:
+    metadata = cell.get("metadata")
+    tags = metadata.get("tags", []) if isinstance(metadata, dict) else []
+    return tags if isinstance(tags, list) else []
+
+
+def _cells(notebook: dict) -> list[dict]:
+    cells = notebook.get("cells")
+    return [cell for cell in cells if isinstance(cell, dict)] if isinstance(cells, list) else []
+
+
+def check_lesson_names(course: Course) -> list[Problem]:
+    """Lessons are ``NN_slug.ipynb`` with numbers that run without gaps or repeats."""
+    problems, by_number = [], {}
+    for path in course.lessons:
+        match = LESSON_NAME.fullmatch(path.name)
+        if match:
+            by_number.setdefault(int(match.group("number")), []).append(path)
+            continue
+        number = re.match(r"\d+", path.stem)
+        wanted = f"{int(number.group()):02d}_{slugify(path.stem[number.end():])}" if number else f"NN_{slugify(path.stem)}"
+        problems.append(Problem(
+            course.rel(path), "lesson file name is not NN_slug.ipynb (two digits, lowercase ASCII, underscores)",
+            f"rename it with `git mv {shlex.quote(course.rel(path))} lessons/{wanted}.ipynb`, then {SYNC}",
+        ))
+    for number, paths in sorted(by_number.items()):
+        if len(paths) > 1:
+            names = ", ".join(p.name for p in paths)
+            problems.append(Problem(
+                "lessons/", f"lesson number {number:02d} is used by {len(paths)} lessons ({names})",
+                f"give each its own number with `git mv`, then {SYNC}",
+            ))
+    if by_number:
+        missing = sorted(set(range(min(by_number), max(by_number) + 1)) - set(by_number))
+        if missing:
+            problems.append(Problem(
+                "lessons/", "lesson numbers skip " + ", ".join(f"{n:02d}" for n in missing),
+                f"renumber the lessons after the gap with `git mv`, then {SYNC}",
+            ))
+    return problems
+
+
+def check_notebooks_valid(course: Course) -> list[Problem]:
+    """Every notebook parses and passes nbformat's schema validation."""
+    import nbformat
+    from nbformat.validator import ValidationError
+
+    problems = []
+    for path in course.notebooks:
+        notebook, error = course.parse(path)
+        if notebook is None:
+            problems.append(Problem(course.rel(path), f"cannot read the notebook: {error}",
+                                    f"restore it with `git checkout -- {course.rel(path)}` or repair the JSON"))
+            continue
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                nbformat.validate(copy.deepcopy(notebook))
+        except ValidationError as invalid:
+            where = "/".join(map(str, invalid.absolute_path)) or "top level"
+            reason = str(invalid.message).splitlines()[0][:160]
+            problems.append(Problem(course.rel(path), f"invalid nbformat at {where}: {reason}",
+                                    "open it in Jupyter or Colab and save it again, or repair that field"))
+    return problems
+
+
+def check_outputs(course: Course) -> list[Problem]:
+    """Notebooks are committed without outputs or execution counts (small diffs, no leaked data)."""
+    problems = []
+    for path in course.notebooks:
+        cells = _cells(course.notebook(path) or {})
+        dirty = [str(i) for i, cell in enumerate(cells, 1)
+                 if cell.get("cell_type") == "code" and (cell.get("outputs") or cell.get("execution_count") is not None)]
+        if dirty:
+            problems.append(Problem(course.rel(path), f"outputs or execution counts committed (cells {', '.join(dirty)})",
+                                    f"{SYNC} (or `nbstripout {course.rel(path)}`)", fixable=True))
+    return problems
+
+
+def check_setup_cells(course: Course) -> list[Problem]:
+    """Every lesson starts with the canonical setup cell, so it runs the same in Colab, Kaggle and CI."""
+    canonical = lesson_format.setup_cell_source(course.config)
+    problems = []
+    for path in course.lessons:
+        notebook = course.notebook(path)
+        if notebook is None:
+            continue
+        cells = _cells(notebook)
+        first = cells[0] if cells else {}
+        if first.get("cell_type") != "code" or lesson_format.SETUP_TAG not in _tags(first):
+            message = f"the first cell is not the code cell tagged `{lesson_format.SETUP_TAG}`"
+        elif _source(first) != canonical:
+            message = "the setup cell differs from the canonical one"
+        else:
+            continue
+        problems.append(Problem(course.rel(path), message, SYNC, fixable=True))
+    return problems
+
+
+REQUIRED_PARAMETERS = ("smoke", "epochs", "batch_size", "seed", "device")
+
+
+def _assigned_names(source: str) -> set[str]:
+    names = set()
+    for node in ast.walk(ast.parse(source)):
+        targets = node.targets if isinstance(node, ast.Assign) else [getattr(node, "target", None)]
+        names.update(t.id for t in targets if isinstance(t, ast.Name))
+    return names
+
+
+def check_parameters_cells(course: Course) -> list[Problem]:
+    """Every lesson has a papermill `parameters` cell with the names the harness sets."""
+    tag, problems = lesson_format.PARAMETERS_TAG, []
+    for path in course.lessons:
+        notebook = course.notebook(path)
+        if notebook is None:
+            continue
+        cells = [c for c in _cells(notebook) if c.get("cell_type") == "code" and tag in _tags(c)]
+        wanted = ", ".join(f"{name} = ..." for name in REQUIRED_PARAMETERS)
+        if not cells:
+            problems.append(Problem(course.rel(path), f"no code cell tagged `{tag}`",
+                                    f"add one after the setup cell defining {wanted}"))
+            continue
+        try:
+            missing = [n for n in REQUIRED_PARAMETERS if n not in _assigned_names(_source(cells[0]))]
+        except SyntaxError as error:
+            problems.append(Problem(course.rel(path), f"the `{tag}` cell is not valid Python ({error.msg})",
+                                    "fix its syntax: one `name = value` per line"))
+            continue
+        if missing:
+            problems.append(Problem(course.rel(path), f"the `{tag}` cell does not set {', '.join(missing)}",
+                                    f"add {', '.join(f'{n} = ...' for n in missing)} to it"))
+    return problems
+
+
+REQUIRED_METADATA = ("colab", "kernelspec")
+
+
+def _missing_metadata(notebook: dict) -> list[str]:
+    metadata = notebook.get("metadata")
+    metadata = metadata if isinstance(metadata, dict) else {}
+    return [key for key in REQUIRED_METADATA if not isinstance(metadata.get(key), dict)]
+
+
+def check_colab_metadata(course: Course) -> list[Problem]:
+    """Lessons carry Colab metadata and a python3 kernelspec, so they open right in Colab."""
+    problems = []
+    for path in course.lessons:
+        notebook = course.notebook(path)
+        missing = _missing_metadata(notebook) if notebook is not None else []
+        if missing:
+            problems.append(Problem(course.rel(path), f"notebook metadata lacks {', '.join(missing)}",
+                                    SYNC, fixable=True))
+    return problems
+
+
+COLAB_LINK = re.compile(r"https://colab\.research\.google\.com/github/[^\s)\]\"'>]+")
+
+
+def check_lesson_table(course: Course) -> list[Problem]:
+    """The README lists exactly the lessons in lessons/, with badges that open them in Colab."""
+    readme = course.root / "README.md"
+    if not readme.is_file():
+        return [Problem("README.md", "the file is missing", "restore it with `git checkout -- README.md`")]
+    if _table_span(readme.read_text(encoding="utf-8")) is None:
+        return [Problem("README.md", "no lesson table markers", f"{MARKERS_FIX}, then {SYNC}")]
+    current, wanted = readme_with_table(course.root, course.config)
+    problems = []
+    if current != wanted:
+        problems.append(Problem("README.md", "the lesson table is out of date with lessons/", SYNC, fixable=True))
+    start, end = _table_span(current)
+    valid = {course.config.colab_url(path.name) for path in lesson_files(course.root)}
+    for link in COLAB_LINK.findall(current[:start] + current[end:]):
+        if link not in valid:
+            name = link.rsplit("/", 1)[-1]
+            fix = (f"change it to {course.config.colab_url(name)}" if (course.root / "lessons" / name).is_file()
+                   else "point it at a lesson that exists, or remove it")
+            problems.append(Problem("README.md", f"Colab link {link} does not open a lesson of this repo", fix))
+    return problems
+
+
+def check_drive_duplicates(course: Course) -> list[Problem]:
+    """Google Drive sync copies (``utils (1).py``) hide edits: the original is what gets imported and run."""
+    from . import drive
+
+    problems = []
+    for path in course.duplicates:
+        original = drive.original_of(path).name
+        problems.append(Problem(course.rel(path), f"Google Drive duplicate of {original}",
+                                f"move any edits you want to keep into {original}, then delete this copy"))
+    return problems
+
+
+SECRET_PATTERNS = {
+    "GitHub token": r"\b(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{40,})",
+    "Hugging Face token": r"\bhf_[A-Za-z0-9]{30,}",
+    "OpenAI API key": r"\bsk-(?:proj-|svcacct-)?[A-Za-z0-9_-]{32,}",
+    "Kaggle API key": r"(?:\"key\"\s*:\s*\"|KAGGLE_KEY\W{1,5})[0-9a-f]{32}\b",
+    "AWS access key": r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b",
+    "AWS secret key": r"(?i)aws_secret_access_key\W{1,5}[A-Za-z0-9/+]{40}\b",
+    "private key": r"-----BEGIN (?:[A-Z]+ )*PRIVATE KEY(?: BLOCK)?-----",
+}
+_SECRETS = {kind: re.compile(pattern) for kind, pattern in SECRET_PATTERNS.items()}
+
+
+def _strings(value) -> list[str]:
+    """Every string inside a JSON value (cell sources, outputs, metadata)."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        value = list(value.values())
+    return [s for item in value for s in _strings(item)] if isinstance(value, list) else []
+
+
+def check_secrets(course: Course) -> list[Problem]:
+    """Tokens and keys must never be committed: read them from Colab secrets or the environment."""
+    problems = []
+    for path in course.notebooks:
+        notebook = course.notebook(path)
+        if notebook is None:
+            parts = [("the file", path.read_text(encoding="utf-8", errors="replace"))]
+        else:
+            parts = [(f"cell {i}", "\n".join(_strings(cell))) for i, cell in enumerate(_cells(notebook), 1)]
+            parts.append(("the notebook metadata", "\n".join(_strings(notebook.get("metadata", {})))))
+        for where, text in parts:
+            for kind, pattern in _SECRETS.items():
+                if pattern.search(text):
+                    problems.append(Problem(
+                        course.rel(path), f"{where} contains what looks like a secret ({kind})",
+                        "delete it, revoke it with its provider, and read it at run time from Colab secrets "
+                        "(google.colab.userdata.get) or an environment variable",
+                    ))
+    return problems
+
+
+CHECKS = (
+    check_lesson_names,
+    check_notebooks_valid,
+    check_outputs,
+    check_setup_cells,
+    check_parameters_cells,
+    check_colab_metadata,
+    check_lesson_table,
+    check_drive_duplicates,
+    check_secrets,
+)
+
+
+def find_problems(root: Path, config: CourseConfig) -> list[Problem]:
+    course = Course(root, config)
+    return [problem for check in CHECKS for problem in check(course)]
+
+
+def _report(problems: list[Problem]) -> None:
+    for problem in sorted(problems, key=lambda problem: problem.path):
+        print(problem)
+    fixable = sum(problem.fixable for problem in problems)
+    hint = f" ({fixable} fixed by `course sync`)" if fixable else ""
+    print(f"{len(problems)} problem{'s' if len(problems) != 1 else ''} found{hint}")
+
+
+def cli_check(args) -> int:
+    root = find_root()
+    problems = find_problems(root, load_config(root))
+    if not problems:
+        print(f"all good: {len(lesson_files(root))} lessons checked")
+        return 0
+    _report(problems)
+    return 1
+
+
+# --- fixes -----------------------------------------------------------------------------------
+
+
+def _strip_outputs(notebook: dict) -> bool:
+    changed = False
+    for cell in _cells(notebook):
+        if cell.get("cell_type") == "code" and (cell.get("outputs") or cell.get("execution_count") is not None):
+            cell["outputs"], cell["execution_count"] = [], None
+            changed = True
+    return changed
+
+
+def _put_setup_cell(notebook: dict, config: CourseConfig) -> bool:
+    """Make the first cell the canonical setup cell: rewrite it, move a tagged one up, or insert one."""
+    canonical, cells = lesson_format.setup_cell(config), notebook.setdefault("cells", [])
+    tagged = [i for i, c in enumerate(cells) if isinstance(c, dict) and lesson_format.SETUP_TAG in _tags(c)]
+    if tagged and tagged[0] == 0 and cells[0].get("cell_type") == "code":
+        if _source(cells[0]) == _source(canonical):
+            return False
+        cells[0]["source"] = canonical["source"]
+        return True
+    cell = cells.pop(tagged[0]) if tagged else canonical
+    cell.update(cell_type="code", source=canonical["source"], outputs=[], execution_count=None)
+    if "id" in cell and any(isinstance(c, dict) and c.get("id") == cell["id"] for c in cells):
+        cell["id"] = uuid.uuid4().hex[:8]
+    cells.insert(0, cell)
+    return True
+
+
+def _add_metadata(notebook: dict) -> bool:
+    """Add the missing kernel and Colab metadata (asking for no GPU: that is the teacher's choice)."""
+    missing = _missing_metadata(notebook)
+    defaults = lesson_format.notebook_metadata(gpu=False)
+    for key in missing:
+        notebook.setdefault("metadata", {})[key] = defaults[key]
+    return bool(missing)
+
+
+def fix_notebooks(course: Course) -> None:
+    """Strip outputs of every notebook; give lessons the canonical setup cell and Colab metadata."""
+    for path in course.notebooks:
+        notebook = course.notebook(path)
+        if notebook is None:
+            continue
+        changed = _strip_outputs(notebook)
+        if path in course.lessons:
+            changed |= _put_setup_cell(notebook, course.config)
+            changed |= _add_metadata(notebook)
+        if changed:
+            lesson_format.write_notebook(path, notebook)
+            course.forget(path)
+
+
+def sync(root: Path, config: CourseConfig) -> tuple[list[Problem], list[Problem]]:
+    """Fix what can be fixed; returns the problems fixed and those left."""
+    before = find_problems(root, config)
+    if any(problem.fixable for problem in before):
+        fix_notebooks(Course(root, config))
+        try:
+            write_lesson_table(root, config)
+        except CourseError:
+            pass  # no table markers: reported by check_lesson_table
+    after = find_problems(root, config)
+    return [problem for problem in before if problem not in after], after
+
+
+def cli_sync(args) -> int:
+    root = find_root()
+    fixed, left = sync(root, load_config(root))
+    for problem in fixed:
+        print(f"fixed {problem.path}: {problem.message}")
+    if left:
+        _report(left)
+        return 1
+    print(f"all good: {len(fixed)} fixed, {len(lesson_files(root))} lessons checked")
+    return 0
