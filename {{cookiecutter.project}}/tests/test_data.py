@@ -1,0 +1,256 @@
+"""`data.download` against a real HTTP server on 127.0.0.1 serving archives built here."""
+import hashlib
+import io
+import os
+import shutil
+import socket
+import tarfile
+import threading
+import zipfile
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from {{ cookiecutter.package }} import CourseError, data
+
+PAYLOAD = {"digits/train.csv": os.urandom(600_000), "digits/README.txt": b"tiny digits\n"}
+
+
+def make_tar_gz(files: dict) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        for name, content in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(content)
+            archive.addfile(info, io.BytesIO(content))
+    return buffer.getvalue()
+
+
+ARCHIVE = make_tar_gz(PAYLOAD)
+SHA256 = hashlib.sha256(ARCHIVE).hexdigest()
+
+
+class Handler(BaseHTTPRequestHandler):
+    """Routes: /ok/ honours Range; /drop-once/ breaks off halfway the first time;
+    /drop-always/ ignores Range and always breaks off halfway; /wrong/ serves other bytes."""
+
+    def do_GET(self):
+        self.server.requests.append((self.path, self.headers.get("Range")))
+        route, _, name = self.path.lstrip("/").partition("/")
+        body = self.server.files.get(name)
+        if body is None or route not in ("ok", "drop-once", "drop-always", "wrong"):
+            self.send_error(404)
+            return
+        if route == "wrong":
+            body = bytes(reversed(body))
+        dropping = route == "drop-always" or (route == "drop-once" and not self.server.dropped)
+        start = 0
+        if self.headers.get("Range") and route != "drop-always":
+            start = int(self.headers["Range"].removeprefix("bytes=").rstrip("-"))
+            self.send_response(206)
+            self.send_header("Content-Range", f"bytes {start}-{len(body) - 1}/{len(body)}")
+        else:
+            self.send_response(200)
+            self.send_header("Accept-Ranges", "bytes")
+        self.send_header("Content-Length", str(len(body) - start))
+        self.end_headers()
+        if dropping:
+            self.server.dropped = True
+            self.wfile.write(body[start : len(body) // 2])
+            self.wfile.flush()
+            self.connection.shutdown(socket.SHUT_RDWR)
+            self.close_connection = True
+            return
+        self.wfile.write(body[start:])
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def server():
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    httpd.daemon_threads = True
+    httpd.files = {"digits.tar.gz": ARCHIVE}
+    httpd.requests = []
+    httpd.dropped = False
+    httpd.url = f"http://127.0.0.1:{httpd.server_address[1]}"
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield httpd
+    httpd.shutdown()
+    httpd.server_close()
+
+
+@pytest.fixture
+def course(tmp_path, monkeypatch):
+    """A course root whose archive cache (data/) and extraction folder differ, as in Colab."""
+    for name in ("COLAB_RELEASE_TAG", "COURSE_CHECKPOINTS"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("COURSE_ROOT", str(tmp_path / "course"))
+    monkeypatch.setenv("COURSE_LOCAL_DATA", str(tmp_path / "local"))
+    return tmp_path
+
+
+@pytest.fixture
+def closed_port_url():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
+
+
+def files_under(folder: Path) -> list:
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
+
+
+def assert_extracted(folder: Path):
+    assert files_under(folder) == ["README.txt", "train.csv"]  # the single top folder is flattened
+    assert (folder / "train.csv").read_bytes() == PAYLOAD["digits/train.csv"]
+
+
+def test_download_caches_archive_extracts_locally_and_then_works_offline(server, course, closed_port_url):
+    folder = data.download(f"{server.url}/ok/digits.tar.gz", SHA256, progress=False)
+
+    assert folder == course / "local" / "digits"
+    assert_extracted(folder)
+    assert files_under(course / "course" / "data") == ["digits.tar.gz"]  # no .part, no temp files
+    assert (course / "course" / "data" / "digits.tar.gz").read_bytes() == ARCHIVE
+    assert [path for path, _ in server.requests] == ["/ok/digits.tar.gz"]
+
+    # a Colab reset wipes local disk; the server is gone too: the cache is enough
+    shutil.rmtree(folder)
+    again = data.download(f"{closed_port_url}/ok/digits.tar.gz", SHA256, progress=False)
+    assert again == folder
+    assert_extracted(folder)
+    assert files_under(course / "local") == ["digits/README.txt", "digits/train.csv"]
+
+
+def test_dropped_connection_resumes_with_range(server, course):
+    folder = data.download(f"{server.url}/drop-once/digits.tar.gz", SHA256, progress=False)
+
+    assert_extracted(folder)
+    (first, first_range), (second, second_range) = server.requests
+    assert first_range is None
+    start = int(second_range.removeprefix("bytes=").rstrip("-"))
+    assert 0 < start <= len(ARCHIVE) // 2  # only the missing part was asked for again
+    assert files_under(course / "course" / "data") == ["digits.tar.gz"]
+
+
+def test_broken_download_keeps_what_arrived_and_the_next_run_resumes(server, course):
+    url = f"{server.url}/drop-always/digits.tar.gz"
+    part = course / "course" / "data" / "digits.tar.gz.part"
+    with pytest.raises(CourseError) as caught:
+        data.download(url, SHA256, progress=False)
+
+    kept = part.stat().st_size
+    assert 0 < kept <= len(ARCHIVE) // 2
+    assert str(caught.value) == (
+        f"the download of {url} broke off 2 times (connection closed early); the "
+        f"{kept / 2**20:.1f} MB received so far are kept in {part}: run again to resume"
+    )
+    assert files_under(course / "course" / "data") == ["digits.tar.gz.part"]
+    assert not (course / "local").exists()
+
+    folder = data.download(f"{server.url}/ok/digits.tar.gz", SHA256, progress=False)
+    assert server.requests[-1] == ("/ok/digits.tar.gz", f"bytes={kept}-")
+    assert_extracted(folder)
+    assert files_under(course / "course" / "data") == ["digits.tar.gz"]
+
+
+def test_checksum_mismatch_names_both_hashes_and_keeps_nothing(server, course):
+    url = f"{server.url}/wrong/digits.tar.gz"
+    with pytest.raises(CourseError) as caught:
+        data.download(url, SHA256, progress=False)
+
+    actual = hashlib.sha256(bytes(reversed(ARCHIVE))).hexdigest()
+    assert str(caught.value) == (
+        f"the file downloaded from {url} is not the expected one (sha256 {actual}, expected {SHA256}); "
+        "nothing was kept. Run again to retry; if it happens again the file on the server has changed: "
+        "ask the course author to update the checksum"
+    )
+    assert files_under(course / "course" / "data") == []
+    assert not (course / "local").exists()
+
+
+def test_corrupt_cache_is_downloaded_again(server, course, capsys):
+    cached = course / "course" / "data" / "digits.tar.gz"
+    cached.parent.mkdir(parents=True)
+    cached.write_bytes(ARCHIVE[: len(ARCHIVE) // 3])  # e.g. a Drive copy that never finished syncing
+
+    folder = data.download(f"{server.url}/ok/digits.tar.gz", f"sha256:{SHA256.upper()}", progress=False)
+
+    assert "the cached digits.tar.gz does not match its checksum: downloading it again" in capsys.readouterr().out
+    assert cached.read_bytes() == ARCHIVE
+    assert_extracted(folder)
+
+
+def test_not_found_says_to_check_the_address(server, course):
+    url = f"{server.url}/ok/missing.zip"
+    with pytest.raises(CourseError) as caught:
+        data.download(url, SHA256, progress=False)
+
+    assert str(caught.value) == (
+        f"cannot download {url}: the server answered 404 Not Found. Check the address "
+        "(the lesson's data_url parameter) or ask the course author for the current one"
+    )
+    assert files_under(course / "course" / "data") == []
+
+
+def test_unreachable_server_without_cache(course, closed_port_url):
+    url = f"{closed_port_url}/ok/digits.tar.gz"
+    cached = course / "course" / "data" / "digits.tar.gz"
+    with pytest.raises(CourseError) as caught:
+        data.download(url, SHA256, progress=False)
+
+    assert str(caught.value) == (
+        f"cannot download {url}: the server cannot be reached (connection refused). "
+        f"Check the internet connection and run again, or put the file at {cached} yourself"
+    )
+    assert files_under(course / "course" / "data") == []
+
+
+def test_unreachable_server_with_a_corrupt_cache(course, closed_port_url):
+    url = f"{closed_port_url}/ok/digits.tar.gz"
+    cached = course / "course" / "data" / "digits.tar.gz"
+    cached.parent.mkdir(parents=True)
+    cached.write_bytes(b"not the archive")
+    with pytest.raises(CourseError) as caught:
+        data.download(url, SHA256, progress=False)
+
+    assert str(caught.value) == (
+        f"cannot download {url}: the server cannot be reached (connection refused), and the cached "
+        f"copy {cached} does not match the checksum. Check the internet connection and run again"
+    )
+    assert files_under(course / "course" / "data") == ["digits.tar.gz"]
+
+
+def test_zip_without_checksum_prints_the_checksum_to_pin(server, course, capsys):
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("a.txt", "a")
+        archive.writestr("sub/b.txt", "b")
+    server.files["letters.zip"] = buffer.getvalue()
+
+    folder = data.download(f"{server.url}/ok/letters.zip", progress=False)
+
+    assert files_under(folder) == ["a.txt", "sub/b.txt"]
+    digest = hashlib.sha256(buffer.getvalue()).hexdigest()
+    assert f"sha256 of letters.zip: {digest} (pass it as sha256= to check future downloads)" in capsys.readouterr().out
+
+
+def test_plain_file_and_extract_false_return_the_cached_file(server, course):
+    server.files["labels.csv"] = b"id,label\n1,7\n"
+    cached = data.download(f"{server.url}/ok/labels.csv", progress=False)
+    assert cached == course / "course" / "data" / "labels.csv"
+    assert cached.read_bytes() == b"id,label\n1,7\n"
+
+    archive = data.download(f"{server.url}/ok/digits.tar.gz", SHA256, extract=False, progress=False)
+    assert archive == course / "course" / "data" / "digits.tar.gz"
+    assert not (course / "local").exists()
+
+
+def test_bad_checksum_argument(course):
+    with pytest.raises(CourseError, match="'abc' is not a SHA-256 checksum: it must be 64 hexadecimal digits"):
+        data.download("http://127.0.0.1:9/x.zip", "abc")
