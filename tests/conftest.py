@@ -1,0 +1,95 @@
+"""Bake the template for real (cookiecutter's Python API) into temporary folders.
+
+`pytest --fast` skips the slow tests (running a baked course's own test suite);
+the default run runs everything.
+"""
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from cookiecutter.main import cookiecutter
+
+TEMPLATE = Path(__file__).resolve().parents[1]
+DEFAULTS = json.loads((TEMPLATE / "cookiecutter.json").read_text(encoding="utf-8"))
+CHOICE_KEYS = [key for key, value in DEFAULTS.items() if isinstance(value, list)]
+
+
+def pytest_addoption(parser):
+    parser.addoption("--fast", action="store_true", help="skip slow tests (baked course suites)")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "slow: runs a baked course's own tests; skipped by --fast")
+
+
+def pytest_collection_modifyitems(config, items):
+    if config.getoption("--fast"):
+        skip = pytest.mark.skip(reason="--fast")
+        for item in items:
+            if "slow" in item.keywords:
+                item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def cookiecutter_config(tmp_path_factory):
+    """A user config of our own, so bakes never read or write ~/.cookiecutter*."""
+    home = tmp_path_factory.mktemp("cookiecutter-home")
+    config = home / "config.yaml"
+    config.write_text(
+        f'cookiecutters_dir: "{home / "templates"}"\nreplay_dir: "{home / "replay"}"\n',
+        encoding="utf-8",
+    )
+    return config
+
+
+def template_snapshot(destination):
+    """The template as it would be published: files git tracks or would track, none it ignores.
+
+    Keeps caches that local runs leave in the template (``__pycache__``, build output) out
+    of the bakes. Outside a git checkout the template folder is used as it is.
+    """
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=TEMPLATE, capture_output=True, text=True,
+    ) if shutil.which("git") else None
+    if not listed or listed.returncode != 0:
+        return TEMPLATE
+    for name in filter(None, listed.stdout.split("\0")):
+        source = TEMPLATE / name
+        if source.is_file():
+            target = destination / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target)
+    return destination
+
+
+@pytest.fixture(scope="session")
+def template(tmp_path_factory):
+    return template_snapshot(tmp_path_factory.mktemp("template"))
+
+
+def bake_into(output_dir, config_file, template=TEMPLATE, **answers):
+    """Bake with these answers (the rest default) into output_dir; returns the course folder."""
+    return Path(
+        cookiecutter(
+            str(template),
+            no_input=True,
+            extra_context=answers,
+            output_dir=str(output_dir),
+            config_file=str(config_file),
+        )
+    )
+
+
+@pytest.fixture
+def bake(tmp_path, cookiecutter_config, template):
+    """bake(**answers) -> a fresh course folder under tmp_path/out."""
+    return lambda **answers: bake_into(tmp_path / "out", cookiecutter_config, template, **answers)
+
+
+@pytest.fixture(scope="session")
+def default_course(tmp_path_factory, cookiecutter_config, template):
+    """One bake with every default, shared by the tests that only read it."""
+    return bake_into(tmp_path_factory.mktemp("default"), cookiecutter_config, template)

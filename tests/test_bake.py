@@ -1,0 +1,256 @@
+"""Real bakes of the template: defaults, Unicode titles, every option value, the generated files."""
+import json
+import os
+import re
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import nbformat
+import pytest
+from cookiecutter.main import cookiecutter
+
+from conftest import CHOICE_KEYS, DEFAULTS, bake_into
+
+LESSONS = ["00_environment.ipynb", "01_first_model.ipynb", "02_data_and_checkpoints.ipynb"]
+UNRENDERED = re.compile(r"\{\{\s*cookiecutter|\{%|\{#")
+
+
+def git(course, *args):
+    return subprocess.run(["git", "-C", str(course), *args], capture_output=True, text=True, check=True).stdout
+
+
+def course_table(course):
+    return tomllib.loads((course / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["course"]
+
+
+def tracked_files(course):
+    return sorted(p for p in course.rglob("*") if p.is_file() and ".git" not in p.relative_to(course).parts)
+
+
+def setup_source(notebook):
+    return "".join(nbformat.read(notebook, as_version=4).cells[0].source)
+
+
+def test_defaults_give_a_complete_course(default_course):
+    assert default_course.name == "deep-learning-course"
+    expected = {
+        "README.md", "LICENSE", "pyproject.toml", ".gitignore", ".pre-commit-config.yaml",
+        "snippets/colab_snippets.ipynb", "src/deep_learning_course/__init__.py",
+        "src/deep_learning_course/__main__.py", "tests/conftest.py",
+        ".github/workflows/lessons-gpu.yml",
+        *(f"lessons/{name}" for name in LESSONS),
+    }
+    present = {p.relative_to(default_course).as_posix() for p in tracked_files(default_course)}
+    assert expected <= present, f"missing: {sorted(expected - present)}"
+    assert not [p for p in present if "__pycache__" in p or p.endswith(".pyc")]
+    assert course_table(default_course) == {
+        "title": "Deep Learning Course",
+        "package": "deep_learning_course",
+        "github_user": "your-github-user",
+        "github_repo": "deep-learning-course",
+        "branch": "main",
+        "drive_folder": "courses/deep-learning-course",
+    }
+
+
+def test_nothing_is_left_unrendered(default_course):
+    for path in [default_course, *default_course.rglob("*")]:
+        relative = path.relative_to(default_course)
+        if ".git" in relative.parts:
+            continue
+        assert "{{" not in str(relative) and "{%" not in str(relative), relative
+        if path.is_file():
+            text = path.read_text(encoding="utf-8")
+            assert not UNRENDERED.search(text), f"template syntax left in {relative}"
+
+
+def test_pyproject_has_script_dev_extra_and_no_exact_torch_pin(default_course):
+    project = tomllib.loads((default_course / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    assert project["scripts"]["course"] == "deep_learning_course.cli:main"
+    assert "dev" in project["optional-dependencies"]
+    torch_requirements = [d for d in project["dependencies"] if re.match(r"torch\b", d)]
+    assert torch_requirements and not [d for d in torch_requirements if "==" in d]
+    assert project["requires-python"] == ">=3.11"
+
+
+def test_every_notebook_is_valid_with_setup_and_parameters_cells(default_course):
+    for notebook in sorted(default_course.rglob("*.ipynb")):
+        nb = nbformat.read(notebook, as_version=4)
+        nbformat.validate(nb)
+        assert not [c for c in nb.cells if c.cell_type == "code" and c.outputs], f"outputs in {notebook.name}"
+    lessons = sorted((default_course / "lessons").glob("*.ipynb"))
+    assert [p.name for p in lessons][: len(LESSONS)] == LESSONS
+    setup_cells = set()
+    for lesson in lessons:
+        nb = nbformat.read(lesson, as_version=4)
+        assert "setup" in nb.cells[0].metadata.get("tags", []), f"{lesson.name}: cell 1 is not tagged setup"
+        assert [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])], f"{lesson.name}: no parameters cell"
+        assert nb.metadata.kernelspec.name == "python3"
+        setup_cells.add(setup_source(lesson))
+    assert len(setup_cells) == 1, "setup cells differ between lessons"
+    assert "import deep_learning_course as course" in setup_cells.pop()
+
+
+@pytest.mark.parametrize(
+    "title, project, package",
+    [
+        ("Глубокое обучение 2026", "glubokoe-obuchenie-2026", "glubokoe_obuchenie_2026"),
+        ("深度学习课程", "shen-du-xue-xi-ke-cheng", "shen_du_xue_xi_ke_cheng"),
+    ],
+)
+def test_unicode_title_gives_ascii_names_and_stays_as_typed(bake, title, project, package):
+    course = bake(course_name=title, init_git="no")
+    assert course.name == project
+    assert course_table(course)["title"] == title
+    assert course_table(course)["package"] == package
+    assert (course / "src" / package / "__init__.py").is_file()
+    assert (course / "README.md").read_text(encoding="utf-8").startswith(f"# {title}\n")
+    for lesson in sorted((course / "lessons").glob("*.ipynb")):
+        assert title in setup_source(lesson), lesson.name
+    imported = subprocess.run(
+        [sys.executable, "-c", f"import {package} as course; print(course.__name__)"],
+        env={**os.environ, "PYTHONPATH": str(course / "src")}, capture_output=True, text=True,
+    )
+    assert imported.returncode == 0, imported.stderr
+    assert imported.stdout.strip() == package
+
+
+def test_baked_package_imports_without_torch(default_course):
+    code = (
+        "import sys, deep_learning_course as course; "
+        "assert callable(course.setup) and issubclass(course.CourseError, Exception); "
+        "assert 'torch' not in sys.modules and 'fastai' not in sys.modules; print('ok')"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], env={**os.environ, "PYTHONPATH": str(default_course / "src")},
+        capture_output=True, text=True,
+    )
+    assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr
+
+
+def test_badges_point_to_colab_for_the_repo_branch_and_lesson(bake):
+    course = bake(github_user="octo-teacher", github_repo="dl.course_2026", branch="spring/2026", init_git="no")
+    readme = (course / "README.md").read_text(encoding="utf-8")
+    table = readme.split("<!-- lessons:start -->")[1].split("<!-- lessons:end -->")[0]
+    badge_urls = re.findall(r"\]\((https://colab\.research\.google\.com/github/[^)\s]+)\)", table)
+    lessons = sorted(p.name for p in (course / "lessons").glob("*.ipynb"))
+    assert badge_urls == [
+        f"https://colab.research.google.com/github/octo-teacher/dl.course_2026/blob/spring/2026/lessons/{name}"
+        for name in lessons
+    ]
+
+
+@pytest.mark.parametrize("license, first_line", [
+    ("MIT", "MIT License"),
+    ("Apache-2.0", "Apache License"),
+    ("CC-BY-4.0", "Attribution 4.0 International"),
+])
+def test_license_file_holds_the_full_text(bake, license, first_line):
+    course = bake(license=license, author="Ada Lovelace", init_git="no")
+    text = (course / "LICENSE").read_text(encoding="utf-8")
+    assert text.splitlines()[0].strip() == first_line
+    assert text.endswith("\n") and not text.endswith("\n\n")
+    assert len(text) > {"MIT": 1000, "Apache-2.0": 11000, "CC-BY-4.0": 18000}[license]
+    if license == "MIT":
+        assert "Copyright (c) Ada Lovelace\n" in text
+    assert f"{license}, see [LICENSE](LICENSE)" in (course / "README.md").read_text(encoding="utf-8")
+
+
+def test_license_none_leaves_no_license_file(bake):
+    course = bake(license="none", init_git="no")
+    assert not (course / "LICENSE").exists()
+    assert "LICENSE" not in (course / "README.md").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("gpu_ci", ["self-hosted", "none"])
+def test_gpu_workflow_only_when_asked(bake, gpu_ci):
+    course = bake(gpu_ci=gpu_ci, init_git="no")
+    assert (course / ".github/workflows/lessons-gpu.yml").exists() == (gpu_ci == "self-hosted")
+    assert list((course / ".github/workflows").glob("*.yml")), "the CPU workflow is always there"
+
+
+def test_python_version_sets_requires_python(bake):
+    course = bake(python_version="3.12", init_git="no")
+    project = tomllib.loads((course / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    assert project["requires-python"] == ">=3.12"
+
+
+def test_every_option_value_bakes(tmp_path, cookiecutter_config, template):
+    """Each value of each choice once (the others at their defaults), as cookiecutter-django does."""
+    for key in CHOICE_KEYS:
+        for value in DEFAULTS[key]:
+            course = bake_into(tmp_path / f"{key}-{value}", cookiecutter_config, template, **{key: value})
+            assert (course / "pyproject.toml").is_file(), (key, value)
+
+
+def test_init_git_makes_one_clean_commit_on_the_branch(bake, capfd):
+    course = bake(branch="spring-2026")
+    assert git(course, "rev-parse", "--abbrev-ref", "HEAD").strip() == "spring-2026"
+    assert git(course, "rev-list", "--count", "HEAD").strip() == "1"
+    assert git(course, "status", "--porcelain") == ""
+    assert "lessons/00_environment.ipynb" in git(course, "ls-files")
+    out = capfd.readouterr().out
+    assert "git remote add origin https://github.com/your-github-user/deep-learning-course.git" in out
+    assert "git push -u origin spring-2026" in out
+    assert (
+        "https://colab.research.google.com/github/your-github-user/deep-learning-course/blob/"
+        "spring-2026/lessons/00_environment.ipynb" in out
+    )
+
+
+def test_init_git_no_leaves_no_repository(bake, capfd):
+    course = bake(init_git="no")
+    assert not (course / ".git").exists()
+    assert "git init" in capfd.readouterr().out
+
+
+def test_commit_uses_the_answers_when_git_has_no_identity(bake, tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", os.devnull)
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    for name in ("GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL", "EMAIL"):
+        monkeypatch.delenv(name, raising=False)
+    course = bake(author="Ada Lovelace", email="ada@example.org")
+    assert git(course, "log", "-1", "--format=%an <%ae>").strip() == "Ada Lovelace <ada@example.org>"
+
+
+def test_without_git_the_bake_succeeds_and_says_how(bake, tmp_path, monkeypatch, capfd):
+    empty = tmp_path / "no-git-here"
+    empty.mkdir()
+    monkeypatch.setenv("PATH", str(empty))
+    course = bake()
+    assert not (course / ".git").exists()
+    assert "git was not found" in capfd.readouterr().out
+
+
+def test_title_with_quotes_and_backslashes_stays_valid(bake):
+    title = 'Tom\'s "Deep" Learning \\ C:\\data\\ ü'
+    course = bake(course_name=title, init_git="no")
+    assert course.name == "tom-s-deep-learning-c-data-u"
+    assert course_table(course)["title"] == title
+    for notebook in sorted(course.rglob("*.ipynb")):
+        nbformat.validate(nbformat.read(notebook, as_version=4))
+        json.loads(notebook.read_text(encoding="utf-8"))
+    for lesson in (course / "lessons").glob("*.ipynb"):
+        compile(setup_source(lesson), lesson.name, "exec")
+        assert title in setup_source(lesson)
+    assert f"# {title}\n" in (course / "README.md").read_text(encoding="utf-8")
+
+
+def test_baking_is_deterministic_and_rebaking_in_place_is_safe(tmp_path, cookiecutter_config, template):
+    first = bake_into(tmp_path / "a", cookiecutter_config, template, init_git="no")
+    second = bake_into(tmp_path / "b", cookiecutter_config, template, init_git="no")
+    contents = lambda course: {p.relative_to(course): p.read_bytes() for p in tracked_files(course)}
+    assert contents(first) == contents(second)
+
+    committed = bake_into(tmp_path / "c", cookiecutter_config, template)
+    before = contents(committed)
+    again = Path(cookiecutter(
+        str(template), no_input=True, output_dir=str(tmp_path / "c"),
+        overwrite_if_exists=True, config_file=str(cookiecutter_config),
+    ))
+    assert again == committed and contents(again) == before
+    assert git(again, "rev-list", "--count", "HEAD").strip() == "1"
+    assert git(again, "status", "--porcelain") == ""
