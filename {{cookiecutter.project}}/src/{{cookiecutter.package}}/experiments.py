@@ -1,0 +1,314 @@
+"""Experiments: run a lesson with other parameters, sweep a grid of them, compare past runs.
+
+Each run executes the lesson with papermill (through the harness) into its own folder
+``build/runs/<lesson>/<run-id>/`` (layout in ``run_store``). Runs are smoke-sized unless
+``full`` is asked for. A run gets ``COURSE_RUN_DIR`` (where ``log_metrics`` writes) and
+``COURSE_CHECKPOINTS`` (its own checkpoint folder) in the kernel's environment, so
+re-running with the same run id resumes lessons that train with
+``course.checkpoints.fit_resumable`` from their last finished epoch.
+
+From a terminal: ``course run``, ``course sweep``, ``course runs``. From a notebook (Colab):
+``course.experiments.run("01", lr=3e-3)``, ``course.experiments.sweep("01", lr=[1e-3, 3e-3])``,
+``course.experiments.runs()`` do the same; results land in the repo's build/ (on Drive in Colab).
+"""
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from pathlib import Path
+
+from . import run_table
+from .config import find_root
+from .errors import CourseError
+from .metrics import headline, write_json, write_text_atomic
+from .overrides import check_overrides, parse_grid, parse_overrides
+from .run_store import (
+    CHECKPOINTS_DIR, ENVIRONMENT_FILE, PARAMS_FILE, Run, check_run_id, current_process,
+    environment_snapshot, list_runs, load_run, runs_dir, timestamp_id,
+)
+
+
+# ---- Python API (notebook cells) -------------------------------------------------------------
+
+def run(lesson: str, *, full: bool = False, run_id: str | None = None, **parameters) -> Run:
+    """Execute ``lesson`` with ``parameters`` overriding its defaults; the same ``run_id`` resumes."""
+    root = find_root()
+    notebook, defaults = _lesson(root, lesson)
+    overrides = check_overrides(notebook.stem, parameters, defaults)
+    return _run(root, notebook, defaults, overrides, full=full, run_id=run_id)
+
+
+def sweep(lesson: str, *, workers: int = 1, full: bool = False, **grid) -> Path:
+    """Run every combination of ``grid`` (name -> list of values); returns the Markdown table's path."""
+    root = find_root()
+    notebook, defaults = _lesson(root, lesson)
+    for name, values in grid.items():
+        if not isinstance(values, list):
+            raise CourseError(f"sweep({name}={values!r}): give a list of values to try, e.g. {name}=[1, 2]")
+        for value in values:
+            check_overrides(notebook.stem, {name: value}, defaults)
+    return _sweep(root, notebook, grid, workers=workers, full=full)[0]
+
+
+def runs(lesson: str | None = None) -> list[Run]:
+    """Past runs, oldest first (of one lesson if given)."""
+    root = find_root()
+    return list_runs(root, _lesson_stem(root, lesson) if lesson else None)
+
+
+# ---- command line ----------------------------------------------------------------------------
+
+def cli_run(args) -> int:
+    """`course run LESSON [-p NAME VALUE]... [--full] [--run-id ID]`."""
+    root = find_root()
+    notebook, defaults = _lesson(root, args.lesson)
+    overrides = parse_overrides(notebook.stem, args.param, defaults)
+    record = _run(root, notebook, defaults, overrides, full=args.full, run_id=args.run_id)
+    return 0 if record.status == "passed" else 1
+
+
+def cli_sweep(args) -> int:
+    """`course sweep LESSON -p NAME V1,V2 ... [-n WORKERS] [--full]`."""
+    root = find_root()
+    notebook, defaults = _lesson(root, args.lesson)
+    grid = parse_grid(notebook.stem, args.param, defaults)
+    _, failed = _sweep(root, notebook, grid, workers=args.workers, full=args.full)
+    return 1 if failed else 0
+
+
+def cli_runs(args) -> int:
+    """`course runs [LESSON]`: a table of past runs."""
+    root = find_root()
+    lesson = _lesson_stem(root, args.lesson) if args.lesson else None
+    found = list_runs(root, lesson)
+    if not found:
+        where = runs_dir(root) / (lesson or "")
+        print(f"no runs in {_shown(where)} yet: start one with `course run {args.lesson or 'LESSON'}`")
+        return 0
+    rows = [_listing_row(record) for record in found]
+    print(run_table.markdown(["lesson", "run", "status", "started", "seconds", "parameters", "headline"], rows),
+          end="")
+    return 0
+
+
+# ---- one run ---------------------------------------------------------------------------------
+
+def _run(root: Path, notebook: Path, defaults: dict, overrides: dict, *, full: bool, run_id: str | None) -> Run:
+    from .harness import execute_lesson
+
+    given = _normalised({"smoke": not full, **overrides} if "smoke" in defaults else overrides)
+    record = _claim(runs_dir(root) / notebook.stem, run_id, notebook.stem, given)
+    directory = record.directory
+    write_json(directory / PARAMS_FILE, {**defaults, **given})
+    environment = environment_snapshot(root)
+    write_json(directory / ENVIRONMENT_FILE, environment)
+    attempt = record.info.get("attempts", 0) + 1
+    record.save(status="running", attempts=attempt, started=_now(), finished=None, seconds=None,
+                error=None, failed_cell=None, process=current_process())
+    resumed = f" (attempt {attempt}, resuming)" if attempt > 1 else ""
+    print(f"course run: {notebook.stem} run {record.run_id}{resumed} -> {_shown(directory)}")
+    print(f"  if interrupted, resume with: {_command(notebook.stem, given, record.run_id)}", flush=True)
+    kernel_env = {
+        "COURSE_ROOT": str(root),
+        "COURSE_RUN_DIR": str(directory),
+        "COURSE_CHECKPOINTS": str(directory / CHECKPOINTS_DIR),
+    }
+    try:
+        result = execute_lesson(notebook, directory / notebook.name, given, env=kernel_env)
+    except KeyboardInterrupt:
+        record.save(status="interrupted", finished=_now(), process=None)
+        raise
+    except Exception as error:
+        record.save(status="failed", finished=_now(), error=str(error), process=None)
+        raise
+    environment.update(device=result.device, gpu_name=result.gpu_name,
+                       peak_gpu_memory_mb=result.peak_gpu_memory_mb)
+    write_json(directory / ENVIRONMENT_FILE, environment)
+    record.save(status=result.status, finished=_now(), seconds=round(result.seconds, 2), error=result.error,
+                failed_cell=result.failed_cell, process=None)
+    _report(record, result)
+    return record
+
+
+def _claim(lesson_runs: Path, run_id: str | None, lesson: str, given: dict) -> Run:
+    """The run folder to use: a new one, or an earlier run with this id to resume. Checks before creating."""
+    if run_id is None:
+        run_id = timestamp_id(lambda candidate: (lesson_runs / candidate).exists())
+    directory = lesson_runs / check_run_id(run_id)
+    earlier = load_run(directory)
+    if earlier is None:
+        if directory.exists() and any(directory.iterdir()):
+            raise CourseError(f"{_shown(directory)} exists but holds no run.json: choose another --run-id")
+        directory.mkdir(parents=True, exist_ok=True)
+        return Run(directory, {"lesson": lesson, "run_id": run_id, "overrides": given, "attempts": 0})
+    if earlier.status == "running":
+        process = earlier.info.get("process") or {}
+        raise CourseError(
+            f"run {run_id} is still running (pid {process.get('pid')}): wait for it to finish, "
+            "or stop it and run this command again"
+        )
+    if earlier.info.get("overrides") != given:
+        raise CourseError(
+            f"run {run_id} was started with other parameters ({_flags(earlier.info.get('overrides', {}))}): "
+            f"resume it with {_command(lesson, earlier.info.get('overrides', {}), run_id)}, "
+            "or leave out --run-id for a new run"
+        )
+    return earlier
+
+
+def _report(record: Run, result) -> None:
+    directory = record.directory
+    where = f"on {result.gpu_name or result.device}" if result.device else ""
+    if result.status == "passed":
+        print(f"course run: {record.lesson} passed in {result.seconds:.1f} s {where}".rstrip())
+    else:
+        cell = f" in cell {result.failed_cell}" if result.failed_cell is not None else ""
+        print(f"course run: {record.lesson} {result.status}{cell} after {result.seconds:.1f} s: {result.error}")
+    name, value, _ = headline(record.metrics)
+    metrics = f"  ({name} = {run_table.cell(value)})" if name else "  (the lesson logged none)"
+    for label, path, extra in (
+        ("notebook", result.executed_notebook, ""),
+        ("parameters", directory / PARAMS_FILE, ""),
+        ("metrics", directory / "metrics.json", metrics),
+        ("environment", directory / ENVIRONMENT_FILE, ""),
+        ("checkpoints", directory / CHECKPOINTS_DIR, ""),
+    ):
+        print(f"  {label:<12} {_shown(Path(path))}{extra}")
+
+
+# ---- sweeps ----------------------------------------------------------------------------------
+
+def _sweep(root: Path, notebook: Path, grid: dict[str, list], *, workers: int, full: bool) -> tuple[Path, int]:
+    """Run the grid; returns the table's path and how many runs did not pass."""
+    if not grid:
+        raise CourseError(f"a sweep needs values to try: course sweep {notebook.stem} -p NAME V1,V2 [-p NAME V1,V2]")
+    if workers < 1:
+        raise CourseError(f"-n {workers}: give at least 1 worker")
+    lesson_runs = runs_dir(root) / notebook.stem
+    sweep_id = timestamp_id(lambda candidate: any(lesson_runs.glob(f"sweep-{candidate}*")))
+    table = lesson_runs / f"sweep-{sweep_id}.md"
+    combos = [dict(zip(grid, values)) for values in itertools.product(*grid.values())]
+    entries = [{"run": f"sweep-{sweep_id}-{k}", "overrides": combo} for k, combo in enumerate(combos, 1)]
+    print(f"course sweep: {len(entries)} runs of {notebook.stem}, {min(workers, len(entries))} at a time; "
+          f"table: {_shown(table)}", flush=True)
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        futures = {pool.submit(_run_in_subprocess, root, notebook.stem, entry, full): entry for entry in entries}
+        for done, future in enumerate(as_completed(futures), 1):
+            entry = futures[future]
+            entry.update(future.result())
+            print(f"  [{done}/{len(entries)}] {entry['run']} {_flags(entry['overrides'])}: {entry['status']}"
+                  + (f" ({entry['error']})" if entry.get("error") else ""), flush=True)
+            _write_sweep_table(table, notebook.stem, list(grid), entries)
+    failed = [entry for entry in entries if entry["status"] != "passed"]
+    print(f"course sweep: {len(entries) - len(failed)} passed, {len(failed)} failed; "
+          f"results in {_shown(table)} and {_shown(table.with_suffix('.csv'))}")
+    return table, len(failed)
+
+
+def _run_in_subprocess(root: Path, lesson: str, entry: dict, full: bool) -> dict:
+    """One sweep run as its own `course run` process: isolated, and killed with the sweep."""
+    command = [sys.executable, "-m", __package__, "run", lesson, "--run-id", entry["run"]]
+    for name, value in entry["overrides"].items():
+        command += ["-p", name, repr(value)]
+    if full:
+        command.append("--full")
+    env = {**os.environ, "COURSE_ROOT": str(root)}
+    finished = subprocess.run(command, cwd=root, env=env, capture_output=True, text=True)
+    record = load_run(runs_dir(root) / lesson / entry["run"])
+    if record is None:
+        lines = (finished.stderr or finished.stdout).strip().splitlines()
+        return {"status": "failed", "error": lines[-1] if lines else f"exit code {finished.returncode}"}
+    (record.directory / "course-run.log").write_text(finished.stdout + finished.stderr, encoding="utf-8")
+    return {"status": record.status, "error": record.info.get("error"), "seconds": record.info.get("seconds"),
+            "metrics": record.metrics}
+
+
+def _write_sweep_table(table: Path, lesson: str, names: list[str], entries: list[dict]) -> None:
+    """Write the Markdown and CSV tables (so far), the best row marked by the headline metric."""
+    finished = [entry for entry in entries if "status" in entry]
+    records = [entry.get("metrics") or {} for entry in finished]
+    name, _, lower = next((headline(r) for r in records if headline(r)[0]), (None, None, False))
+    metric_names = list(dict.fromkeys(
+        [name] * bool(name)
+        + [key for r in records for key, value in r.get("latest", {}).items() if not isinstance(value, (list, dict))]
+    ))
+    rows = [{"run": entry["run"], **entry["overrides"], **(r.get("latest") or {}), "seconds": entry.get("seconds"),
+             "status": entry["status"], "error": entry.get("error")} for entry, r in zip(finished, records)]
+    best = run_table.best_row([row["status"] == "passed" and row.get(name) for row in rows], lower) if name else None
+    if best is not None:
+        rows[best]["best"] = "best"
+    columns = ["run", *names, *metric_names, "seconds", "status", "best"]
+    if any(row["error"] for row in rows):
+        columns.append("error")
+    direction = "lower" if lower else "higher"
+    ranking = f"best = {direction} {name}" if name else "no metrics logged, so no best run"
+    heading = f"# Sweep {table.stem} of {lesson}\n\n{len(finished)} of {len(entries)} runs finished; {ranking}.\n\n"
+    run_table.write_csv(table.with_suffix(".csv"), columns, rows)
+    write_text_atomic(table, heading + run_table.markdown(columns, rows))
+
+
+# ---- helpers ---------------------------------------------------------------------------------
+
+def _lesson(root: Path, name: str) -> tuple[Path, dict]:
+    from .harness import lesson_parameters, resolve_lessons
+
+    [notebook] = resolve_lessons(root, [name])
+    return notebook, lesson_parameters(notebook)
+
+
+def _lesson_stem(root: Path, name: str) -> str:
+    """A lesson's stem; also accepts the folder name of runs whose lesson no longer exists."""
+    if (runs_dir(root) / name).is_dir():
+        return name
+    return _lesson(root, name)[0].stem
+
+
+def _listing_row(record: Run) -> dict:
+    overrides = {key: value for key, value in record.info.get("overrides", {}).items() if key != "smoke"}
+    smoke = record.info.get("overrides", {}).get("smoke")
+    name, value, _ = headline(record.metrics)
+    return {
+        "lesson": record.lesson, "run": record.run_id, "status": record.status,
+        "started": (record.info.get("started") or "")[:19].replace("T", " "),
+        "seconds": record.info.get("seconds"),
+        "parameters": ("smoke " if smoke else "full " if smoke is False else "") + _flags(overrides),
+        "headline": f"{name}={run_table.cell(value)}" if name else "",
+    }
+
+
+def _normalised(values: dict) -> dict:
+    """As stored in JSON (tuples become lists), so a resumed run compares equal to what it saved."""
+    return json.loads(json.dumps(values))
+
+
+def _flags(overrides: dict) -> str:
+    return " ".join(f"{name}={value!r}" for name, value in overrides.items() if name != "smoke")
+
+
+def _command(lesson: str, given: dict, run_id: str) -> str:
+    import shlex
+
+    parts = ["course", "run", lesson]
+    for name, value in given.items():
+        if name != "smoke":
+            parts += ["-p", name, shlex.quote(repr(value))]
+    if given.get("smoke") is False:
+        parts.append("--full")
+    return " ".join([*parts, "--run-id", run_id])
+
+
+def _shown(path: Path) -> str:
+    """Relative to the working directory when below it (shorter), else absolute."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S%z")
