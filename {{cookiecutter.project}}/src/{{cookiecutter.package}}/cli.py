@@ -31,6 +31,10 @@ def _add_test(sub):
     p.add_argument("--cell-timeout", type=float, default=None, metavar="SECONDS", help="limit per cell")
     p.add_argument("--report", default=None, metavar="DIR", help="where report.json/report.md go (default build/)")
     p.add_argument("--force", action="store_true", help="re-run lessons even when unchanged")
+    p.add_argument(
+        "-p", "--param", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
+        help="set a parameter in the lessons that declare it, e.g. -p data_url http://mirror/archive.tgz",
+    )
     p.set_defaults(handler="harness:cli_test")
 
 

@@ -1,0 +1,107 @@
+"""Skip lessons that passed before and have not changed since.
+
+A lesson's fingerprint covers what can change its outcome: its code cells (not
+outputs, markdown or unrelated metadata) with the tags that change how papermill
+and nbclient run them, the position of its ``parameters`` cell, every file under
+``src/``, the parameters it gets, and the environment (Python, key package versions,
+whether CUDA is required). Only passing runs are stored; a failure deletes the entry.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+from importlib import metadata
+from pathlib import Path
+
+from .metrics import write_text_atomic
+
+KEY_PACKAGES = (
+    "torch", "torchvision", "fastai", "fastcore", "numpy", "pandas", "scikit-learn",
+    "matplotlib", "papermill", "nbclient", "ipykernel", "jupyter_client",
+)
+_RUN_TAGS = ("parameters", "skip-execution", "raises-exception")
+_SKIPPED_PARTS = {"__pycache__", ".ipynb_checkpoints"}
+
+
+def notebook_digest(notebook: Path) -> str:
+    """Hash of the code that runs: code cell sources, their behaviour tags, the parameters cell position."""
+    cells = json.loads(notebook.read_text(encoding="utf-8")).get("cells", [])
+    code = [
+        {
+            "index": index,
+            "source": "".join(cell.get("source", "")),
+            "tags": sorted(set(cell.get("metadata", {}).get("tags", [])) & set(_RUN_TAGS)),
+        }
+        for index, cell in enumerate(cells)
+        if cell.get("cell_type") == "code"
+    ]
+    return _digest(code)
+
+
+def tree_digest(folder: Path) -> str:
+    """Hash of every file (path and bytes) under ``folder``, caches and bytecode excluded."""
+    hasher = hashlib.sha256()
+    if folder.is_dir():
+        for path in sorted(folder.rglob("*")):
+            relative = path.relative_to(folder)
+            if not path.is_file() or _SKIPPED_PARTS & set(relative.parts) or path.suffix == ".pyc":
+                continue
+            if any(part.endswith(".egg-info") for part in relative.parts):
+                continue
+            hasher.update(relative.as_posix().encode() + b"\0")
+            hasher.update(hashlib.sha256(path.read_bytes()).digest())
+    return hasher.hexdigest()
+
+
+def environment_key(*, gpu: bool) -> dict:
+    """What about the interpreter decides whether an old pass still counts."""
+    versions = {}
+    for package in KEY_PACKAGES:
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            versions[package] = None
+    return {"python": platform.python_version(), "machine": platform.machine(), "packages": versions, "gpu": gpu}
+
+
+def fingerprint(notebook: Path, src: Path, parameters: dict, environment: dict) -> str:
+    return _digest(
+        {
+            "notebook": notebook_digest(notebook),
+            "src": tree_digest(src),
+            "parameters": parameters,
+            "environment": environment,
+        }
+    )
+
+
+class LessonCache:
+    """One JSON file per lesson under ``folder``: the fingerprint and result of its last passing run."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+
+    def _entry(self, lesson: str) -> Path:
+        return self.folder / f"{lesson}.json"
+
+    def lookup(self, lesson: str, key: str) -> dict | None:
+        """The stored result if ``key`` matches and its executed notebook still exists."""
+        try:
+            entry = json.loads(self._entry(lesson).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        result = entry.get("result") or {}
+        if entry.get("fingerprint") != key or not Path(result.get("executed_notebook", "")).is_file():
+            return None
+        return result
+
+    def store(self, lesson: str, key: str, result: dict) -> None:
+        write_text_atomic(self._entry(lesson), json.dumps({"fingerprint": key, "result": result}, indent=1) + "\n")
+
+    def forget(self, lesson: str) -> None:
+        self._entry(lesson).unlink(missing_ok=True)
+
+
+def _digest(value) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()

@@ -1,0 +1,412 @@
+"""One lesson, one process: ``python -m <package>.lesson_worker`` (started by ``harness``).
+
+The worker is a child subreaper (see ``processes``), so after the lesson it can find
+and kill everything the kernel started, including processes that left the kernel's
+session. Protocol on stdin: one JSON request line, then ``go`` (or end of file to
+cancel). Between the two the kernel is already started and warmed: it imports what
+the lesson imports (never touching CUDA), so a queued lesson starts at full speed.
+The result is written as JSON to the request's ``result_path``.
+
+Timeouts are enforced here by a watchdog thread rather than inside nbclient: it
+interrupts the kernel (SIGINT) when the running cell or the whole lesson is over its
+limit and kills the kernel if the interrupt is ignored, so a lesson always ends.
+"""
+from __future__ import annotations
+
+import ast
+import json
+import os
+import re
+import signal
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from . import processes
+from .harness import LessonResult
+
+KERNEL_NAME = "course-python"
+INTERRUPT_GRACE_S = 3.0  # after SIGINT, how long a cell may take to stop before the kernel is killed
+STARTUP_TIMEOUT_S = 120.0
+
+# Run silently in the kernel before the lesson: a failing `!command` fails its cell.
+# IPython only stores the exit status in `_exit_code`; a lesson whose `!pip install`
+# failed would otherwise go on and fail later with a confusing error, or pass in CI.
+# Compiled under a file name that explains the extra traceback frame to the reader.
+_CHECKED_SHELL = """
+def system(cmd, run=shell.system):
+    run(cmd)
+    status = shell.user_ns.get("_exit_code", 0)
+    if status:
+        raise subprocess.CalledProcessError(status, cmd)
+shell.system = system
+"""
+_PRELUDE = (
+    "exec(compile({source!r}, '<course test: a failing !command fails its cell>', 'exec'), "
+    "{{'shell': get_ipython(), 'subprocess': __import__('subprocess')}})\n"
+).format(source=_CHECKED_SHELL)
+
+_WARM = """
+def _course_warm(names):
+    import importlib
+    for name in names:
+        try:
+            importlib.import_module(name)
+        except Exception:
+            pass
+_course_warm({names!r})
+del _course_warm
+"""
+
+# Reads what the lesson used, never initialising CUDA itself: torch must already be
+# imported and CUDA initialised by the lesson for the answer to be "cuda".
+_PROBE = """
+def _course_probe():
+    import json, sys
+    torch = sys.modules.get("torch")
+    found = {"device": "cpu", "gpu_name": None, "peak_gpu_memory_mb": None}
+    if torch is not None and torch.cuda.is_initialized():
+        index = torch.cuda.current_device()
+        found = {
+            "device": "cuda",
+            "gpu_name": torch.cuda.get_device_name(index),
+            "peak_gpu_memory_mb": round(torch.cuda.max_memory_allocated(index) / 2**20, 1),
+        }
+    print(json.dumps(found))
+_course_probe()
+del _course_probe
+"""
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+TRACEBACK_LINES = 40
+
+
+def imported_modules(notebook: dict) -> list[str]:
+    """Top-level modules the lesson's code cells import (magics and shell lines skipped)."""
+    names: list[str] = []
+    for cell in notebook.get("cells", []):
+        if cell.get("cell_type") != "code":
+            continue
+        source = "".join(cell.get("source", ""))
+        if source.lstrip().startswith("%%"):
+            continue
+        code = "\n".join(line for line in source.splitlines() if not line.lstrip().startswith(("%", "!")))
+        try:
+            tree = ast.parse(code)
+        except SyntaxError:
+            continue
+        for node in tree.body:
+            if isinstance(node, ast.Import):
+                names.extend(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module != "__future__":
+                names.append(node.module)
+    return list(dict.fromkeys(names))
+
+
+class _Watchdog(threading.Thread):
+    """Interrupts, then kills, a kernel whose cell or lesson ran past its limit."""
+
+    def __init__(self, kernel_pid: int, cell_timeout: float, lesson_timeout: float | None):
+        super().__init__(daemon=True)
+        self.kernel_pid = kernel_pid
+        self.cell_timeout = cell_timeout
+        self.lesson_timeout = lesson_timeout
+        self.started = time.monotonic()
+        self.cell: tuple[int, float] | None = None  # (index in executed notebook, start time)
+        self.last_cell: int | None = None
+        self.timed_out: tuple[int | None, str] | None = None  # (cell index, message)
+        self._done = threading.Event()
+
+    def cell_started(self, cell_index: int, **_) -> None:
+        self.cell = (cell_index, time.monotonic())
+        self.last_cell = cell_index
+
+    def cell_finished(self, **_) -> None:
+        self.cell = None
+
+    def stop(self) -> None:
+        self._done.set()
+        self.join()
+
+    def run(self) -> None:
+        interrupted_at = None
+        while not self._done.wait(0.1):
+            now = time.monotonic()
+            if self.timed_out is None:
+                cell = self.cell
+                if self.lesson_timeout is not None and now - self.started > self.lesson_timeout:
+                    where = cell[0] if cell else self.last_cell
+                    self.timed_out = (where, f"lesson exceeded its {self.lesson_timeout:g} s timeout")
+                elif cell is not None and now - cell[1] > self.cell_timeout:
+                    self.timed_out = (cell[0], f"cell exceeded the {self.cell_timeout:g} s cell timeout")
+                else:
+                    continue
+                interrupted_at = now
+                self._signal(signal.SIGINT)
+            elif now - interrupted_at > INTERRUPT_GRACE_S:
+                self._signal(signal.SIGKILL)
+                return
+
+    def _signal(self, signum: int) -> None:
+        try:
+            os.kill(self.kernel_pid, signum)
+        except ProcessLookupError:
+            pass
+
+
+class LessonRun:
+    """A kernel bound to this interpreter, started in the lesson's folder, and one execution in it."""
+
+    def __init__(self, request: dict):
+        self.notebook = Path(request["notebook"])
+        self.output = Path(request["output"])
+        self.parameters = request.get("parameters") or {}
+        self.timeout = request.get("timeout")
+        self.cell_timeout = request["cell_timeout"]
+        self.env = {**os.environ, **(request.get("env") or {})}
+        self.km = None
+        self._spec_dir = tempfile.TemporaryDirectory(prefix="course-kernel-")
+        self._warm_client = None
+        self._warm_msg = None
+
+    # -- kernel -------------------------------------------------------------------------
+    def start_kernel(self) -> None:
+        """Start the kernel and send it the prelude and warm-up imports without waiting for them."""
+        from jupyter_client import AsyncKernelManager
+        from jupyter_client.kernelspec import KernelSpecManager
+        from jupyter_client.blocking import BlockingKernelClient
+        from jupyter_core.utils import run_sync
+
+        spec_dir = Path(self._spec_dir.name) / KERNEL_NAME
+        spec_dir.mkdir()
+        (spec_dir / "kernel.json").write_text(
+            json.dumps(
+                {
+                    "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+                    "display_name": f"Python {sys.version.split()[0]} (course)",
+                    "language": "python",
+                    "metadata": {"debugger": False},
+                }
+            )
+        )
+        specs = KernelSpecManager(kernel_dirs=[self._spec_dir.name])
+        # Unix sockets instead of TCP ports: parallel kernels cannot race for the same port.
+        self.km = AsyncKernelManager(
+            kernel_name=KERNEL_NAME, kernel_spec_manager=specs, transport="ipc", ip=str(Path(self._spec_dir.name) / "ipc")
+        )
+        run_sync(self.km.start_kernel)(cwd=str(self.notebook.parent), env=self.env)
+
+        client = BlockingKernelClient()
+        client.load_connection_info(self.km.get_connection_info())
+        client.start_channels()
+        client.wait_for_ready(timeout=STARTUP_TIMEOUT_S)
+        notebook = json.loads(self.notebook.read_text(encoding="utf-8"))
+        code = _PRELUDE + _WARM.format(names=imported_modules(notebook))
+        self._warm_msg = client.execute(code, silent=True, store_history=False)
+        self._warm_client = client
+
+    @property
+    def kernel_pid(self) -> int:
+        return self.km.provisioner.process.pid
+
+    def kernel_exit(self) -> int | None:
+        """The kernel's exit status (negative: killed by that signal), or None while it runs."""
+        return self.km.provisioner.process.poll()
+
+    def _finish_warm_up(self, timeout: float) -> None:
+        client, self._warm_client = self._warm_client, None
+        deadline = time.monotonic() + timeout
+        try:
+            while time.monotonic() < deadline and self.kernel_exit() is None:
+                try:
+                    reply = client.get_shell_msg(timeout=0.5)
+                except Exception:  # queue.Empty
+                    continue
+                if reply["parent_header"].get("msg_id") == self._warm_msg:
+                    return
+        finally:
+            client.stop_channels()
+
+    def _probe(self) -> dict:
+        """Device, GPU name and peak GPU memory as the kernel saw them (empty if it is gone)."""
+        from jupyter_client.blocking import BlockingKernelClient
+
+        if self.kernel_exit() is not None:
+            return {}
+        client = BlockingKernelClient()
+        client.load_connection_info(self.km.get_connection_info())
+        client.start_channels()
+        lines: list[str] = []
+
+        def collect(msg):
+            if msg["msg_type"] == "stream" and msg["content"]["name"] == "stdout":
+                lines.append(msg["content"]["text"])
+
+        try:
+            client.execute_interactive(_PROBE, store_history=False, timeout=15, output_hook=collect)
+            return json.loads("".join(lines).strip().splitlines()[-1])
+        except Exception:  # a kernel too broken to answer: leave the device unknown
+            return {}
+        finally:
+            client.stop_channels()
+
+    def stop(self) -> None:
+        """Kill the kernel and everything below this process, then remove kernel files."""
+        from jupyter_core.utils import run_sync
+
+        if self._warm_client is not None:
+            self._warm_client.stop_channels()
+        if self.km is not None and self.km.has_kernel:
+            self.kernel_exit()  # record the kernel's status before orphans are reaped
+        processes.kill_descendants()
+        if self.km is not None:
+            try:
+                run_sync(self.km.shutdown_kernel)(now=True)
+            except Exception:  # already dead; only the connection file is left
+                self.km.cleanup_resources()
+        self._spec_dir.cleanup()
+
+    # -- execution ------------------------------------------------------------------------
+    def execute(self) -> LessonResult:
+        from papermill import execute_notebook
+        from papermill.exceptions import PapermillExecutionError
+
+        started = time.monotonic()
+        self._finish_warm_up(STARTUP_TIMEOUT_S if self.timeout is None else self.timeout)
+        watchdog = _Watchdog(self.kernel_pid, self.cell_timeout, self.timeout)
+        watchdog.started = started
+        watchdog.start()
+        error: BaseException | None = None
+        self.output.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            execute_notebook(
+                str(self.notebook),
+                str(self.output),
+                parameters=self.parameters,
+                kernel_name=KERNEL_NAME,
+                language="python",
+                progress_bar=False,
+                log_output=False,
+                km=self.km,
+                # A backstop only (the watchdog acts first): papermill must never wait forever.
+                execution_timeout=int(self.cell_timeout + 4 * INTERRUPT_GRACE_S + 30),
+                on_cell_execute=watchdog.cell_started,
+                on_cell_executed=watchdog.cell_finished,
+            )
+        except PapermillExecutionError as failure:
+            error = failure
+        except Exception as failure:  # dead kernel, nbclient timeout, unreadable notebook
+            error = failure
+        finally:
+            watchdog.stop()
+        seconds = round(time.monotonic() - started, 2)
+        probe = self._probe()
+        return self._result(seconds, probe, error, watchdog)
+
+    def _result(self, seconds, probe, error, watchdog) -> LessonResult:
+        result = LessonResult(
+            lesson=self.notebook.stem,
+            status="passed",
+            seconds=seconds,
+            device=probe.get("device"),
+            gpu_name=probe.get("gpu_name"),
+            peak_gpu_memory_mb=probe.get("peak_gpu_memory_mb"),
+            executed_notebook=self.output,
+        )
+        if error is None and watchdog.timed_out is None:
+            return result
+        executed = _read_notebook(self.output)
+        if watchdog.timed_out is not None:
+            index, message = watchdog.timed_out
+            result.status = "timed out"
+        elif getattr(error, "cell_index", None) is not None:  # PapermillExecutionError
+            index = error.cell_index
+            message = f"{error.ename}: {error.evalue}".rstrip(": ")
+            result.traceback = _clean_traceback(error.traceback)
+        else:
+            index = watchdog.last_cell
+            status = self.kernel_exit()
+            if status is not None:
+                message = f"the kernel died ({_exit_description(status)})"
+            else:
+                message = f"{type(error).__name__}: {error}".rstrip(": ")
+        result.status = result.status if result.status == "timed out" else "failed"
+        result.error = message
+        if index is not None and executed is not None:
+            cells = executed["cells"]
+            result.failed_source = "".join(cells[index].get("source", "")) if index < len(cells) else ""
+            if not result.traceback and index < len(cells):
+                result.traceback = _error_output_traceback(cells[index])
+            result.failed_cell = _lesson_cell_index(cells, index)
+        return result
+
+
+def _read_notebook(path: Path) -> dict | None:
+    """The executed notebook as it ran: without the error banners papermill adds on failure."""
+    try:
+        nb = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    nb["cells"] = [c for c in nb["cells"] if "papermill-error-cell-tag" not in c.get("metadata", {}).get("tags", [])]
+    return nb
+
+
+def _lesson_cell_index(cells: list[dict], index: int) -> int:
+    """Index in the lesson as written: papermill's injected-parameters cell is not counted."""
+    injected = [i for i, c in enumerate(cells) if "injected-parameters" in c.get("metadata", {}).get("tags", [])]
+    return index - 1 if injected and index > injected[0] else index
+
+
+def _clean_traceback(lines) -> str:
+    text = _ANSI.sub("", "\n".join(lines or []))
+    return "\n".join(text.splitlines()[-TRACEBACK_LINES:])
+
+
+def _error_output_traceback(cell: dict) -> str:
+    for output in cell.get("outputs", []):
+        if output.get("output_type") == "error":
+            return _clean_traceback(output.get("traceback"))
+    return ""
+
+
+def _exit_description(status: int) -> str:
+    if status < 0:
+        try:
+            return f"killed by {signal.Signals(-status).name}"
+        except ValueError:
+            return f"killed by signal {-status}"
+    return f"exit code {status}"
+
+
+def main() -> int:
+    processes.become_subreaper()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    request = json.loads(sys.stdin.readline())
+    run = LessonRun(request)
+    result = None
+    try:
+        run.start_kernel()
+        if sys.stdin.readline().strip() != "go":
+            return 0  # cancelled before it started
+        result = run.execute()
+    except Exception as error:
+        result = LessonResult(
+            lesson=Path(request["notebook"]).stem,
+            status="failed",
+            error=f"could not run the lesson: {type(error).__name__}: {error}",
+            executed_notebook=Path(request["output"]),
+        )
+        raise
+    finally:
+        run.stop()
+        if result is not None:
+            from .metrics import write_text_atomic
+
+            write_text_atomic(Path(request["result_path"]), json.dumps(result.to_json()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

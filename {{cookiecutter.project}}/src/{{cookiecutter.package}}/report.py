@@ -1,0 +1,104 @@
+"""What `course test` prints and writes: a line per finished lesson, a summary table, report.json/md."""
+from __future__ import annotations
+
+import json
+import platform
+from pathlib import Path
+
+from .metrics import write_text_atomic
+
+_MARK = {"passed": "PASS", "cached": "CACHED", "failed": "FAIL", "timed out": "TIMEOUT"}
+
+
+def status_line(result) -> str:
+    """One line for a finished lesson, e.g. ``PASS     01_first_model  23.4 s  cpu``."""
+    text = f"{_MARK.get(result.status, result.status.upper()):<8} {result.lesson}  {result.seconds:.1f} s  {where(result)}"
+    if result.status == "cached":
+        text += "  (unchanged since it passed)"
+    if not result.ok:
+        cell = f"cell {result.failed_cell}: " if result.failed_cell is not None else ""
+        text += f"\n         {cell}{result.error}"
+    return text
+
+
+def where(result) -> str:
+    if result.device == "cuda":
+        memory = f", peak {result.peak_gpu_memory_mb:.0f} MiB" if result.peak_gpu_memory_mb is not None else ""
+        return f"cuda ({result.gpu_name}{memory})"
+    return result.device or "device unknown"
+
+
+def summary_table(results) -> str:
+    """A plain-text table of every lesson and a totals line."""
+    rows = [("lesson", "status", "seconds", "device", "peak GPU MiB", "failing cell")]
+    for r in results:
+        rows.append(
+            (
+                r.lesson,
+                r.status,
+                f"{r.seconds:.1f}",
+                r.gpu_name or r.device or "-",
+                "-" if r.peak_gpu_memory_mb is None else f"{r.peak_gpu_memory_mb:.0f}",
+                "-" if r.failed_cell is None else str(r.failed_cell),
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows]
+    lines.insert(1, "  ".join("-" * width for width in widths))
+    return "\n".join(lines + ["", totals(results)])
+
+
+def totals(results) -> str:
+    counts = {}
+    for r in results:
+        counts[r.status] = counts.get(r.status, 0) + 1
+    parts = [f"{counts[s]} {s}" for s in ("passed", "cached", "failed", "timed out") if counts.get(s)]
+    return f"{len(results)} lessons: " + (", ".join(parts) or "none run")
+
+
+def write_reports(folder: Path, results, *, options: dict, environment: dict) -> tuple[Path, Path]:
+    """``report.json`` (for tools) and ``report.md`` (for people, e.g. a CI job summary)."""
+    data = {
+        "options": options,
+        "environment": {**environment, "platform": platform.platform()},
+        "summary": totals(results),
+        "ok": all(r.ok for r in results),
+        "lessons": [r.to_json() for r in results],
+    }
+    json_path, md_path = folder / "report.json", folder / "report.md"
+    write_text_atomic(json_path, json.dumps(data, indent=1) + "\n")
+    write_text_atomic(md_path, markdown(results, environment))
+    return json_path, md_path
+
+
+def markdown(results, environment: dict) -> str:
+    lines = [
+        "# Lesson report",
+        "",
+        f"{totals(results)} (Python {environment.get('python')}, "
+        f"torch {environment.get('packages', {}).get('torch')})",
+        "",
+        "| lesson | status | seconds | device | GPU | peak GPU memory (MiB) | failing cell |",
+        "|---|---|---:|---|---|---:|---:|",
+    ]
+    for r in results:
+        peak = "" if r.peak_gpu_memory_mb is None else f"{r.peak_gpu_memory_mb:.0f}"
+        cell = "" if r.failed_cell is None else str(r.failed_cell)
+        status = "cached (unchanged since it passed)" if r.status == "cached" else r.status
+        lines.append(
+            f"| {r.lesson} | {status} | {r.seconds:.1f} | {r.device or 'unknown'} | {r.gpu_name or ''} | {peak} | {cell} |"
+        )
+    for r in results:
+        if r.ok:
+            continue
+        cell = f" in cell {r.failed_cell}" if r.failed_cell is not None else ""
+        lines += ["", f"## {r.lesson}: {r.status}{cell}", "", f"**{_escape(r.error)}**"]
+        if r.failed_source:
+            lines += ["", "```python", r.failed_source.rstrip(), "```"]
+        if r.traceback:
+            lines += ["", "<details><summary>traceback</summary>", "", "```", r.traceback.rstrip(), "```", "", "</details>"]
+    return "\n".join(lines) + "\n"
+
+
+def _escape(text: str) -> str:
+    return text.replace("|", "\\|").replace("*", "\\*")
