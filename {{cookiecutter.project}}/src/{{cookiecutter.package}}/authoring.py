@@ -396,7 +396,7 @@ def check_colab_metadata(course: Course) -> list[Problem]:
     return problems
 
 
-COLAB_LINK = re.compile(r"https://colab\.research\.google\.com/github/[^\s)\]\"'>]+")
+COLAB_LINK = re.compile(r"https://colab\.research\.google\.com/github/[^\s)\]\"'>`]+")
 
 
 def check_lesson_table(course: Course) -> list[Problem]:
@@ -411,13 +411,14 @@ def check_lesson_table(course: Course) -> list[Problem]:
     if current != wanted:
         problems.append(Problem("README.md", "the lesson table is out of date with lessons/", SYNC, fixable=True))
     start, end = _table_span(current)
-    valid = {course.config.colab_url(path.name) for path in lesson_files(course.root)}
+    repo_prefix = course.config.colab_url("")[: -len("lessons/")]  # Colab URL of the repo's top folder
     for link in COLAB_LINK.findall(current[:start] + current[end:]):
-        if link not in valid:
-            name = link.rsplit("/", 1)[-1]
-            fix = (f"change it to {course.config.colab_url(name)}" if (course.root / "lessons" / name).is_file()
-                   else "point it at a lesson that exists, or remove it")
-            problems.append(Problem("README.md", f"Colab link {link} does not open a lesson of this repo", fix))
+        file = re.sub(r"^https://colab\.research\.google\.com/github/[^/]+/[^/]+/blob/[^/]+/", "", link)
+        if link.startswith(repo_prefix) and (course.root / file).is_file():
+            continue
+        fix = (f"change it to {repo_prefix}{file}" if (course.root / file).is_file()
+               else "point it at a notebook that exists in this repository, or remove it")
+        problems.append(Problem("README.md", f"Colab link {link} does not open a notebook of this repository", fix))
     return problems
 
 

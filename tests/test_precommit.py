@@ -1,0 +1,59 @@
+"""The baked course's pre-commit hooks, run for real: outputs get stripped, a changed setup cell is refused."""
+import sys
+
+import pytest
+
+from _authoring_support import edit_notebook, lessons, run, tool_env
+
+
+@pytest.fixture
+def course(bake, tmp_path):
+    """A freshly baked course (a git repository with its first commit) and the environment to work in it."""
+    course = bake()
+    assert (course / ".git").is_dir(), "the post-generation hook should have made the first commit"
+    return course, tool_env(tmp_path, PYTHONPATH=str(course / "src"))
+
+
+def pre_commit(course, env, *args):
+    return run([sys.executable, "-m", "pre_commit", *args], course, env, check=False)
+
+
+def add_output(notebook):
+    cell = next(c for c in notebook["cells"] if c["cell_type"] == "code" and "parameters" in c["metadata"].get("tags", []))
+    cell["outputs"] = [{"name": "stdout", "output_type": "stream", "text": ["trained\n"]}]
+    cell["execution_count"] = 3
+
+
+def test_fresh_course_passes_every_hook(course):
+    course, env = course
+    result = pre_commit(course, env, "run", "--all-files")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "strip notebook outputs" in result.stdout and "course check" in result.stdout
+    assert "Skipped" not in result.stdout
+
+
+def test_outputs_are_stripped_back_to_the_committed_notebook(course):
+    course, env = course
+    lesson = lessons(course)[0]
+    edit_notebook(lesson, add_output)
+    result = pre_commit(course, env, "run", "--all-files")
+    assert result.returncode == 1
+    assert "files were modified by this hook" in result.stdout
+    run(["git", "diff", "--exit-code", "--", lesson], course, env)  # byte for byte what was committed
+    assert pre_commit(course, env, "run", "--all-files").returncode == 0
+
+
+def test_changed_setup_cell_fails_the_hook_and_blocks_the_commit(course):
+    course, env = course
+    lesson = lessons(course)[-1]
+    edit_notebook(lesson, lambda nb: nb["cells"][0]["source"].append("\nprint('my own setup')"))
+    result = pre_commit(course, env, "run", "--all-files")
+    assert result.returncode == 1
+    assert f"lessons/{lesson.name}: the setup cell differs from the canonical one; fix: run `course sync`" in result.stdout
+
+    run([sys.executable, "-m", "pre_commit", "install"], course, env)
+    head = run(["git", "rev-parse", "HEAD"], course, env).stdout
+    commit = run(["git", "commit", "-am", "Customise the setup cell"], course, env, check=False)
+    assert commit.returncode != 0
+    assert "the setup cell differs" in commit.stdout + commit.stderr
+    assert run(["git", "rev-parse", "HEAD"], course, env).stdout == head
