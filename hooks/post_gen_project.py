@@ -30,6 +30,7 @@ ANSWERS = {
 ROOT = Path.cwd()
 LESSONS = ROOT / "lessons"
 GPU_WORKFLOW = ROOT / ".github" / "workflows" / "lessons-gpu.yml"
+PLACEHOLDER_USER = "your-github-user"  # the default answer of github_user
 
 
 def remove_license():
@@ -118,6 +119,11 @@ def next_steps(config, git_line):
     ]
     if lessons:
         lines += [f"  open the first lesson in Colab: {config.colab_url(lessons[0].name)}"]
+    if ANSWERS["github_user"] == PLACEHOLDER_USER:
+        lines += [
+            f'Note: "{PLACEHOLDER_USER}" is a placeholder. Put the real account in [tool.course] '
+            "of pyproject.toml, then run `course sync` to update the badges and setup cells."
+        ]
     return "\n".join(lines)
 
 

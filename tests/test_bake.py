@@ -117,6 +117,12 @@ def test_unicode_title_gives_ascii_names_and_stays_as_typed(bake, title, project
     assert imported.stdout.strip() == package
 
 
+def test_title_starting_with_a_digit_gets_an_importable_default_package(bake):
+    course = bake(course_name="2026 Spring ML", init_git="no")
+    assert course.name == "2026-spring-ml"
+    assert course_table(course)["package"] == "course_2026_spring_ml"
+
+
 def test_baked_package_imports_without_torch(default_course):
     code = (
         "import sys, deep_learning_course as course; "
@@ -203,7 +209,11 @@ def test_init_git_makes_one_clean_commit_on_the_branch(bake, capfd):
 def test_init_git_no_leaves_no_repository(bake, capfd):
     course = bake(init_git="no")
     assert not (course / ".git").exists()
-    assert "git init" in capfd.readouterr().out
+    out = capfd.readouterr().out
+    assert "git init" in out
+    assert 'Note: "your-github-user" is a placeholder' in out
+    bake(github_user="octo-teacher", project="other")
+    assert "placeholder" not in capfd.readouterr().out
 
 
 def test_commit_uses_the_answers_when_git_has_no_identity(bake, tmp_path, monkeypatch):
