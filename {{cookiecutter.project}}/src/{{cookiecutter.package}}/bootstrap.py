@@ -152,10 +152,7 @@ def _show_course_errors_briefly(shell) -> None:
 
 
 def _drive_duplicate_notes(root: Path) -> list[str]:
-    from .drive import duplicates
+    from .drive import duplicates, duplicates_warning
 
-    found = [path for folder in ("src", "lessons") for path in duplicates(root / folder)]
-    if not found:
-        return []
-    names = ", ".join(str(path.relative_to(root)) for path in found)
-    return [f"Warning: Google Drive made duplicate copies: {names}. Delete them so you edit and run the real files."]
+    warning = duplicates_warning([path for folder in ("src", "lessons") for path in duplicates(root / folder)], root)
+    return [f"Warning: {warning}"] if warning else []
