@@ -32,18 +32,22 @@ from .run_store import (
     environment_snapshot, list_runs, load_run, runs_dir, timestamp_id,
 )
 
+FULL_CELL_TIMEOUT_S = 7 * 24 * 3600.0  # full runs train for hours: only a hung cell should hit this
+
 
 # ---- Python API (notebook cells) -------------------------------------------------------------
 
-def run(lesson: str, *, full: bool = False, run_id: str | None = None, **parameters) -> Run:
+def run(lesson: str, *, full: bool = False, run_id: str | None = None, cell_timeout: float | None = None,
+        **parameters) -> Run:
     """Execute ``lesson`` with ``parameters`` overriding its defaults; the same ``run_id`` resumes."""
     root = find_root()
     notebook, defaults = _lesson(root, lesson)
     overrides = check_overrides(notebook.stem, parameters, defaults)
-    return _run(root, notebook, defaults, overrides, full=full, run_id=run_id)
+    return _run(root, notebook, defaults, overrides, full=full, run_id=run_id, cell_timeout=cell_timeout)
 
 
-def sweep(lesson: str, *, workers: int = 1, full: bool = False, **grid) -> Path:
+def sweep(lesson: str, *, workers: int = 1, full: bool = False, cell_timeout: float | None = None,
+          **grid) -> Path:
     """Run every combination of ``grid`` (name -> list of values); returns the Markdown table's path."""
     root = find_root()
     notebook, defaults = _lesson(root, lesson)
@@ -52,7 +56,7 @@ def sweep(lesson: str, *, workers: int = 1, full: bool = False, **grid) -> Path:
             raise CourseError(f"sweep({name}={values!r}): give a list of values to try, e.g. {name}=[1, 2]")
         for value in values:
             check_overrides(notebook.stem, {name: value}, defaults)
-    return _sweep(root, notebook, grid, workers=workers, full=full)[0]
+    return _sweep(root, notebook, grid, workers=workers, full=full, cell_timeout=cell_timeout)[0]
 
 
 def runs(lesson: str | None = None) -> list[Run]:
@@ -68,7 +72,8 @@ def cli_run(args) -> int:
     root = find_root()
     notebook, defaults = _lesson(root, args.lesson)
     overrides = parse_overrides(notebook.stem, args.param, defaults)
-    record = _run(root, notebook, defaults, overrides, full=args.full, run_id=args.run_id)
+    record = _run(root, notebook, defaults, overrides, full=args.full, run_id=args.run_id,
+                  cell_timeout=args.cell_timeout)
     return 0 if record.status == "passed" else 1
 
 
@@ -77,7 +82,7 @@ def cli_sweep(args) -> int:
     root = find_root()
     notebook, defaults = _lesson(root, args.lesson)
     grid = parse_grid(notebook.stem, args.param, defaults)
-    _, failed = _sweep(root, notebook, grid, workers=args.workers, full=args.full)
+    _, failed = _sweep(root, notebook, grid, workers=args.workers, full=args.full, cell_timeout=args.cell_timeout)
     return 1 if failed else 0
 
 
@@ -98,7 +103,8 @@ def cli_runs(args) -> int:
 
 # ---- one run ---------------------------------------------------------------------------------
 
-def _run(root: Path, notebook: Path, defaults: dict, overrides: dict, *, full: bool, run_id: str | None) -> Run:
+def _run(root: Path, notebook: Path, defaults: dict, overrides: dict, *, full: bool, run_id: str | None,
+         cell_timeout: float | None) -> Run:
     from .harness import execute_lesson
 
     given = _normalised({"smoke": not full, **overrides} if "smoke" in defaults else overrides)
@@ -119,7 +125,8 @@ def _run(root: Path, notebook: Path, defaults: dict, overrides: dict, *, full: b
         "COURSE_CHECKPOINTS": str(directory / CHECKPOINTS_DIR),
     }
     try:
-        result = execute_lesson(notebook, directory / notebook.name, given, env=kernel_env)
+        result = execute_lesson(notebook, directory / notebook.name, given, env=kernel_env,
+                                cell_timeout=cell_timeout or (FULL_CELL_TIMEOUT_S if full else None))
     except KeyboardInterrupt:
         record.save(status="interrupted", finished=_now(), process=None)
         raise
@@ -183,7 +190,8 @@ def _report(record: Run, result) -> None:
 
 # ---- sweeps ----------------------------------------------------------------------------------
 
-def _sweep(root: Path, notebook: Path, grid: dict[str, list], *, workers: int, full: bool) -> tuple[Path, int]:
+def _sweep(root: Path, notebook: Path, grid: dict[str, list], *, workers: int, full: bool,
+           cell_timeout: float | None) -> tuple[Path, int]:
     """Run the grid; returns the table's path and how many runs did not pass."""
     if not grid:
         raise CourseError(f"a sweep needs values to try: course sweep {notebook.stem} -p NAME V1,V2 [-p NAME V1,V2]")
@@ -197,7 +205,8 @@ def _sweep(root: Path, notebook: Path, grid: dict[str, list], *, workers: int, f
     print(f"course sweep: {len(entries)} runs of {notebook.stem}, {min(workers, len(entries))} at a time; "
           f"table: {_shown(table)}", flush=True)
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        futures = {pool.submit(_run_in_subprocess, root, notebook.stem, entry, full): entry for entry in entries}
+        futures = {pool.submit(_run_in_subprocess, root, notebook.stem, entry, full, cell_timeout): entry
+                   for entry in entries}
         for done, future in enumerate(as_completed(futures), 1):
             entry = futures[future]
             entry.update(future.result())
@@ -210,13 +219,15 @@ def _sweep(root: Path, notebook: Path, grid: dict[str, list], *, workers: int, f
     return table, len(failed)
 
 
-def _run_in_subprocess(root: Path, lesson: str, entry: dict, full: bool) -> dict:
+def _run_in_subprocess(root: Path, lesson: str, entry: dict, full: bool, cell_timeout: float | None) -> dict:
     """One sweep run as its own `course run` process: isolated, and killed with the sweep."""
     command = [sys.executable, "-m", __package__, "run", lesson, "--run-id", entry["run"]]
     for name, value in entry["overrides"].items():
         command += ["-p", name, repr(value)]
     if full:
         command.append("--full")
+    if cell_timeout:
+        command += ["--cell-timeout", str(cell_timeout)]
     env = {**os.environ, "COURSE_ROOT": str(root)}
     finished = subprocess.run(command, cwd=root, env=env, capture_output=True, text=True)
     record = load_run(runs_dir(root) / lesson / entry["run"])
@@ -291,15 +302,23 @@ def _flags(overrides: dict) -> str:
 
 
 def _command(lesson: str, given: dict, run_id: str) -> str:
-    import shlex
-
+    """The `course run` command line that repeats (and so resumes) this run."""
     parts = ["course", "run", lesson]
     for name, value in given.items():
         if name != "smoke":
-            parts += ["-p", name, shlex.quote(repr(value))]
+            parts += ["-p", name, _shell_word(repr(value))]
     if given.get("smoke") is False:
         parts.append("--full")
     return " ".join([*parts, "--run-id", run_id])
+
+
+def _shell_word(text: str) -> str:
+    """``text`` as one shell word, in double quotes where that reads better than shlex's quoting."""
+    import shlex
+
+    if shlex.quote(text) == text or any(char in text for char in '"$`\\!'):
+        return shlex.quote(text)
+    return f'"{text}"'
 
 
 def _shown(path: Path) -> str:

@@ -1,0 +1,326 @@
+"""`course run`, `course sweep`, `course runs` and `log_metrics`, on tiny lessons in a copy of the repo.
+
+The lessons are written by the tests into a temporary course repo (its pyproject.toml and
+.gitignore copied from this one), so they run in seconds and exercise real papermill kernels.
+"""
+import csv
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import nbformat
+import psutil
+import pytest
+
+from conftest import PACKAGE, ROOT
+
+from {{ cookiecutter.package }} import metrics, overrides
+from {{ cookiecutter.package }}.errors import CourseError
+
+PROBE_PARAMETERS = """\
+smoke = True
+epochs = 2
+batch_size = 8
+seed = 0
+device = "auto"
+lr = 0.01
+label = "plain"
+fail_if = ""
+"""
+
+# Metrics are a known function of the parameters, so the test knows which sweep row is best.
+PROBE_CODE = f"""\
+import {PACKAGE} as course
+if fail_if and eval(fail_if):
+    raise RuntimeError("failing on purpose: " + fail_if)
+course.metrics.log_metrics(
+    accuracy=1 - abs(lr - 0.03) - batch_size / 1000, headline="accuracy",
+    lr_seen=lr, batch_size_seen=batch_size, label_seen=label, smoke_seen=smoke,
+)
+"""
+
+TRAIN_PARAMETERS = """\
+smoke = True
+epochs = 6
+batch_size = 4
+seed = 0
+device = "auto"
+epoch_seconds = 0.1
+"""
+
+# A plain torch loop with a checkpoint per epoch under the run's COURSE_CHECKPOINTS:
+# saved before the epoch's metrics are logged, so a logged epoch is never trained again.
+TRAIN_CODE = f"""\
+import os, time
+import torch
+import {PACKAGE} as course
+from {PACKAGE}.config import course_paths
+
+checkpoint = course_paths().checkpoints / "tiny" / "last.pt"
+torch.manual_seed(seed)
+model = torch.nn.Linear(2, 1)
+optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+first = 0
+if checkpoint.exists():
+    state = torch.load(checkpoint)
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    first = state["epoch"] + 1
+x, y = torch.randn(batch_size, 2), torch.randn(batch_size, 1)
+for epoch in range(first, epochs):
+    time.sleep(epoch_seconds)
+    loss = torch.nn.functional.mse_loss(model(x), y)
+    optimizer.zero_grad(); loss.backward(); optimizer.step()
+    checkpoint.parent.mkdir(parents=True, exist_ok=True)
+    partial = checkpoint.with_suffix(".tmp")
+    torch.save(dict(model=model.state_dict(), optimizer=optimizer.state_dict(), epoch=epoch), partial)
+    os.replace(partial, checkpoint)
+    course.metrics.log_metrics(epoch=epoch, loss=loss, first_epoch=first, headline="loss")
+"""
+
+
+def _lesson(parameters: str, code: str) -> nbformat.NotebookNode:
+    notebook = nbformat.v4.new_notebook()
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    notebook.cells = [
+        nbformat.v4.new_code_cell(parameters, metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell(code),
+    ]
+    return notebook
+
+
+@pytest.fixture
+def course_repo(tmp_path):
+    """A course repo with two tiny lessons: 01_probe (logs metrics from its parameters), 02_train."""
+    repo = tmp_path / "course"
+    (repo / "lessons").mkdir(parents=True)
+    for name in ("pyproject.toml", ".gitignore"):
+        shutil.copy(ROOT / name, repo / name)
+    nbformat.write(_lesson(PROBE_PARAMETERS, PROBE_CODE), repo / "lessons" / "01_probe.ipynb")
+    nbformat.write(_lesson(TRAIN_PARAMETERS, TRAIN_CODE), repo / "lessons" / "02_train.ipynb")
+    return repo
+
+
+def _git(repo, *args):
+    subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True,
+                   env={**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.org",
+                        "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.org"})
+
+
+def _one_line_error(result, *fragments):
+    assert result.returncode == 1, result.stdout + result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    for fragment in fragments:
+        assert fragment in lines[0]
+
+
+def _read(path):
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+# ---- course run ----------------------------------------------------------------------------------
+
+def test_run_passes_overrides_and_records_everything(course_repo, course_cli):
+    _git(course_repo, "init", "-q")
+    _git(course_repo, "add", ".")
+    _git(course_repo, "commit", "-q", "-m", "lessons")
+    result = course_cli("run", "01", "-p", "lr", "0.03", "-p", "label", "hello", "-p", "batch_size", "16",
+                        "--run-id", "try-1", cwd=course_repo)
+    assert result.returncode == 0, result.stdout + result.stderr
+    run_dir = course_repo / "build" / "runs" / "01_probe" / "try-1"
+    assert "01_probe passed" in result.stdout
+    assert os.path.join("build", "runs", "01_probe", "try-1", "01_probe.ipynb") in result.stdout
+
+    latest = metrics.read_metrics(run_dir)["latest"]
+    assert latest["lr_seen"] == 0.03 and latest["batch_size_seen"] == 16
+    assert latest["label_seen"] == "hello" and latest["smoke_seen"] is True
+    assert metrics.headline(metrics.read_metrics(run_dir)) == ("accuracy", pytest.approx(0.984), False)
+
+    params = _read(run_dir / "params.json")
+    assert params == {"smoke": True, "epochs": 2, "batch_size": 16, "seed": 0, "device": "auto",
+                      "lr": 0.03, "label": "hello", "fail_if": ""}
+    environment = _read(run_dir / "environment.json")
+    head = subprocess.run(["git", "-C", str(course_repo), "rev-parse", "HEAD"], capture_output=True, text=True)
+    assert environment["git"] == {"commit": head.stdout.strip(), "dirty": False}  # build/ is ignored
+    assert environment["device"] == "cpu" and environment["versions"]["torch"]
+    info = _read(run_dir / "run.json")
+    assert info["status"] == "passed" and info["attempts"] == 1 and info["seconds"] > 0
+
+    executed = nbformat.read(run_dir / "01_probe.ipynb", as_version=4)
+    injected = [cell for cell in executed.cells if "injected-parameters" in cell.metadata.get("tags", [])]
+    assert len(injected) == 1 and "lr = 0.03" in injected[0].source
+
+
+def test_bad_input_gives_one_clear_line_and_no_run_directory(course_repo, course_cli):
+    cases = [
+        (["run", "01", "-p", "lrr", "0.1"], ["no parameter 'lrr'", "did you mean 'lr'", "smoke, epochs"]),
+        (["run", "01", "-p", "epochs", "two"], ["-p epochs two", "epochs=2"]),
+        (["run", "01", "-p", "epochs", "2.5"], ["epochs=2.5 does not fit"]),
+        (["run", "01", "-p", "smoke", "0"], ["smoke=0 does not fit"]),
+        (["run", "01", "-p", "lr", "0.1", "-p", "lr", "0.2"], ["given twice"]),
+        (["run", "01", "--run-id", "../escape"], ["--run-id '../escape'"]),
+        (["run", "99"], ["01_probe"]),
+        (["sweep", "01", "-p", "lr", "0.1,abc"], ["-p lr abc"]),
+        (["sweep", "01"], ["needs values"]),
+    ]
+    for args, fragments in cases:
+        _one_line_error(course_cli(*args, cwd=course_repo), *fragments)
+    assert not (course_repo / "build").exists()
+
+
+def test_python_api_checks_parameters_before_running(course_repo, monkeypatch):
+    from {{ cookiecutter.package }} import experiments
+
+    monkeypatch.setenv("COURSE_ROOT", str(course_repo))
+    with pytest.raises(CourseError, match="no parameter 'lrr'"):
+        experiments.run("01", lrr=0.1)
+    with pytest.raises(CourseError, match="does not fit"):
+        experiments.sweep("01", epochs=[1, 2.5])
+    with pytest.raises(CourseError, match="give a list"):
+        experiments.sweep("01", lr=0.1)
+    assert not (course_repo / "build").exists()
+    assert experiments.runs() == []
+
+
+# ---- course sweep and course runs ------------------------------------------------------------------
+
+def test_sweep_tabulates_every_run_marks_the_best_and_survives_a_failure(course_repo, course_cli):
+    result = course_cli("sweep", "01_probe", "-p", "lr", "0.01,0.03", "-p", "batch_size", "8,16",
+                        "-p", "fail_if", "lr < 0.02 and batch_size == 16", "-n", "2", "--full", cwd=course_repo)
+    assert result.returncode == 1, result.stdout + result.stderr  # one run failed on purpose
+    assert "3 passed, 1 failed" in result.stdout
+    lesson_runs = course_repo / "build" / "runs" / "01_probe"
+    [table] = lesson_runs.glob("sweep-*.csv")
+    sweep_id = table.stem
+    rows = list(csv.DictReader(table.open(encoding="utf-8")))
+    assert [row["run"] for row in rows] == [f"{sweep_id}-{k}" for k in (1, 2, 3, 4)]
+    assert [(row["lr"], row["batch_size"]) for row in rows] == [("0.01", "8"), ("0.01", "16"), ("0.03", "8"),
+                                                                 ("0.03", "16")]
+    assert [row["status"] for row in rows] == ["passed", "failed", "passed", "passed"]
+    assert "failing on purpose" in rows[1]["error"]
+    assert [row["best"] for row in rows] == ["", "", "best", ""]
+    assert float(rows[2]["accuracy"]) == pytest.approx(0.992)
+    assert all(row["smoke_seen"] == "False" for row in rows if row["status"] == "passed")  # --full
+    markdown = table.with_suffix(".md").read_text(encoding="utf-8")
+    assert "best = higher accuracy" in markdown
+    assert sum(line.startswith(f"| {sweep_id}-") for line in markdown.splitlines()) == 4
+
+    listing = course_cli("runs", "01", cwd=course_repo)
+    assert listing.returncode == 0, listing.stderr
+    lines = [line for line in listing.stdout.splitlines() if f"{sweep_id}-" in line]
+    assert len(lines) == 4
+    assert "accuracy=0.992" in lines[2] and "full lr=0.03 batch_size=8" in lines[2]
+    assert "failed" in lines[1]
+
+
+# ---- resume ------------------------------------------------------------------------------------
+
+def _wait_for(condition, timeout, what):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        time.sleep(0.1)
+
+
+def _processes_of(run_dir):
+    """Processes (kernels, workers) whose environment points at this run."""
+    found = []
+    for process in psutil.process_iter():
+        try:
+            if process.environ().get("COURSE_RUN_DIR") == str(run_dir):
+                found.append(process)
+        except psutil.Error:
+            pass
+    return found
+
+
+def test_killed_run_resumes_from_its_last_checkpoint(course_repo, course_cli, subprocess_env):
+    run_dir = course_repo / "build" / "runs" / "02_train" / "long"
+    command = [sys.executable, "-m", PACKAGE, "run", "02", "-p", "epoch_seconds", "0.4", "--run-id", "long"]
+    first = subprocess.Popen(command, cwd=course_repo, env=subprocess_env, start_new_session=True,
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        logged = lambda: metrics.read_metrics(run_dir)["latest"].get("epoch", -1)  # noqa: E731
+        _wait_for(lambda: logged() >= 1 or first.poll() is not None, 120, "two epochs")
+        assert first.poll() is None, first.stdout.read().decode()
+    finally:
+        os.killpg(first.pid, signal.SIGKILL)
+        first.wait()
+    _wait_for(lambda: not _processes_of(run_dir), 15, "the killed run's kernel to exit")
+    done_before = [entry["epoch"] for entry in metrics.read_metrics(run_dir)["history"]]
+    assert done_before and done_before[-1] < 5
+
+    listing = course_cli("runs", cwd=course_repo)
+    assert "interrupted" in listing.stdout and "long" in listing.stdout
+    _one_line_error(course_cli("run", "02", "-p", "epochs", "7", "--run-id", "long", cwd=course_repo),
+                    "run long was started with other parameters", "-p epoch_seconds 0.4")
+
+    resumed = course_cli(*command[3:], cwd=course_repo)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert "attempt 2, resuming" in resumed.stdout
+    history = metrics.read_metrics(run_dir)["history"]
+    assert [entry["epoch"] for entry in history] == list(range(6))  # no epoch trained twice, none lost
+    assert {entry["first_epoch"] for entry in history[len(done_before):]} == {len(done_before)}
+    info = _read(run_dir / "run.json")
+    assert info["status"] == "passed" and info["attempts"] == 2
+
+
+# ---- building blocks -------------------------------------------------------------------------------
+
+def test_log_metrics_merges_calls_converts_numbers_and_names_the_headline(tmp_path, monkeypatch):
+    import numpy as np
+    import torch
+
+    monkeypatch.setenv("COURSE_RUN_DIR", str(tmp_path))
+    metrics.log_metrics(epoch=0, valid_loss=np.float32(0.5), sizes=np.arange(2))
+    path = metrics.log_metrics(epoch=1, valid_loss=torch.tensor(0.25), flag=np.bool_(True))
+    assert path == tmp_path / "metrics.json"
+    record = metrics.read_metrics(tmp_path)
+    assert record["latest"] == {"epoch": 1, "valid_loss": 0.25, "sizes": [0, 1], "flag": True}
+    assert [entry["epoch"] for entry in record["history"]] == [0, 1]
+    assert metrics.headline(record) == ("valid_loss", 0.25, True)  # first non-counter name; a loss
+    metrics.log_metrics(accuracy=0.9, headline="accuracy")
+    assert metrics.headline(metrics.read_metrics(tmp_path)) == ("accuracy", 0.9, False)
+    with pytest.raises(CourseError, match="metric 'model' has type object"):
+        metrics.log_metrics(model=object())
+    assert [p.name for p in tmp_path.iterdir()] == ["metrics.json"]  # no temporary files left
+
+
+def test_log_metrics_outside_a_run_writes_under_build(course_repo, monkeypatch):
+    monkeypatch.delenv("COURSE_RUN_DIR", raising=False)
+    monkeypatch.setenv("COURSE_ROOT", str(course_repo))
+    monkeypatch.setattr(metrics, "_session_file", None)
+    first = metrics.log_metrics(accuracy=0.5)
+    second = metrics.log_metrics(accuracy=0.6)
+    assert first == second and first.parent == course_repo / "build" / "metrics"
+    assert metrics.read_metrics(first)["latest"] == {"accuracy": 0.6}
+
+
+@pytest.mark.parametrize("text, default, expected", [
+    ("3e-3", 0.001, 0.003),
+    ("2", 0.1, 2),
+    ("cuda", "auto", "cuda"),
+    ("1234", "", "1234"),  # text where the default is text
+    ("'abc'", None, "abc"),
+    ("None", "auto", None),
+    ("[32, 64]", [16], [32, 64]),
+    ("False", True, False),
+])
+def test_parse_value(text, default, expected):
+    assert overrides.parse_value("name", text, default) == expected
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("1e-3,3e-3", ["1e-3", "3e-3"]),
+    ("[1, 2],[3]", ["[1, 2]", "[3]"]),
+    ("'a,b',c", ["'a,b'", "c"]),
+    ("https://x.org/a.zip,https://x.org/b.zip", ["https://x.org/a.zip", "https://x.org/b.zip"]),
+])
+def test_split_choices(text, expected):
+    assert overrides.split_choices("name", text) == expected
