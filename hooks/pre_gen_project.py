@@ -95,6 +95,19 @@ def check_package(package):
     return None
 
 
+def check_author(author):
+    if not author.strip() or has_control_characters(author):
+        return 'author is empty or spans several lines; type a name, e.g. "Ada Lovelace"'
+    return None
+
+
+def check_email(email):
+    # pyproject.toml metadata must hold a valid address, or `pip install` of the course fails.
+    if not re.fullmatch(r"[^@\s\"<>,;]+@[^@\s\"<>,;]+\.[^@\s\"<>,;.]+", email):
+        return f'email "{email}" is not an e-mail address; type one, e.g. "teacher@example.com"'
+    return None
+
+
 def check_github_user(user):
     # GitHub: 1-39 characters, letters, digits and single inner hyphens.
     if not re.fullmatch(r"[A-Za-z0-9](?:-?[A-Za-z0-9]){0,38}", user) or len(user) > 39:
@@ -177,6 +190,8 @@ def problems(answers):
         check_course_name(answers["course_name"]),
         check_project(answers["project"]),
         check_package(answers["package"]),
+        check_author(answers["author"]),
+        check_email(answers["email"]),
         check_github_user(answers["github_user"]),
         check_github_repo(answers["github_repo"]),
         check_branch(answers["branch"]),
