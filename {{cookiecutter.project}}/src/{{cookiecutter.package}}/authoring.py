@@ -196,8 +196,11 @@ class Course:
         """Google Drive sync copies (``x (1).py``) where a teacher edits files; data/ and build/ are left out."""
         from . import drive
 
-        found = [p for p in self.root.iterdir() if p.is_file() and (drive.original_of(p) or p) != p
-                 and drive.original_of(p).is_file()]
+        def is_copy(path: Path) -> bool:
+            original = drive.original_of(path)
+            return original is not None and original.is_file()
+
+        found = [path for path in self.root.iterdir() if path.is_file() and is_copy(path)]
         for folder in ("lessons", "snippets", "src", "tests"):
             if (self.root / folder).is_dir():
                 found += drive.duplicates(self.root / folder)
@@ -230,9 +233,6 @@ class Course:
 
     def notebook(self, path: Path) -> dict | None:
         return self.parse(path)[0]
-
-    def forget(self, path: Path) -> None:
-        self._parsed.pop(path, None)
 
 
 def _source(cell: dict) -> str:
@@ -292,7 +292,7 @@ def check_notebooks_valid(course: Course) -> list[Problem]:
         notebook, error = course.parse(path)
         if notebook is None:
             problems.append(Problem(course.rel(path), f"cannot read the notebook: {error}",
-                                    f"restore it with `git checkout -- {course.rel(path)}` or repair the JSON"))
+                                    f"restore it with `git checkout -- {shlex.quote(course.rel(path))}` or repair the JSON"))
             continue
         try:
             with warnings.catch_warnings():
@@ -315,7 +315,7 @@ def check_outputs(course: Course) -> list[Problem]:
                  if cell.get("cell_type") == "code" and (cell.get("outputs") or cell.get("execution_count") is not None)]
         if dirty:
             problems.append(Problem(course.rel(path), f"outputs or execution counts committed (cells {', '.join(dirty)})",
-                                    f"{SYNC} (or `nbstripout {course.rel(path)}`)", fixable=True))
+                                    f"{SYNC} (or `nbstripout {shlex.quote(course.rel(path))}`)", fixable=True))
     return problems
 
 
@@ -562,7 +562,6 @@ def fix_notebooks(course: Course) -> None:
             changed |= _add_metadata(notebook)
         if changed:
             lesson_format.write_notebook(path, notebook)
-            course.forget(path)
 
 
 def sync(root: Path, config: CourseConfig) -> tuple[list[Problem], list[Problem]]:
