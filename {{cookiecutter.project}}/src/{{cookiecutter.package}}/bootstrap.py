@@ -127,7 +127,7 @@ def _ipython():
 
 def _enable_autoreload(shell) -> list[str]:
     """Edits to src/ take effect in the next cell, without a restart. Returns a note if that is impossible."""
-    if "autoreload" in shell.extension_manager.loaded:
+    if shell.find_line_magic("autoreload") is not None:  # loaded already (by us or by hand)
         return []
     try:
         shell.run_line_magic("load_ext", "autoreload")

@@ -38,12 +38,12 @@ elif kaggle:
 else:  # your computer: the repository this notebook is in
     here = Path.cwd()
     root = Path(os.environ.get("COURSE_ROOT") or next((p for p in (here, *here.parents) if (p / "pyproject.toml").is_file()), here))
-if (drive or kaggle) and not (root / ".git").is_dir():  # first run: get the course
-    subprocess.run(["git", "clone", "--branch", {branch}, os.environ.get("COURSE_REPO_URL", {repo_url}), str(root)])
-elif drive or kaggle:  # later runs: get the latest version, unless that would overwrite your edits
-    pull = subprocess.run(["git", "-C", str(root), "pull", "--ff-only", "--quiet"], capture_output=True, text=True)
-    if pull.returncode:
-        print("Course not updated, your copy is kept:", pull.stderr.strip().partition("\\n")[0])
+if drive or kaggle:  # copy the course the first time, update it later (git refuses to overwrite your edits)
+    update, url = (root / ".git").is_dir(), os.environ.get("COURSE_REPO_URL", {repo_url})
+    git = ["-C", str(root), "pull", "--quiet", "--ff-only"] if update else ["clone", "--quiet", "--branch", {branch}, url, str(root)]
+    done = subprocess.run(["git", *git], capture_output=True, text=True)
+    if done.returncode:
+        print("Course not updated, your copy is kept:" if update else "Could not copy the course:", done.stderr.strip().partition("\\n")[0])
 if not (root / "src" / {package}).is_dir():
     raise SystemExit(f"No course code in {{root}}: see the message above, or set COURSE_ROOT to the course folder")
 if str(root / "src") not in sys.path:

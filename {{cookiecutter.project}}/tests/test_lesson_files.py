@@ -1,0 +1,150 @@
+"""Lesson notebooks: valid, output-free, Colab-ready, with the one shared setup cell and a parameters cell."""
+import ast
+import json
+import shutil
+
+import nbformat
+import pytest
+
+from conftest import ROOT
+from {{ cookiecutter.package }} import lesson_format
+from {{ cookiecutter.package }}.config import CourseConfig, load_config
+from {{ cookiecutter.package }}.errors import CourseError
+
+LESSONS = sorted((ROOT / "lessons").glob("*.ipynb"))
+SNIPPETS = ROOT / "snippets" / "colab_snippets.ipynb"
+REQUIRED_PARAMETERS = {"smoke", "epochs", "batch_size", "seed", "device"}
+
+
+def parameters_of(nb) -> dict:
+    (cell,) = [c for c in nb.cells if lesson_format.PARAMETERS_TAG in c.metadata.get("tags", [])]
+    tree = ast.parse(cell.source)
+    return {target.id: ast.literal_eval(node.value) for node in tree.body if isinstance(node, ast.Assign)
+            for target in node.targets}
+
+
+def test_the_course_has_lessons():
+    assert LESSONS, "lessons/ has no notebooks"
+
+
+@pytest.mark.parametrize("path", [*LESSONS, SNIPPETS], ids=lambda p: p.name)
+def test_notebook_is_valid_clean_and_colab_ready(path):
+    nb = nbformat.read(path, as_version=4)
+    nbformat.validate(nb)
+    assert (nb.nbformat, nb.nbformat_minor) >= (4, 5), "cells need ids (nbformat 4.5)"
+    assert nb.metadata.kernelspec.name == "python3"
+    assert "colab" in nb.metadata
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type == "code":
+            assert cell.outputs == [] and cell.execution_count is None, f"cell {index} has outputs: strip them"
+    assert path.read_bytes() == lesson_format.notebook_bytes(lesson_format.read_notebook(path)), (
+        "not saved in the canonical format: run `course sync`"
+    )
+
+
+@pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.name)
+def test_lesson_starts_with_the_canonical_setup_cell(path):
+    first = nbformat.read(path, as_version=4).cells[0]
+    assert lesson_format.SETUP_TAG in first.metadata.get("tags", [])
+    assert first.source == lesson_format.setup_cell_source(load_config(ROOT)), f"{path.name}: run `course sync`"
+
+
+def test_setup_cells_are_identical_in_every_lesson():
+    sources = {path.name: nbformat.read(path, as_version=4).cells[0].source for path in LESSONS}
+    assert len(set(sources.values())) == 1, f"setup cells differ: {sorted(sources)}; run `course sync`"
+
+
+@pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.name)
+def test_lesson_has_a_parameters_cell_with_the_shared_names(path):
+    nb = nbformat.read(path, as_version=4)
+    names = parameters_of(nb)
+    assert REQUIRED_PARAMETERS <= set(names), f"missing parameters: {REQUIRED_PARAMETERS - set(names)}"
+    assert names["device"] in ("auto", "cpu", "cuda")
+    if any("course.data.download(" in cell.source for cell in nb.cells):
+        assert {"data_url", "data_sha256"} <= set(names), "a lesson that downloads takes data_url and data_sha256"
+
+
+@pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.name)
+def test_lesson_wants_a_gpu_in_colab(path):
+    metadata = nbformat.read(path, as_version=4).metadata
+    assert metadata.get("accelerator") == "GPU" and metadata.colab.get("gpuType")
+
+
+def test_setup_cell_is_short_and_valid_python():
+    source = lesson_format.setup_cell_source(load_config(ROOT))
+    compile(source, "setup cell", "exec")
+    assert len(source.splitlines()) <= 32
+
+
+def test_setup_cell_keeps_any_title_and_values_intact():
+    config = CourseConfig(
+        title='Курс «глубокого» обучения: "ML" 深度学习 \\ it\'s {x}', package="kurs",
+        github_user="someone", github_repo="kurs", branch="main", drive_folder='courses/it\'s "mine"',
+    )
+    source = lesson_format.setup_cell_source(config)
+    assert source.splitlines()[0] == (
+        f"# @title {config.title} · setup (run me first) " + '{ display-mode: "form" }'
+    )
+    strings = {node.value for node in ast.walk(ast.parse(source)) if isinstance(node, ast.Constant)}
+    assert config.drive_folder in strings and config.repo_url in strings
+
+
+def test_setup_cell_title_is_one_line():
+    config = CourseConfig("Two\nlines", "kurs", "someone", "kurs", "main", "courses/kurs")
+    assert lesson_format.setup_cell_source(config).splitlines()[0].startswith("# @title Two lines · setup")
+
+
+def test_write_notebook_writes_what_nbformat_writes(tmp_path):
+    for path in [*LESSONS, SNIPPETS]:
+        ours, theirs = tmp_path / "ours.ipynb", tmp_path / "theirs.ipynb"
+        lesson_format.write_notebook(ours, lesson_format.read_notebook(path))
+        nbformat.write(nbformat.read(path, as_version=4), theirs)
+        assert ours.read_bytes() == theirs.read_bytes(), path.name
+
+
+def test_sync_setup_cells_fixes_only_what_differs(tmp_path):
+    config = load_config(ROOT)
+    for path in LESSONS:
+        shutil.copy(path, tmp_path / path.name)
+    edited, missing, *untouched = sorted(tmp_path.glob("*.ipynb"))
+    nb = lesson_format.read_notebook(edited)
+    nb["cells"][0]["source"] = "print('old setup')"
+    lesson_format.write_notebook(edited, nb)
+    nb = lesson_format.read_notebook(missing)
+    del nb["cells"][0]
+    lesson_format.write_notebook(missing, nb)
+
+    assert lesson_format.sync_setup_cells(tmp_path, config) == [edited, missing]
+    assert lesson_format.sync_setup_cells(tmp_path, config) == []
+    for path in (edited, missing):
+        assert path.read_bytes() == (ROOT / "lessons" / path.name).read_bytes()
+
+
+def test_new_lesson_is_a_valid_notebook_with_setup_and_parameters(tmp_path):
+    path = tmp_path / "03_new.ipynb"
+    lesson_format.write_notebook(path, lesson_format.new_lesson(load_config(ROOT), "Convolutions"))
+    nb = nbformat.read(path, as_version=4)
+    nbformat.validate(nb)
+    assert nb.cells[0].source == lesson_format.setup_cell_source(load_config(ROOT))
+    assert REQUIRED_PARAMETERS <= set(parameters_of(nb))
+    assert nb.cells[1].source.startswith("# Convolutions")
+
+
+def test_unreadable_notebook_is_one_clear_error(tmp_path):
+    broken = tmp_path / "01_broken.ipynb"
+    broken.write_text('{"cells": [')
+    with pytest.raises(CourseError, match="01_broken.ipynb.*restore it"):
+        lesson_format.read_notebook(broken)
+    broken.write_text(json.dumps(["not", "a", "notebook"]))
+    with pytest.raises(CourseError, match="not a Jupyter notebook"):
+        lesson_format.read_notebook(broken)
+
+
+def test_snippets_are_titled_sections_with_code():
+    cells = nbformat.read(SNIPPETS, as_version=4).cells
+    titles = [i for i, cell in enumerate(cells) if cell.cell_type == "markdown" and cell.source.startswith("# ")]
+    code = "\n".join(cell.source for cell in cells if cell.cell_type == "code")
+    for index in titles[1:]:  # the first section only explains how to register the notebook
+        assert cells[index + 1].cell_type == "code", f"snippet {cells[index].source.splitlines()[0]!r} has no code"
+    for needed in ("drive.mount", "cuda", "files.download", "files.upload", "fit_resumable", "userdata.get"):
+        assert needed in code, f"no snippet uses {needed}"
