@@ -95,32 +95,49 @@ def test_check_reports_notebook_problem(kind, course_copy, course_cli):
 
 
 def fake_secrets():
-    """Token-shaped strings, assembled here so that this file itself holds none."""
+    """(kind, cell source) with token-shaped strings, assembled here so that this file itself holds none."""
     hexkey = "0123456789abcdef" * 2
-    return {
-        "GitHub token": 'token = "' + "ghp_" + "aB3dE5gH7j" * 4 + '"',
-        "Hugging Face token": 'login("' + "hf_" + "QwErTyUiOp" * 4 + '")',
-        "OpenAI API key": 'client = OpenAI(api_key="' + "sk-" + "proj-" + "Zx9Cv8Bn7M" * 5 + '")',
-        "Kaggle API key": "%%writefile ~/.kaggle/kaggle.json\n" + json.dumps({"username": "ada", "key": hexkey}),
-        "AWS access key": 'AWS_ACCESS_KEY_ID = "' + "AKIA" + "QWERTYUIOPASDFGH" + '"',
-        "private key": "key = '''-----BEGIN " + "RSA PRIVATE KEY-----\nMIIEow...\n'''",
-    }
+    return [
+        ("GitHub token", 'token = "' + "ghp_" + "aB3dE5gH7j" * 4 + '"'),
+        ("GitLab token", "!git clone https://oauth2:" + "glpat-" + "xY7zW6vU5tS4rQ3pO2nM" + "@gitlab.com/a/b.git"),
+        ("Hugging Face token", 'login("' + "hf_" + "QwErTyUiOp" * 4 + '")'),
+        ("OpenAI-style API key", 'client = OpenAI(api_key="' + "sk-" + "proj-" + "Zx9Cv8Bn7M" * 5 + '")'),
+        ("Google API key", 'genai.configure(api_key="' + "AIza" + "Sy" + "A1b2C3d4E5" * 3 + "xyz" + '")'),
+        ("Kaggle API key", "%%writefile ~/.kaggle/kaggle.json\n" + json.dumps({"username": "ada", "key": hexkey})),
+        ("Kaggle API key", 'os.environ["KAGGLE_' + 'KEY"] = "' + hexkey + '"'),
+        ("AWS access key", 'AWS_ACCESS_KEY_ID = "' + "AKIA" + "QWERTYUIOPASDFGH" + '"'),
+        ("AWS secret key", "aws_secret_" + "access_key = " + "wJalrXUtnFEMI/K7MDENG/" + "bPxRfiCYEXAMPLEKEY"),
+        ("private key", "key = '''-----BEGIN " + "RSA PRIVATE KEY-----\nMIIEow...\n'''"),
+    ]
 
 
-@pytest.mark.parametrize("kind", list(fake_secrets()))
-def test_check_finds_secret_in_lesson(kind, course_copy, course_cli):
+def test_check_finds_every_kind_of_secret(course_copy, course_cli):
     lesson = lessons(course_copy)[0]
-    secret = fake_secrets()[kind]
-    edit_notebook(lesson, lambda nb: nb["cells"].append(
-        {"cell_type": "code", "execution_count": None, "id": "leak", "metadata": {}, "outputs": [], "source": secret}
+    secrets = fake_secrets()
+    first = len(json.loads(lesson.read_text(encoding="utf-8"))["cells"]) + 1
+    edit_notebook(lesson, lambda nb: nb["cells"].extend(
+        {"cell_type": "code", "execution_count": None, "id": f"leak-{i}", "metadata": {}, "outputs": [], "source": text}
+        for i, (_, text) in enumerate(secrets)
     ))
     result = course_cli("check", cwd=course_copy)
     assert result.returncode == 1
-    cell = len(json.loads(lesson.read_text(encoding="utf-8"))["cells"])
     lines = problem_lines(result, f"lessons/{lesson.name}")
-    assert any(f"cell {cell} contains what looks like a secret ({kind})" in line and "revoke" in line
-               for line in lines), result.stdout
-    assert secret not in result.stdout
+    for cell, (kind, text) in enumerate(secrets, first):
+        expected = f"lessons/{lesson.name}: cell {cell} contains what looks like a secret ({kind}); fix: delete it, revoke"
+        assert any(line.startswith(expected) for line in lines), f"{kind} in cell {cell} not reported:\n{result.stdout}"
+        assert text not in result.stdout
+    assert len(lines) == len(secrets)
+
+
+def test_check_ignores_tokens_read_from_colab_secrets(course_copy, course_cli):
+    lesson = lessons(course_copy)[0]
+    safe = ('from google.colab import userdata\nos.environ["KAGGLE_KEY"] = userdata.get("KAGGLE_KEY")\n'
+            'login(token=os.environ["HF_TOKEN"])  # a token looks like hf_xxx')
+    edit_notebook(lesson, lambda nb: nb["cells"].append(
+        {"cell_type": "code", "execution_count": None, "id": "safe", "metadata": {}, "outputs": [], "source": safe}
+    ))
+    result = course_cli("check", cwd=course_copy)
+    assert result.returncode == 0, result.stdout
 
 
 def test_sync_strips_a_secret_printed_in_outputs(course_copy, course_cli):

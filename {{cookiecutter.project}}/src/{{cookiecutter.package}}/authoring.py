@@ -436,11 +436,13 @@ def check_drive_duplicates(course: Course) -> list[Problem]:
 
 SECRET_PATTERNS = {
     "GitHub token": r"\b(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{40,})",
+    "GitLab token": r"\bglpat-[A-Za-z0-9_-]{20,}",
     "Hugging Face token": r"\bhf_[A-Za-z0-9]{30,}",
-    "OpenAI API key": r"\bsk-(?:proj-|svcacct-)?[A-Za-z0-9_-]{32,}",
-    "Kaggle API key": r"(?:\"key\"\s*:\s*\"|KAGGLE_KEY\W{1,5})[0-9a-f]{32}\b",
+    "OpenAI-style API key": r"\bsk-(?:proj-|svcacct-|ant-)?[A-Za-z0-9_-]{32,}",
+    "Google API key": r"\bAIza[0-9A-Za-z_-]{35}\b",
+    "Kaggle API key": r"(?:[\"']key[\"']\s*:\s*[\"']|KAGGLE_KEY\W{1,8})[0-9a-f]{32}\b",
     "AWS access key": r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b",
-    "AWS secret key": r"(?i)aws_secret_access_key\W{1,5}[A-Za-z0-9/+]{40}\b",
+    "AWS secret key": r"(?i)aws_secret_access_key\W{1,8}[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+])",
     "private key": r"-----BEGIN (?:[A-Z]+ )*PRIVATE KEY(?: BLOCK)?-----",
 }
 _SECRETS = {kind: re.compile(pattern) for kind, pattern in SECRET_PATTERNS.items()}
