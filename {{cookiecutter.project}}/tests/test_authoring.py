@@ -168,15 +168,41 @@ def test_check_reports_stale_readme_table_and_badges(course_copy, course_cli):
     assert "README.md: no lesson table markers; fix: put a line `<!-- lessons:start -->`" in result.stdout
 
 
-def test_check_reports_colab_link_to_another_repository(course_copy, course_cli):
+def test_check_reports_colab_link_to_a_missing_notebook(course_copy, course_cli):
     readme = course_copy / "README.md"
+    missing = load_config(course_copy).colab_url("99_removed_lesson.ipynb")
+    readme.write_text(readme.read_text(encoding="utf-8") + f"\nOld: [removed]({missing}).\n", encoding="utf-8")
+    result = course_cli("sync", cwd=course_copy)
+    assert result.returncode == 1
+    assert (f"README.md: Colab link {missing} does not open a notebook of this repository; "
+            "fix: point it at a notebook that exists here, or remove it") in result.stdout
+
+
+def test_sync_follows_the_course_to_another_github_account(course_copy, course_cli):
+    """After editing [tool.course], `course sync` updates setup cells, the table and other Colab links."""
+    pyproject, readme = course_copy / "pyproject.toml", course_copy / "README.md"
+    old = load_config(course_copy)
     first = lessons(course_copy)[0].name
-    stale = f"https://colab.research.google.com/github/someone-else/old-course/blob/main/lessons/{first}"
-    readme.write_text(readme.read_text(encoding="utf-8") + f"\nSee also [{first}]({stale}).\n", encoding="utf-8")
+    readme.write_text(readme.read_text(encoding="utf-8") + f"\nStart [here]({old.colab_url(first)}).\n",
+                      encoding="utf-8")
+    text = pyproject.read_text(encoding="utf-8")
+    pyproject.write_text(text.replace(f'github_user = "{old.github_user}"', 'github_user = "new-org"'), encoding="utf-8")
+    new = load_config(course_copy)
+    assert new.github_user == "new-org"
+
     result = course_cli("check", cwd=course_copy)
     assert result.returncode == 1
-    assert f"README.md: Colab link {stale} does not open a notebook of this repository; " \
-           f"fix: change it to {load_config(course_copy).colab_url(first)}" in result.stdout
+    assert f"lessons/{first}: the setup cell differs from the canonical one" in result.stdout
+    assert "README.md: the lesson table is out of date with lessons/" in result.stdout
+    assert (f"README.md: Colab link {old.colab_url(first)} does not open a notebook of this repository; "
+            f"fix: run `course sync` (it becomes {new.colab_url(first)})") in result.stdout
+
+    result = course_cli("sync", cwd=course_copy)
+    assert result.returncode == 0, result.stdout
+    assert course_cli("check", cwd=course_copy).returncode == 0
+    assert f"Start [here]({new.colab_url(first)})." in readme.read_text(encoding="utf-8")
+    assert f"github/{old.github_user}/" not in readme.read_text(encoding="utf-8")
+    assert new.repo_url in lesson_format.read_notebook(lessons(course_copy)[0])["cells"][0]["source"]
 
 
 def test_check_reports_drive_duplicates(course_copy, course_cli):

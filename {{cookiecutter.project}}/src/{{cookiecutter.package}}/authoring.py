@@ -396,11 +396,24 @@ def check_colab_metadata(course: Course) -> list[Problem]:
     return problems
 
 
-COLAB_LINK = re.compile(r"https://colab\.research\.google\.com/github/[^\s)\]\"'>`]+")
+COLAB_LINK = re.compile(r"https://colab\.research\.google\.com/github/[^/\s]+/[^/\s]+/blob/[^/\s]+/([^\s)\]\"'>`]+)")
 
 
-def check_lesson_table(course: Course) -> list[Problem]:
-    """The README lists exactly the lessons in lessons/, with badges that open them in Colab."""
+def stale_colab_links(root: Path, config: CourseConfig, text: str) -> dict[str, str | None]:
+    """Colab links in ``text`` that do not open a file of this repository (other user, repo or branch;
+    a missing file), each with the link that would, or None if the file does not exist."""
+    prefix = config.colab_url("")[: -len("lessons/")]  # the Colab URL of the repository's top folder
+    stale = {}
+    for match in COLAB_LINK.finditer(text):
+        link = match.group(0)
+        if link.startswith(prefix) and (root / link[len(prefix):]).is_file():
+            continue
+        stale[link] = prefix + match.group(1) if (root / match.group(1)).is_file() else None
+    return stale
+
+
+def check_readme(course: Course) -> list[Problem]:
+    """The README lists exactly the lessons in lessons/, and its Colab badges and links open this repository."""
     readme = course.root / "README.md"
     if not readme.is_file():
         return [Problem("README.md", "the file is missing", "restore it with `git checkout -- README.md`")]
@@ -411,15 +424,25 @@ def check_lesson_table(course: Course) -> list[Problem]:
     if current != wanted:
         problems.append(Problem("README.md", "the lesson table is out of date with lessons/", SYNC, fixable=True))
     start, end = _table_span(current)
-    repo_prefix = course.config.colab_url("")[: -len("lessons/")]  # Colab URL of the repo's top folder
-    for link in COLAB_LINK.findall(current[:start] + current[end:]):
-        file = re.sub(r"^https://colab\.research\.google\.com/github/[^/]+/[^/]+/blob/[^/]+/", "", link)
-        if link.startswith(repo_prefix) and (course.root / file).is_file():
-            continue
-        fix = (f"change it to {repo_prefix}{file}" if (course.root / file).is_file()
-               else "point it at a notebook that exists in this repository, or remove it")
-        problems.append(Problem("README.md", f"Colab link {link} does not open a notebook of this repository", fix))
+    for link, fixed in stale_colab_links(course.root, course.config, current[:start] + current[end:]).items():
+        message = f"Colab link {link} does not open a notebook of this repository"
+        if fixed:
+            problems.append(Problem("README.md", message, f"{SYNC} (it becomes {fixed})", fixable=True))
+        else:
+            problems.append(Problem("README.md", message, "point it at a notebook that exists here, or remove it"))
     return problems
+
+
+def sync_readme(root: Path, config: CourseConfig) -> None:
+    """Rewrite the lesson table, and Colab links that name another user, repository or branch."""
+    try:
+        current, wanted = readme_with_table(root, config)
+    except CourseError:
+        return  # no README or no table markers: reported by check_readme
+    for link, fixed in stale_colab_links(root, config, wanted).items():
+        wanted = wanted.replace(link, fixed) if fixed else wanted
+    if wanted != current:
+        write_text_atomic(root / "README.md", wanted)
 
 
 def check_drive_duplicates(course: Course) -> list[Problem]:
@@ -485,7 +508,7 @@ CHECKS = (
     check_setup_cells,
     check_parameters_cells,
     check_colab_metadata,
-    check_lesson_table,
+    check_readme,
     check_drive_duplicates,
     check_secrets,
 )
@@ -571,10 +594,7 @@ def sync(root: Path, config: CourseConfig) -> tuple[list[Problem], list[Problem]
     before = find_problems(root, config)
     if any(problem.fixable for problem in before):
         fix_notebooks(Course(root, config))
-        try:
-            write_lesson_table(root, config)
-        except CourseError:
-            pass  # no table markers: reported by check_lesson_table
+        sync_readme(root, config)
     after = find_problems(root, config)
     return [problem for problem in before if problem not in after], after
 
