@@ -308,12 +308,24 @@ def test_log_metrics_outside_a_run_writes_under_build(course_repo, monkeypatch):
     ("cuda", "auto", "cuda"),
     ("1234", "", "1234"),  # text where the default is text
     ("'abc'", None, "abc"),
+    ("e3b0c442", None, "e3b0c442"),  # a bare word where the default is None: a hash, a path, a URL
     ("None", "auto", None),
     ("[32, 64]", [16], [32, 64]),
     ("False", True, False),
 ])
 def test_parse_value(text, default, expected):
     assert overrides.parse_value("name", text, default) == expected
+
+
+@pytest.mark.parametrize("text, default, message", [
+    ("two words", None, "quote it"),
+    ("[1, 2", None, "quote it"),
+    ("[1, 2]", 3, "does not fit"),
+    ("(1, 2)", [1], "lists/dicts"),
+])
+def test_parse_value_rejects(text, default, message):
+    with pytest.raises(CourseError, match=message):
+        overrides.parse_value("name", text, default)
 
 
 @pytest.mark.parametrize("text, expected", [

@@ -185,7 +185,8 @@ def _report(record: Run, result) -> None:
         ("environment", directory / ENVIRONMENT_FILE, ""),
         ("checkpoints", directory / CHECKPOINTS_DIR, ""),
     ):
-        print(f"  {label:<12} {_shown(Path(path))}{extra}")
+        if Path(path).exists():
+            print(f"  {label:<12} {_shown(Path(path))}{extra}")
 
 
 # ---- sweeps ----------------------------------------------------------------------------------
@@ -205,7 +206,8 @@ def _sweep(root: Path, notebook: Path, grid: dict[str, list], *, workers: int, f
     print(f"course sweep: {len(entries)} runs of {notebook.stem}, {min(workers, len(entries))} at a time; "
           f"table: {_shown(table)}", flush=True)
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        futures = {pool.submit(_run_in_subprocess, root, notebook.stem, entry, full, cell_timeout): entry
+        threads = _threads_per_run(workers)
+        futures = {pool.submit(_run_in_subprocess, root, notebook.stem, entry, full, cell_timeout, threads): entry
                    for entry in entries}
         for done, future in enumerate(as_completed(futures), 1):
             entry = futures[future]
@@ -219,7 +221,8 @@ def _sweep(root: Path, notebook: Path, grid: dict[str, list], *, workers: int, f
     return table, len(failed)
 
 
-def _run_in_subprocess(root: Path, lesson: str, entry: dict, full: bool, cell_timeout: float | None) -> dict:
+def _run_in_subprocess(root: Path, lesson: str, entry: dict, full: bool, cell_timeout: float | None,
+                       threads: dict) -> dict:
     """One sweep run as its own `course run` process: isolated, and killed with the sweep."""
     command = [sys.executable, "-m", __package__, "run", lesson, "--run-id", entry["run"]]
     for name, value in entry["overrides"].items():
@@ -228,7 +231,7 @@ def _run_in_subprocess(root: Path, lesson: str, entry: dict, full: bool, cell_ti
         command.append("--full")
     if cell_timeout:
         command += ["--cell-timeout", str(cell_timeout)]
-    env = {**os.environ, "COURSE_ROOT": str(root)}
+    env = {**os.environ, **threads, "COURSE_ROOT": str(root)}
     finished = subprocess.run(command, cwd=root, env=env, capture_output=True, text=True)
     record = load_run(runs_dir(root) / lesson / entry["run"])
     if record is None:
@@ -237,6 +240,18 @@ def _run_in_subprocess(root: Path, lesson: str, entry: dict, full: bool, cell_ti
     (record.directory / "course-run.log").write_text(finished.stdout + finished.stderr, encoding="utf-8")
     return {"status": record.status, "error": record.info.get("error"), "seconds": record.info.get("seconds"),
             "metrics": record.metrics}
+
+
+def _threads_per_run(workers: int) -> dict:
+    """CPU threads for each of ``workers`` parallel runs: a share of the cores, not all of them each.
+
+    Every torch process uses all cores by default; runs side by side then fight over them and
+    a parallel sweep ends up slower than one run after another. A user's own setting wins.
+    """
+    if workers == 1 or "OMP_NUM_THREADS" in os.environ:
+        return {}
+    share = str(max(1, (os.cpu_count() or 1) // workers))
+    return {"OMP_NUM_THREADS": share, "MKL_NUM_THREADS": share}
 
 
 def _write_sweep_table(table: Path, lesson: str, names: list[str], entries: list[dict]) -> None:

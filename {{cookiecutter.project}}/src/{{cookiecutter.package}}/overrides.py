@@ -2,8 +2,10 @@
 
 Values are read as Python literals (``3``, ``1e-3``, ``True``, ``None``, ``[32, 64]``,
 ``'text'``). Plain text without quotes is accepted only where it cannot mean anything else:
-when the lesson's default for that name is a string (``-p device cuda``, ``-p data_url https://...``);
-there a value that reads as a number is kept as the text typed (``-p data_sha256 1234`` is "1234").
+when the lesson's default for that name is a string (``-p device cuda``, ``-p data_url https://...``),
+where a value that reads as a number is kept as the text typed (``-p label 1234`` is "1234");
+and when the default is None and the text is one bare word that is no literal
+(``-p data_sha256 e3b0c442...``). Anything else needs quotes: ``-p name "'two words'"``.
 A value must also fit the default's type (an int where the default is an int, a number where it
 is a float, ...), so typos such as ``-p epochs 2.5`` or ``-p smoke 0`` fail before anything runs.
 """
@@ -11,11 +13,13 @@ from __future__ import annotations
 
 import ast
 import difflib
+import re
 from collections.abc import Iterable
 
 from .errors import CourseError
 
 _JSON_TYPES = (type(None), bool, int, float, str, list, dict)
+_BARE_WORD = re.compile(r"[^\s\[\](){}'\",]+")  # no spaces, brackets, quotes or commas
 
 
 def parse_overrides(lesson: str, pairs: Iterable[tuple[str, str]], defaults: dict) -> dict:
@@ -62,6 +66,8 @@ def parse_value(name: str, text: str, default):
     except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
         value = _UNREADABLE
     if isinstance(default, str) and not (value is None or isinstance(value, str)):
+        return text
+    if value is _UNREADABLE and default is None and _BARE_WORD.fullmatch(text):
         return text
     if value is _UNREADABLE and default is None:
         raise CourseError(
