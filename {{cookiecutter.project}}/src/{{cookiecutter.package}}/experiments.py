@@ -25,8 +25,8 @@ from pathlib import Path
 from . import run_table
 from .config import find_root
 from .errors import CourseError
-from .metrics import headline, write_json, write_text_atomic
-from .overrides import check_overrides, parse_grid, parse_overrides
+from .metrics import FILE_NAME as METRICS_FILE, headline, write_json, write_text_atomic
+from .overrides import as_text, check_overrides, parse_grid, parse_overrides
 from .run_store import (
     CHECKPOINTS_DIR, ENVIRONMENT_FILE, PARAMS_FILE, Run, check_run_id, current_process,
     environment_snapshot, list_runs, load_run, runs_dir, timestamp_id,
@@ -108,7 +108,7 @@ def _run(root: Path, notebook: Path, defaults: dict, overrides: dict, *, full: b
     from .harness import execute_lesson
 
     given = _normalised({"smoke": not full, **overrides} if "smoke" in defaults else overrides)
-    record = _claim(runs_dir(root) / notebook.stem, run_id, notebook.stem, given)
+    record = _claim(runs_dir(root) / notebook.stem, run_id, notebook.stem, given, defaults)
     directory = record.directory
     write_json(directory / PARAMS_FILE, {**defaults, **given})
     environment = environment_snapshot(root)
@@ -118,7 +118,7 @@ def _run(root: Path, notebook: Path, defaults: dict, overrides: dict, *, full: b
                 error=None, failed_cell=None, process=current_process())
     resumed = f" (attempt {attempt}, resuming)" if attempt > 1 else ""
     print(f"course run: {notebook.stem} run {record.run_id}{resumed} -> {_shown(directory)}")
-    print(f"  if interrupted, resume with: {_command(notebook.stem, given, record.run_id)}", flush=True)
+    print(f"  if interrupted, resume with: {_command(notebook.stem, given, defaults, record.run_id)}", flush=True)
     kernel_env = {
         "COURSE_ROOT": str(root),
         "COURSE_RUN_DIR": str(directory),
@@ -142,7 +142,7 @@ def _run(root: Path, notebook: Path, defaults: dict, overrides: dict, *, full: b
     return record
 
 
-def _claim(lesson_runs: Path, run_id: str | None, lesson: str, given: dict) -> Run:
+def _claim(lesson_runs: Path, run_id: str | None, lesson: str, given: dict, defaults: dict) -> Run:
     """The run folder to use: a new one, or an earlier run with this id to resume. Checks before creating."""
     if run_id is None:
         run_id = timestamp_id(lambda candidate: (lesson_runs / candidate).exists())
@@ -162,30 +162,29 @@ def _claim(lesson_runs: Path, run_id: str | None, lesson: str, given: dict) -> R
     if earlier.info.get("overrides") != given:
         raise CourseError(
             f"run {run_id} was started with other parameters ({_flags(earlier.info.get('overrides', {}))}): "
-            f"resume it with {_command(lesson, earlier.info.get('overrides', {}), run_id)}, "
+            f"resume it with {_command(lesson, earlier.info.get('overrides', {}), defaults, run_id)}, "
             "or leave out --run-id for a new run"
         )
     return earlier
 
 
 def _report(record: Run, result) -> None:
+    """Say how the run went (the failing cell and traceback if it failed) and where everything went."""
     directory = record.directory
-    where = f"on {result.gpu_name or result.device}" if result.device else ""
     if result.status == "passed":
-        print(f"course run: {record.lesson} passed in {result.seconds:.1f} s {where}".rstrip())
+        where = f" on {result.gpu_name or result.device}" if result.device else ""
+        print(f"course run: {record.lesson} passed in {result.seconds:.1f} s{where}")
     else:
-        cell = f" in cell {result.failed_cell}" if result.failed_cell is not None else ""
-        print(f"course run: {record.lesson} {result.status}{cell} after {result.seconds:.1f} s: {result.error}")
+        print(f"course run: {result.describe()}")
     name, value, _ = headline(record.metrics)
-    metrics = f"  ({name} = {run_table.cell(value)})" if name else "  (the lesson logged none)"
     for label, path, extra in (
         ("notebook", result.executed_notebook, ""),
         ("parameters", directory / PARAMS_FILE, ""),
-        ("metrics", directory / "metrics.json", metrics),
+        ("metrics", directory / METRICS_FILE, f"  ({name} = {run_table.cell(value)})" if name else ""),
         ("environment", directory / ENVIRONMENT_FILE, ""),
         ("checkpoints", directory / CHECKPOINTS_DIR, ""),
     ):
-        if Path(path).exists():
+        if path and Path(path).exists():
             print(f"  {label:<12} {_shown(Path(path))}{extra}")
 
 
@@ -226,7 +225,7 @@ def _run_in_subprocess(root: Path, lesson: str, entry: dict, full: bool, cell_ti
     """One sweep run as its own `course run` process: isolated, and killed with the sweep."""
     command = [sys.executable, "-m", __package__, "run", lesson, "--run-id", entry["run"]]
     for name, value in entry["overrides"].items():
-        command += ["-p", name, repr(value)]
+        command += ["-p", name, repr(value)]  # always read back exactly
     if full:
         command.append("--full")
     if cell_timeout:
@@ -316,12 +315,12 @@ def _flags(overrides: dict) -> str:
     return " ".join(f"{name}={value!r}" for name, value in overrides.items() if name != "smoke")
 
 
-def _command(lesson: str, given: dict, run_id: str) -> str:
+def _command(lesson: str, given: dict, defaults: dict, run_id: str) -> str:
     """The `course run` command line that repeats (and so resumes) this run."""
     parts = ["course", "run", lesson]
     for name, value in given.items():
         if name != "smoke":
-            parts += ["-p", name, _shell_word(repr(value))]
+            parts += ["-p", name, _shell_word(as_text(name, value, defaults.get(name)))]
     if given.get("smoke") is False:
         parts.append("--full")
     return " ".join([*parts, "--run-id", run_id])

@@ -82,6 +82,17 @@ def parse_value(name: str, text: str, default):
     return check_value(name, value, default)
 
 
+def as_text(name: str, value, default) -> str:
+    """The shortest ``-p`` text that ``parse_value`` reads back as ``value`` (for commands we print)."""
+    if isinstance(value, str):
+        try:
+            if parse_value(name, value, default) == value:
+                return value
+        except CourseError:
+            pass
+    return repr(value)
+
+
 def check_value(name: str, value, default):
     """``value`` if it fits the default's type and can be stored as JSON; ``CourseError`` otherwise."""
     if not _json_safe(value):
