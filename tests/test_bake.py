@@ -45,6 +45,11 @@ def test_defaults_give_a_complete_course(default_course):
     present = {p.relative_to(default_course).as_posix() for p in tracked_files(default_course)}
     assert expected <= present, f"missing: {sorted(expected - present)}"
     assert not [p for p in present if "__pycache__" in p or p.endswith(".pyc")]
+    top_level = {p.name for p in default_course.iterdir()} - {".git"}
+    assert top_level <= {
+        "README.md", "LICENSE", "pyproject.toml", ".gitignore", ".pre-commit-config.yaml",
+        "lessons", "snippets", "src", "tests", ".github", "constraints",
+    }, "unexpected files at the top of the course"
     assert course_table(default_course) == {
         "title": "Deep Learning Course",
         "package": "deep_learning_course",
