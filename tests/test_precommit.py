@@ -46,7 +46,7 @@ def test_outputs_are_stripped_back_to_the_committed_notebook(course):
 def test_changed_setup_cell_fails_the_hook_and_blocks_the_commit(course):
     course, env = course
     lesson = lessons(course)[-1]
-    edit_notebook(lesson, lambda nb: nb["cells"][0]["source"].append("\nprint('my own setup')"))
+    edit_notebook(lesson, lambda nb: nb["cells"][0]["source"].extend(["\n", "print('my own setup')"]))
     result = pre_commit(course, env, "run", "--all-files")
     assert result.returncode == 1
     assert f"lessons/{lesson.name}: the setup cell differs from the canonical one; fix: run `course sync`" in result.stdout

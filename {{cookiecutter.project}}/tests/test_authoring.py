@@ -29,9 +29,10 @@ def lessons(root):
 
 
 def edit_notebook(path, change):
+    """Change a notebook and save it as Jupyter would."""
     notebook = json.loads(path.read_text(encoding="utf-8"))
     change(notebook)
-    path.write_text(json.dumps(notebook, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    lesson_format.write_notebook(path, notebook)
 
 
 def code_cell_tagged(notebook, tag):
@@ -243,6 +244,31 @@ def test_check_reports_unreadable_notebook(course_copy, course_cli):
     assert (f"lessons/{lesson.name}: cannot read the notebook: not valid JSON (line 1: " in result.stdout
             and f"fix: restore it with `git checkout -- lessons/{lesson.name}`" in result.stdout)
     assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_sync_saves_a_colab_edited_notebook_as_nbformat_4_5(course_copy, course_cli):
+    """Colab saves nbformat 4.0 without cell ids, indented differently: sync gives it ids and Jupyter's format."""
+    lesson = lessons(course_copy)[0]
+    notebook = json.loads(lesson.read_text(encoding="utf-8"))
+    notebook["nbformat_minor"] = 0
+    for cell in notebook["cells"]:
+        del cell["id"]
+    lesson.write_text(json.dumps(notebook, indent=2), encoding="utf-8")
+    result = course_cli("check", cwd=course_copy)
+    assert result.returncode == 1
+    assert (f"lessons/{lesson.name}: saved as nbformat 4.0, without cell ids (Colab does that); "
+            "fix: run `course sync`") in result.stdout
+
+    assert course_cli("sync", cwd=course_copy).returncode == 0
+    saved = json.loads(lesson.read_text(encoding="utf-8"))
+    assert saved["nbformat_minor"] == 5
+    assert len({cell["id"] for cell in saved["cells"]}) == len(saved["cells"])
+    assert lesson.read_bytes() == lesson_format.notebook_bytes(lesson_format.read_notebook(lesson))
+
+    lesson.write_text(lesson.read_text(encoding="utf-8").replace('\n "', '\n  "'), encoding="utf-8")
+    result = course_cli("sync", cwd=course_copy)
+    assert f"fixed lessons/{lesson.name}: not saved in the canonical format" in result.stdout
+    assert result.returncode == 0
 
 
 # --- sync -------------------------------------------------------------------------------------

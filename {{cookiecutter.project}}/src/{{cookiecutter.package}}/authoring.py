@@ -319,6 +319,36 @@ def check_outputs(course: Course) -> list[Problem]:
     return problems
 
 
+def _rewritable(notebook: dict | None) -> bool:
+    """A v4 notebook whose cells are all objects: safe to normalise and save again."""
+    if notebook is None or notebook.get("nbformat") != 4:
+        return False
+    cells = notebook.get("cells")
+    return isinstance(cells, list) and all(isinstance(cell, dict) for cell in cells)
+
+
+def _in_memory(notebook: dict) -> dict:
+    """The notebook with each cell source as one string, as ``lesson_format.read_notebook`` returns it."""
+    return dict(notebook, cells=[dict(cell, source=_source(cell)) for cell in _cells(notebook)])
+
+
+def check_format(course: Course) -> list[Problem]:
+    """Notebooks are nbformat 4.5 (cell ids) saved as Jupyter saves them, so edits give small diffs."""
+    problems = []
+    for path in course.notebooks:
+        notebook = course.notebook(path)
+        if not _rewritable(notebook):
+            continue
+        if notebook.get("nbformat_minor", 0) < 5:
+            message = f"saved as nbformat 4.{notebook.get('nbformat_minor', 0)}, without cell ids (Colab does that)"
+        elif path.read_bytes() != lesson_format.notebook_bytes(_in_memory(notebook)):
+            message = "not saved in the canonical format (Jupyter's: sorted keys, one-space indent)"
+        else:
+            continue
+        problems.append(Problem(course.rel(path), message, SYNC, fixable=True))
+    return problems
+
+
 def check_setup_cells(course: Course) -> list[Problem]:
     """Every lesson starts with the canonical setup cell, so it runs the same in Colab, Kaggle and CI."""
     canonical = lesson_format.setup_cell_source(course.config)
@@ -505,6 +535,7 @@ CHECKS = (
     check_lesson_names,
     check_notebooks_valid,
     check_outputs,
+    check_format,
     check_setup_cells,
     check_parameters_cells,
     check_colab_metadata,
@@ -523,7 +554,7 @@ def _report(problems: list[Problem]) -> None:
     for problem in sorted(problems, key=lambda problem: problem.path):
         print(problem)
     fixable = sum(problem.fixable for problem in problems)
-    hint = f" ({fixable} fixed by `course sync`)" if fixable else ""
+    hint = f" ({fixable} can be fixed by `course sync`)" if fixable else ""
     print(f"{len(problems)} problem{'s' if len(problems) != 1 else ''} found{hint}")
 
 
@@ -540,52 +571,58 @@ def cli_check(args) -> int:
 # --- fixes -----------------------------------------------------------------------------------
 
 
-def _strip_outputs(notebook: dict) -> bool:
-    changed = False
+def _strip_outputs(notebook: dict) -> None:
     for cell in _cells(notebook):
-        if cell.get("cell_type") == "code" and (cell.get("outputs") or cell.get("execution_count") is not None):
+        if cell.get("cell_type") == "code":
             cell["outputs"], cell["execution_count"] = [], None
-            changed = True
-    return changed
 
 
-def _put_setup_cell(notebook: dict, config: CourseConfig) -> bool:
+def _add_cell_ids(notebook: dict) -> None:
+    """Upgrade an nbformat 4.0-4.4 notebook to 4.5 by giving every cell a unique id."""
+    if notebook.get("nbformat") != 4 or notebook.get("nbformat_minor", 0) >= 5:
+        return
+    notebook["nbformat_minor"] = 5
+    seen = set()
+    for cell in _cells(notebook):
+        if not cell.get("id") or cell["id"] in seen:
+            cell["id"] = uuid.uuid4().hex[:8]
+        seen.add(cell["id"])
+
+
+def _put_setup_cell(notebook: dict, config: CourseConfig) -> None:
     """Make the first cell the canonical setup cell: rewrite it, move a tagged one up, or insert one."""
     canonical, cells = lesson_format.setup_cell(config), notebook.setdefault("cells", [])
     tagged = [i for i, c in enumerate(cells) if isinstance(c, dict) and lesson_format.SETUP_TAG in _tags(c)]
     if tagged and tagged[0] == 0 and cells[0].get("cell_type") == "code":
-        if _source(cells[0]) == _source(canonical):
-            return False
         cells[0]["source"] = canonical["source"]
-        return True
+        return
     cell = cells.pop(tagged[0]) if tagged else canonical
     cell.update(cell_type="code", source=canonical["source"], outputs=[], execution_count=None)
     if "id" in cell and any(isinstance(c, dict) and c.get("id") == cell["id"] for c in cells):
         cell["id"] = uuid.uuid4().hex[:8]
     cells.insert(0, cell)
-    return True
 
 
-def _add_metadata(notebook: dict) -> bool:
+def _add_metadata(notebook: dict) -> None:
     """Add the missing kernel and Colab metadata (asking for no GPU: that is the teacher's choice)."""
-    missing = _missing_metadata(notebook)
     defaults = lesson_format.notebook_metadata(gpu=False)
-    for key in missing:
+    for key in _missing_metadata(notebook):
         notebook.setdefault("metadata", {})[key] = defaults[key]
-    return bool(missing)
 
 
 def fix_notebooks(course: Course) -> None:
-    """Strip outputs of every notebook; give lessons the canonical setup cell and Colab metadata."""
+    """Strip outputs and save every notebook canonically; give lessons the setup cell and Colab metadata."""
     for path in course.notebooks:
         notebook = course.notebook(path)
-        if notebook is None:
+        if not _rewritable(notebook):
             continue
-        changed = _strip_outputs(notebook)
+        _strip_outputs(notebook)
+        _add_cell_ids(notebook)
         if path in course.lessons:
-            changed |= _put_setup_cell(notebook, course.config)
-            changed |= _add_metadata(notebook)
-        if changed:
+            _put_setup_cell(notebook, course.config)
+            _add_metadata(notebook)
+        notebook = _in_memory(notebook)
+        if path.read_bytes() != lesson_format.notebook_bytes(notebook):
             lesson_format.write_notebook(path, notebook)
 
 
