@@ -173,10 +173,12 @@ def test_bad_input_gives_one_clear_line_and_no_run_directory(course_repo, course
     assert not (course_repo / "build").exists()
 
 
-def test_python_api_checks_parameters_before_running(course_repo, monkeypatch):
+def test_python_api_checks_then_runs_from_a_notebook_process(course_repo, monkeypatch, capsys):
+    """As called in a Colab cell: the package is importable through sys.path only, not PYTHONPATH."""
     from {{ cookiecutter.package }} import experiments
 
     monkeypatch.setenv("COURSE_ROOT", str(course_repo))
+    monkeypatch.delenv("PYTHONPATH", raising=False)
     with pytest.raises(CourseError, match="no parameter 'lrr'"):
         experiments.run("01", lrr=0.1)
     with pytest.raises(CourseError, match="does not fit"):
@@ -185,6 +187,14 @@ def test_python_api_checks_parameters_before_running(course_repo, monkeypatch):
         experiments.sweep("01", lr=0.1)
     assert not (course_repo / "build").exists()
     assert experiments.runs() == []
+
+    record = experiments.run("01", lr=0.02, label="api")
+    assert record.status == "passed" and record.metrics["latest"]["label_seen"] == "api"
+    table = experiments.sweep("01", lr=[0.03])
+    [row] = csv.DictReader(table.with_suffix(".csv").open(encoding="utf-8"))
+    assert (row["lr"], row["status"], row["best"], row["label_seen"]) == ("0.03", "passed", "best", "plain")
+    assert [run.status for run in experiments.runs("01")] == ["passed", "passed"]
+    assert "course run: 01_probe passed" in capsys.readouterr().out
 
 
 # ---- course sweep and course runs ------------------------------------------------------------------

@@ -230,7 +230,9 @@ def _run_in_subprocess(root: Path, lesson: str, entry: dict, full: bool, cell_ti
         command.append("--full")
     if cell_timeout:
         command += ["--cell-timeout", str(cell_timeout)]
-    env = {**os.environ, **threads, "COURSE_ROOT": str(root)}
+    package_parent = str(Path(__file__).resolve().parents[1])  # in Colab only sys.path knows it
+    python_path = os.pathsep.join(filter(None, [package_parent, os.environ.get("PYTHONPATH")]))
+    env = {**os.environ, **threads, "COURSE_ROOT": str(root), "PYTHONPATH": python_path}
     finished = subprocess.run(command, cwd=root, env=env, capture_output=True, text=True)
     record = load_run(runs_dir(root) / lesson / entry["run"])
     if record is None:
