@@ -54,9 +54,11 @@ def test_this_repository_passes_check(course_cli):
 
 
 def add_output(notebook):
+    """What running a cell in Colab leaves behind."""
     cell = code_cell_tagged(notebook, lesson_format.PARAMETERS_TAG)
     cell["outputs"] = [{"output_type": "stream", "name": "stdout", "text": ["42\n"]}]
     cell["execution_count"] = 7
+    cell["metadata"].update(colab={"base_uri": "https://localhost:8080/"}, outputId="0f1e2d3c")
 
 
 def edit_setup_cell(notebook):

@@ -306,13 +306,27 @@ def check_notebooks_valid(course: Course) -> list[Problem]:
     return problems
 
 
+# Cell metadata Colab writes about outputs (sizes, timings); stripped with them, also by nbstripout in pre-commit.
+OUTPUT_METADATA = ("colab", "executionInfo", "outputId")
+
+
+def _output_metadata(cell: dict) -> list[str]:
+    metadata = cell.get("metadata")
+    return [key for key in OUTPUT_METADATA if key in metadata] if isinstance(metadata, dict) else []
+
+
+def _has_output(cell: dict) -> bool:
+    return cell.get("cell_type") == "code" and bool(
+        cell.get("outputs") or cell.get("execution_count") is not None or _output_metadata(cell)
+    )
+
+
 def check_outputs(course: Course) -> list[Problem]:
     """Notebooks are committed without outputs or execution counts (small diffs, no leaked data)."""
     problems = []
     for path in course.notebooks:
         cells = _cells(course.notebook(path) or {})
-        dirty = [str(i) for i, cell in enumerate(cells, 1)
-                 if cell.get("cell_type") == "code" and (cell.get("outputs") or cell.get("execution_count") is not None)]
+        dirty = [str(i) for i, cell in enumerate(cells, 1) if _has_output(cell)]
         if dirty:
             problems.append(Problem(course.rel(path), f"outputs or execution counts committed (cells {', '.join(dirty)})",
                                     f"{SYNC} (or `nbstripout {shlex.quote(course.rel(path))}`)", fixable=True))
@@ -573,7 +587,9 @@ def cli_check(args) -> int:
 
 def _strip_outputs(notebook: dict) -> None:
     for cell in _cells(notebook):
-        if cell.get("cell_type") == "code":
+        if _has_output(cell):
+            for key in _output_metadata(cell):
+                del cell["metadata"][key]
             cell["outputs"], cell["execution_count"] = [], None
 
 
