@@ -1,6 +1,5 @@
 """A course made with cruft from a local git copy of the template takes later template changes."""
 import shutil
-import sys
 
 import pytest
 
