@@ -147,6 +147,13 @@ def colab(tmp_path_factory):
         seen.third_probe = json.loads(run("probe"))
         seen.readme = (clone / "README.md").read_text(encoding="utf-8")
 
+        # The student commits the edit: the histories diverge, and only a fast-forward is allowed.
+        git("commit", "-q", "-am", "My notes", cwd=clone)
+        seen.student_commit = git("rev-parse", "HEAD", cwd=clone)
+        seen.fourth_setup = run("setup")
+        seen.fourth_head = git("rev-parse", "HEAD", cwd=clone)
+        seen.clone_status = git("status", "--porcelain", cwd=clone)
+
         with pytest.raises(CellExecutionError):
             run("error")
         seen.error_outputs = [output for output in cells["error"].outputs if output["output_type"] == "error"]
@@ -191,6 +198,12 @@ def test_update_that_would_overwrite_edits_is_refused_in_one_line(colab):
     refused = [line for line in colab.third_setup.splitlines() if line.startswith("Course not updated")]
     assert len(refused) == 1 and "your copy is kept" in refused[0], colab.third_setup
     assert colab.third_setup.strip().splitlines()[-1].startswith("Course ready · colab · ")
+
+
+def test_diverged_history_is_never_merged(colab):
+    assert colab.fourth_head == colab.student_commit
+    assert colab.clone_status == "", "no merge in progress, no conflict markers"
+    assert "Course not updated, your copy is kept: fatal: Not possible to fast-forward" in colab.fourth_setup
 
 
 def test_course_error_shows_as_one_line(colab):

@@ -42,8 +42,9 @@ if drive or kaggle:  # copy the course the first time, update it later (git refu
     update, url = (root / ".git").is_dir(), os.environ.get("COURSE_REPO_URL", {repo_url})
     git = ["-C", str(root), "pull", "--quiet", "--ff-only"] if update else ["clone", "--quiet", "--branch", {branch}, url, str(root)]
     done = subprocess.run(["git", *git], capture_output=True, text=True)
+    reason = [line for line in done.stderr.splitlines() if not line.startswith("hint:")] or ["git failed"]
     if done.returncode:
-        print("Course not updated, your copy is kept:" if update else "Could not copy the course:", done.stderr.strip().partition("\\n")[0])
+        print("Course not updated, your copy is kept:" if update else "Could not copy the course:", reason[0])
 if not (root / "src" / {package}).is_dir():
     raise SystemExit(f"No course code in {{root}}: see the message above, or set COURSE_ROOT to the course folder")
 if str(root / "src") not in sys.path:
