@@ -192,8 +192,11 @@ class _LessonProcess:
 
     def run(self) -> LessonResult:
         started = time.monotonic()
-        self.process.stdin.write("go\n")
-        self.process.stdin.close()
+        try:
+            self.process.stdin.write("go\n")
+            self.process.stdin.close()
+        except OSError:  # the worker already ended (it could not start the kernel): its result says why
+            pass
         limit = None if self.job.timeout is None else self.job.timeout + _BACKSTOP_S
         try:
             self.process.wait(timeout=limit)
@@ -206,6 +209,8 @@ class _LessonProcess:
             return self._failure("failed", f"the lesson worker exited with {self.process.returncode} without a result", started)
         finally:
             self.result_path.unlink(missing_ok=True)
+            if self.log_path.exists() and not self.log_path.stat().st_size:
+                self.log_path.unlink()
 
     def cancel(self) -> None:
         """Stop a worker that never got to run (its kernel is killed by the worker itself)."""
@@ -313,7 +318,7 @@ def cli_test(args) -> int:
         raise CourseError(f"-n {args.workers}: the number of workers must be at least 1")
     if args.gpu:
         _require_cuda()
-    lessons = _shard(resolve_lessons(root, args.lessons), args.shard)
+    lessons = select_shard(resolve_lessons(root, args.lessons), args.shard)
     timeout = args.timeout if args.timeout is not None else (SMOKE_LESSON_TIMEOUT_S if args.smoke else None)
     cell_timeout = args.cell_timeout or (min(SMOKE_CELL_TIMEOUT_S, timeout) if args.smoke else timeout)
 
@@ -348,9 +353,8 @@ def cli_test(args) -> int:
         print(report.status_line(result), flush=True)
 
     def finished(result: LessonResult) -> None:
-        if args.gpu and result.status == "passed" and result.device != "cuda":
-            result.status = "failed"
-            result.error = f"ran on {result.device or 'an unknown device'}, not on CUDA (--gpu)"
+        if args.gpu:
+            check_gpu_use(result)
         if result.status == "passed":
             cache.store(result.lesson, keys[result.lesson], result.to_json())
         else:
@@ -379,7 +383,7 @@ def _shown(path: Path, root: Path) -> str:
         return str(path)
 
 
-def _shard(lessons: list[Path], shard: str | None) -> list[Path]:
+def select_shard(lessons: list[Path], shard: str | None) -> list[Path]:
     """Lessons of shard I of N (1-based; lesson k goes to shard k mod N), for CI jobs in parallel."""
     if not shard:
         return lessons
@@ -390,6 +394,17 @@ def _shard(lessons: list[Path], shard: str | None) -> list[Path]:
     except ValueError:
         raise CourseError(f"--shard {shard}: write I/N with 1 <= I <= N, e.g. --shard 1/2") from None
     return lessons[index - 1 :: count]
+
+
+def check_gpu_use(result: LessonResult) -> LessonResult:
+    """Fail a passed lesson that did not run on CUDA (``--gpu``): a silent CPU fallback is a bug there."""
+    if result.status == "passed" and result.device != "cuda":
+        result.status = "failed"
+        result.error = (
+            f"ran on {result.device or 'an unknown device'}, not on CUDA (--gpu): "
+            "make the lesson put its model and data on the GPU (device='auto' or 'cuda')"
+        )
+    return result
 
 
 def _require_cuda() -> None:

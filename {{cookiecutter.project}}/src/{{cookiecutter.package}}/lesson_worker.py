@@ -194,14 +194,21 @@ class LessonRun:
         specs = KernelSpecManager(kernel_dirs=[self._spec_dir.name])
         # Unix sockets instead of TCP ports: parallel kernels cannot race for the same port.
         self.km = AsyncKernelManager(
-            kernel_name=KERNEL_NAME, kernel_spec_manager=specs, transport="ipc", ip=str(Path(self._spec_dir.name) / "ipc")
+            kernel_name=KERNEL_NAME,
+            kernel_spec_manager=specs,
+            transport="ipc",
+            ip=str(Path(self._spec_dir.name) / "ipc"),
+            connection_file=str(Path(self._spec_dir.name) / "connection.json"),
         )
         run_sync(self.km.start_kernel)(cwd=str(self.notebook.parent), env=self.env)
 
         client = BlockingKernelClient()
         client.load_connection_info(self.km.get_connection_info())
         client.start_channels()
-        client.wait_for_ready(timeout=STARTUP_TIMEOUT_S)
+        # No wait_for_ready: zmq queues the request until the kernel is up, and the
+        # worker meanwhile loads papermill; the reply is awaited only when the lesson starts.
+        import papermill  # noqa: F401
+
         notebook = json.loads(self.notebook.read_text(encoding="utf-8"))
         code = _PRELUDE + _WARM.format(names=imported_modules(notebook))
         self._warm_msg = client.execute(code, silent=True, store_history=False)

@@ -1,0 +1,352 @@
+"""The lesson harness on tiny notebooks written here: real kernels, real papermill, real processes.
+
+Each notebook exercises one way a lesson can go wrong; kernel starts are the cost, so
+several checks share one run where they can.
+"""
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+import psutil
+import pytest
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+from {{ cookiecutter.package }} import harness, lesson_worker
+from {{ cookiecutter.package }}.errors import CourseError
+from {{ cookiecutter.package }}.harness import LessonJob, LessonResult, execute_lesson, run_lessons
+
+
+def write_notebook(path: Path, *cells, parameters=None) -> Path:
+    """A notebook of code cells (``("md", text)`` for markdown), with a tagged parameters cell first."""
+    notebook_cells = []
+    if parameters is not None:
+        notebook_cells.append(new_code_cell(parameters, metadata={"tags": ["parameters"]}))
+    for cell in cells:
+        if isinstance(cell, tuple):
+            notebook_cells.append(new_markdown_cell(cell[1]))
+        else:
+            notebook_cells.append(new_code_cell(cell))
+    notebook = new_notebook(cells=notebook_cells)
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(notebook, path)
+    return path
+
+
+def alive(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def test_lesson_runs_in_its_folder_on_this_interpreter_with_parameters(tmp_path, monkeypatch):
+    # No kernelspec may come from the user's Jupyter setup: point Jupyter at empty folders.
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "no-jupyter"))
+    monkeypatch.setenv("JUPYTER_DATA_DIR", str(tmp_path / "no-jupyter"))
+    lesson = write_notebook(
+        tmp_path / "lessons" / "00_ok.ipynb",
+        ("md", "# A lesson"),
+        "import json, os, sys\nimport torch\n"
+        "record = dict(cwd=os.getcwd(), executable=sys.executable, smoke=smoke, epochs=epochs,\n"
+        "              mark=os.environ.get('COURSE_TEST_MARK'), total=float(torch.ones(2).sum() * epochs))\n"
+        "open('record.json', 'w').write(json.dumps(record))\nprint('trained')",
+        parameters="smoke = False\nepochs = 3",
+    )
+    output = tmp_path / "build" / "executed" / "00_ok.ipynb"
+
+    result = execute_lesson(lesson, output, {"smoke": True, "epochs": 5}, cell_timeout=120, env={"COURSE_TEST_MARK": "x"})
+
+    assert result.status == "passed", result.describe()
+    record = json.loads((lesson.parent / "record.json").read_text())
+    assert Path(record["cwd"]) == lesson.parent
+    assert Path(record["executable"]) == Path(sys.executable)
+    assert (record["smoke"], record["epochs"], record["mark"], record["total"]) == (True, 5, "x", 10.0)
+    # The probe ran inside the kernel: torch was imported, CUDA never used.
+    assert (result.device, result.gpu_name, result.peak_gpu_memory_mb) == ("cpu", None, None)
+    assert result.failed_cell is None and result.error == ""
+    executed = json.loads(output.read_text())
+    tags = [cell["metadata"].get("tags", []) for cell in executed["cells"]]
+    assert ["injected-parameters"] in tags
+    assert "trained" in json.dumps(executed["cells"][-1]["outputs"])
+    assert result.executed_notebook == output
+
+
+def test_failing_cell_is_reported_with_its_source_and_error(tmp_path):
+    lesson = write_notebook(
+        tmp_path / "01_fails.ipynb",
+        "a = 1",
+        ("md", "Now divide."),
+        "b = a / 0",
+        "print('never printed')",
+        parameters="smoke = False",
+    )
+    result = execute_lesson(lesson, tmp_path / "out" / "01_fails.ipynb", {"smoke": True}, cell_timeout=60)
+
+    assert result.status == "failed"
+    assert result.failed_cell == 3  # counted in the lesson as written, not after parameter injection
+    assert result.failed_source == "b = a / 0"
+    assert result.error == "ZeroDivisionError: division by zero"
+    assert "ZeroDivisionError" in result.traceback and "\x1b[" not in result.traceback
+    text = result.describe()
+    assert "01_fails failed in cell 3: ZeroDivisionError" in text
+    assert "    b = a / 0" in text and '"cell_type"' not in text
+    last = json.loads((tmp_path / "out" / "01_fails.ipynb").read_text())["cells"][-1]
+    assert ("".join(last["source"]), last["outputs"], last["execution_count"]) == ("print('never printed')", [], None)
+
+
+def test_hung_cell_is_interrupted_at_the_cell_timeout(tmp_path):
+    lesson = write_notebook(tmp_path / "02_hangs.ipynb", "x = 1", "while True:\n    pass")
+    started = time.monotonic()
+    result = execute_lesson(lesson, tmp_path / "out.ipynb", {}, cell_timeout=2)
+
+    assert result.status == "timed out"
+    assert result.failed_cell == 1 and result.failed_source == "while True:\n    pass"
+    assert result.error == "cell exceeded the 2 s cell timeout"
+    assert "KeyboardInterrupt" in result.traceback  # interrupted: the traceback shows where it hung
+    assert time.monotonic() - started < 20
+
+
+def test_lesson_timeout_stops_a_lesson_of_many_short_cells(tmp_path):
+    lesson = write_notebook(tmp_path / "03_slow.ipynb", "import time", *["time.sleep(0.5)"] * 12)
+    result = execute_lesson(lesson, tmp_path / "out.ipynb", {}, timeout=2, cell_timeout=60)
+
+    assert result.status == "timed out"
+    assert result.error == "lesson exceeded its 2 s timeout"
+    assert 1 <= result.failed_cell <= 6
+    assert result.seconds < 10
+
+
+def test_kernel_that_kills_itself_is_a_failure_not_a_hang(tmp_path):
+    lesson = write_notebook(tmp_path / "04_dies.ipynb", "import os, signal", "os.kill(os.getpid(), signal.SIGKILL)")
+    result = execute_lesson(lesson, tmp_path / "out.ipynb", {}, cell_timeout=120)
+
+    assert result.status == "failed"
+    assert result.error == "the kernel died (killed by SIGKILL)"
+    assert result.failed_cell == 1
+    assert result.seconds < 30
+
+
+def test_nothing_the_kernel_started_survives_even_when_it_ignores_sigint(tmp_path):
+    lesson = write_notebook(
+        tmp_path / "05_spawns.ipynb",
+        "import json, os, subprocess, sys\n"
+        "from torch.utils.data import DataLoader\n"
+        "detached = subprocess.Popen(['sleep', '600'], start_new_session=True)\n"
+        "# a grandchild whose parent exits at once: an orphan in a session of its own\n"
+        "orphan = subprocess.run([sys.executable, '-c', 'import subprocess; "
+        "print(subprocess.Popen([\"sleep\", \"600\"], start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).pid)'],\n"
+        "                        capture_output=True, text=True, check=True).stdout\n"
+        "batches = iter(DataLoader(list(range(64)), batch_size=4, num_workers=2, persistent_workers=True))\n"
+        "next(batches)\n"
+        "pids = dict(kernel=os.getpid(), detached=detached.pid, orphan=int(orphan),\n"
+        "            loader_workers=[worker.pid for worker in batches._workers])\n"
+        "open('pids.json', 'w').write(json.dumps(pids))",
+        "import signal, time\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    time.sleep(0.05)",
+    )
+    result = execute_lesson(lesson, tmp_path / "out.ipynb", {}, cell_timeout=6)
+
+    assert result.status == "timed out", result.describe()
+    assert result.failed_cell == 1
+    pids = json.loads((tmp_path / "pids.json").read_text())
+    everyone = [pids["kernel"], pids["detached"], pids["orphan"], *pids["loader_workers"]]
+    assert len(pids["loader_workers"]) == 2
+    assert [pid for pid in everyone if alive(pid)] == []
+
+
+def test_parallel_lessons_failing_magic_and_shell_command_and_gpu_probe(tmp_path):
+    fake_cuda = (
+        "import sys, types\n"
+        "torch = types.ModuleType('torch')\n"
+        "torch.cuda = types.SimpleNamespace(is_initialized=lambda: True, current_device=lambda: 0,\n"
+        "    get_device_name=lambda index: 'Fake GPU 80GB', max_memory_allocated=lambda index: 3 * 2**20)\n"
+        "sys.modules['torch'] = torch"
+    )
+    notebooks = {
+        "magic": write_notebook(tmp_path / "magic.ipynb", "x = 1", "%run no_such_script.py"),
+        "shell": write_notebook(tmp_path / "shell.ipynb", "!echo fine", "!exit 3"),
+        "missing": write_notebook(tmp_path / "missing.ipynb", "import no_such_module_for_course_tests"),
+        "fake_cuda": write_notebook(tmp_path / "fake_cuda.ipynb", fake_cuda),
+    }
+    jobs = [LessonJob(path, tmp_path / "out" / path.name, cell_timeout=60) for path in notebooks.values()]
+    seen = []
+
+    results = dict(zip(notebooks, run_lessons(jobs, workers=2, on_result=lambda r: seen.append(r.lesson))))
+
+    assert sorted(seen) == sorted(notebooks)
+    assert [r.lesson for r in results.values()] == list(notebooks)  # job order, whatever finished first
+    assert (results["magic"].status, results["magic"].failed_cell) == ("failed", 1)
+    assert results["magic"].failed_source == "%run no_such_script.py"
+    assert (results["shell"].status, results["shell"].failed_cell) == ("failed", 1)
+    assert "exit 3" in results["shell"].error and "non-zero exit status 3" in results["shell"].error
+    assert results["missing"].error == "ModuleNotFoundError: No module named 'no_such_module_for_course_tests'"
+    gpu = results["fake_cuda"]
+    assert (gpu.status, gpu.device, gpu.gpu_name, gpu.peak_gpu_memory_mb) == ("passed", "cuda", "Fake GPU 80GB", 3.0)
+    # --gpu accepts the CUDA run and fails a run that stayed on the CPU
+    assert harness.check_gpu_use(gpu).status == "passed"
+    cpu_run = LessonResult("00_ok", "passed", device="cpu")
+    assert harness.check_gpu_use(cpu_run).status == "failed"
+    assert cpu_run.error.startswith("ran on cpu, not on CUDA (--gpu)")
+
+
+def test_probe_never_initialises_cuda(capsys):
+    """The probe only reads what the lesson did: with CUDA untouched it calls nothing else on torch.cuda."""
+
+    class Untouched:
+        def is_initialized(self):
+            return False
+
+        def __getattr__(self, name):
+            raise AssertionError(f"the probe called torch.cuda.{name}")
+
+    fake = type(sys)("torch")
+    fake.cuda = Untouched()
+    saved = sys.modules.get("torch")
+    sys.modules["torch"] = fake
+    try:
+        exec(lesson_worker._PROBE, {})
+    finally:
+        if saved is None:
+            del sys.modules["torch"]
+        else:
+            sys.modules["torch"] = saved
+    assert json.loads(capsys.readouterr().out) == {"device": "cpu", "gpu_name": None, "peak_gpu_memory_mb": None}
+
+
+def test_warm_up_imports_what_the_lesson_imports(tmp_path):
+    notebook = {
+        "cells": [
+            {"cell_type": "code", "source": "%load_ext autoreload\nimport os, numpy as np\nfrom fastai.vision.all import *"},
+            {"cell_type": "code", "source": "from . import local\nfrom __future__ import annotations\nif True:\n    import json"},
+            {"cell_type": "code", "source": "%%bash\nimport nothing"},
+            {"cell_type": "markdown", "source": "import markdown_is_not_code"},
+            {"cell_type": "code", "source": "!pip install x\nimport sklearn.datasets"},
+        ]
+    }
+    assert lesson_worker.imported_modules(notebook) == ["os", "numpy", "fastai.vision.all", "sklearn.datasets"]
+
+
+def test_lesson_parameters_reads_defaults(tmp_path):
+    lesson = write_notebook(
+        tmp_path / "p.ipynb",
+        "x = 1",
+        parameters="smoke = False  # fast run\nepochs: int = 3\nlr = 1e-3\ndevice = 'auto'\nsizes = [1, 2]\nroot = Path('.')",
+    )
+    assert harness.lesson_parameters(lesson) == {
+        "smoke": False, "epochs": 3, "lr": 1e-3, "device": "auto", "sizes": [1, 2], "root": "Path('.')",
+    }
+    assert harness.lesson_parameters(write_notebook(tmp_path / "none.ipynb", "x = 1")) == {}
+    with pytest.raises(CourseError, match="parameters cell is not valid Python"):
+        harness.lesson_parameters(write_notebook(tmp_path / "bad.ipynb", parameters="smoke = ("))
+
+
+@pytest.fixture
+def tiny_course(tmp_path):
+    """A course repo with three small lessons: one reads src/, one passes, one fails in smoke runs."""
+    root = tmp_path / "course"
+    (root / "src").mkdir(parents=True)
+    (root / "pyproject.toml").write_text('[tool.course]\ntitle = "Tiny"\n')
+    (root / "src" / "helper.py").write_text("VALUE = 1\n")
+    lessons = root / "lessons"
+    write_notebook(
+        lessons / "00_reads_src.ipynb",
+        "import sys\nsys.path.insert(0, '../src')\nimport helper\nprint('helper', helper.VALUE, 'epochs', epochs)",
+        parameters="smoke = False\nepochs = 3",
+    )
+    write_notebook(lessons / "01_passes.ipynb", "print('smoke' if smoke else 'full')", parameters="smoke = False")
+    write_notebook(
+        lessons / "02_fails.ipynb", "x = 1", "assert not smoke, 'broken in smoke runs'", parameters="smoke = False"
+    )
+    return root
+
+
+def _report(root: Path) -> dict:
+    data = json.loads((root / "build" / "report.json").read_text())
+    return {lesson["lesson"]: lesson for lesson in data["lessons"]}
+
+
+def test_course_test_runs_reports_and_skips_unchanged_lessons(tiny_course, course_cli):
+    first = course_cli("test", "--smoke", "-n", "2", cwd=tiny_course)
+    assert first.returncode == 1, first.stderr
+    assert "PASS     00_reads_src" in first.stdout and "PASS     01_passes" in first.stdout
+    assert "FAIL     02_fails" in first.stdout
+    assert "cell 2: AssertionError: broken in smoke runs" in first.stdout
+    assert "3 lessons: 2 passed, 1 failed" in first.stdout
+    report = _report(tiny_course)
+    assert [report[name]["status"] for name in sorted(report)] == ["passed", "passed", "failed"]
+    failed = report["02_fails"]
+    assert (failed["failed_cell"], failed["failed_source"]) == (2, "assert not smoke, 'broken in smoke runs'")
+    assert all(lesson["device"] == "cpu" and lesson["peak_gpu_memory_mb"] is None for lesson in report.values())
+    assert all(Path(lesson["executed_notebook"]).is_file() for lesson in report.values())
+    markdown = (tiny_course / "build" / "report.md").read_text()
+    assert "| 02_fails | failed |" in markdown and "## 02_fails: failed in cell 2" in markdown
+    assert "```python\nassert not smoke, 'broken in smoke runs'\n```" in markdown
+
+    # Nothing changed: passing lessons are cached, the failure runs again.
+    second = course_cli("test", "--smoke", cwd=tiny_course)
+    assert second.returncode == 1
+    assert "CACHED   00_reads_src" in second.stdout and "CACHED   01_passes" in second.stdout
+    assert "FAIL     02_fails" in second.stdout
+    started = time.monotonic()
+    cached = course_cli("test", "--smoke", "00", "01_passes", cwd=tiny_course)
+    assert cached.returncode == 0 and "2 lessons: 2 cached" in cached.stdout
+    assert time.monotonic() - started < 15
+
+    # A change under src/ re-runs every lesson; a parameter re-runs only the lessons that declare it.
+    (tiny_course / "src" / "helper.py").write_text("VALUE = 2\n")
+    edited = course_cli("test", "--smoke", "00", "01", cwd=tiny_course)
+    assert edited.returncode == 0 and "2 lessons: 2 passed" in edited.stdout
+    assert "helper 2" in (tiny_course / "build" / "executed" / "00_reads_src.ipynb").read_text()
+    with_epochs = course_cli("test", "--smoke", "00", "01", "-p", "epochs", "5", cwd=tiny_course)
+    assert with_epochs.returncode == 0
+    assert "PASS     00_reads_src" in with_epochs.stdout and "CACHED   01_passes" in with_epochs.stdout
+    assert "epochs 5" in (tiny_course / "build" / "executed" / "00_reads_src.ipynb").read_text()
+
+
+def test_course_test_refuses_bad_requests_in_one_line(tiny_course, course_cli):
+    unknown = course_cli("test", "7", cwd=tiny_course)
+    assert unknown.returncode == 1 and unknown.stdout == ""
+    assert unknown.stderr.strip() == (
+        "course test: error: '7' is not a lesson: give a number, name or file of one of the lessons: "
+        "00_reads_src, 01_passes, 02_fails"
+    )
+    shard = course_cli("test", "--shard", "3/2", cwd=tiny_course)
+    assert shard.returncode == 1 and shard.stderr.strip().endswith("write I/N with 1 <= I <= N, e.g. --shard 1/2")
+    param = course_cli("test", "01", "-p", "epochs", "5", cwd=tiny_course)
+    assert param.returncode == 1 and "none of the chosen lessons has a parameter 'epochs'" in param.stderr
+    assert len(param.stderr.strip().splitlines()) == 1
+    assert not (tiny_course / "build" / "report.json").exists()
+
+
+def test_gpu_flag_fails_early_without_cuda(tiny_course, course_cli):
+    torch = pytest.importorskip("torch")
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA; the refusal is for machines without it")
+    result = course_cli("test", "--gpu", cwd=tiny_course)
+    assert result.returncode == 1
+    assert result.stderr.startswith("course test: error: --gpu: CUDA is not available")
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert not (tiny_course / "build").exists()
+
+
+def test_lessons_resolve_by_number_name_or_file(tiny_course):
+    lessons = tiny_course / "lessons"
+    expected = [lessons / "01_passes.ipynb"]
+    for name in ("01", "01_passes", "01_passes.ipynb", "lessons/01_passes.ipynb", str(lessons / "01_passes.ipynb")):
+        assert harness.resolve_lessons(tiny_course, [name]) == expected
+    assert [p.stem for p in harness.resolve_lessons(tiny_course, [])] == ["00_reads_src", "01_passes", "02_fails"]
+    assert harness.resolve_lessons(tiny_course, ["02", "02_fails"]) == [lessons / "02_fails.ipynb"]
+    with pytest.raises(CourseError, match="'missing' is not a lesson: .*00_reads_src, 01_passes, 02_fails"):
+        harness.resolve_lessons(tiny_course, ["missing"])
+
+
+def test_shards_split_lessons_for_parallel_ci_jobs(tiny_course):
+    lessons = harness.resolve_lessons(tiny_course, [])
+    shards = [harness.select_shard(lessons, f"{i}/2") for i in (1, 2)]
+    assert [[p.stem for p in shard] for shard in shards] == [["00_reads_src", "02_fails"], ["01_passes"]]
+    with pytest.raises(CourseError, match="--shard 0/2"):
+        harness.select_shard(lessons, "0/2")

@@ -1,0 +1,31 @@
+"""Every lesson, executed the way `course test --smoke` runs it: papermill, a fresh kernel, smoke parameters.
+
+A failure shows the failing cell's code, the error and its traceback.
+"""
+from pathlib import Path
+
+import pytest
+
+from {{ cookiecutter.package }}.harness import available_lessons, execute_lesson, lesson_parameters
+
+LESSONS = available_lessons(Path(__file__).resolve().parents[1])
+
+
+@pytest.fixture
+def overrides(request):
+    """Per-lesson parameters for test runs (e.g. a local data mirror), if conftest provides them."""
+    try:
+        return request.getfixturevalue("lesson_overrides")
+    except pytest.FixtureLookupError:
+        return {}
+
+
+@pytest.mark.parametrize("lesson", LESSONS, ids=[path.stem for path in LESSONS])
+def test_lesson_runs_in_smoke_mode(lesson, overrides, tmp_path):
+    declared = lesson_parameters(lesson)
+    assert "smoke" in declared, f"{lesson.name} has no `smoke` parameter in its cell tagged 'parameters'"
+    parameters = {"smoke": True, **overrides.get(lesson.stem, {})}
+    result = execute_lesson(lesson, tmp_path / lesson.name, parameters, timeout=900, cell_timeout=300)
+    if not result.ok:
+        pytest.fail(result.describe(), pytrace=False)
+    assert result.device in ("cpu", "cuda"), "the in-kernel probe did not report a device"
