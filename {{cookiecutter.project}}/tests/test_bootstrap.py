@@ -17,7 +17,7 @@ def test_missing_requirements_lists_absent_and_too_old_but_never_torch(tmp_path)
     root = course_with(tmp_path, [
         "packaging>=1",  # present and new enough
         "pytest>=999",  # present, too old
-        "torch>=999", "torchvision>=999",  # look too old, but the runtime's own builds stay
+        "torch>=999", "torchvision>=999", "ipykernel>=999",  # look too old, but the runtime's own builds stay
         "surely-not-installed-course-dependency>=1",
         "packaging>=999; python_version < '3'",  # not for this Python
     ])

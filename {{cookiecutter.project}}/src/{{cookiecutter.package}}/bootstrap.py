@@ -15,9 +15,10 @@ from pathlib import Path
 from .config import course_paths, find_root
 from .errors import CourseError
 
-# Colab and Kaggle ship builds that match their CUDA; a pip upgrade would replace them and
-# force a runtime restart, so these are installed only when entirely absent.
-NEVER_REINSTALL = ("torch", "torchvision", "torchaudio")
+# Colab and Kaggle ship torch builds that match their CUDA, and an ipykernel their notebook
+# front end talks to; a pip upgrade would replace them and force a runtime restart (or cut
+# the notebook off), so these are installed only when entirely absent, and pinned otherwise.
+NEVER_REINSTALL = ("torch", "torchvision", "torchaudio", "ipykernel")
 
 
 def setup(root: Path | str | None = None, *, install: bool | None = None) -> None:
@@ -55,7 +56,7 @@ def status_line(root: Path, where: str) -> str:
 
 
 def missing_requirements(root: Path) -> list[str]:
-    """Requirements of ``[project].dependencies`` that are absent or too old (torch & co. only if absent)."""
+    """Requirements of ``[project].dependencies`` that are absent or too old (``NEVER_REINSTALL`` only if absent)."""
     from packaging.requirements import Requirement
     from packaging.utils import canonicalize_name
 
@@ -76,7 +77,7 @@ def missing_requirements(root: Path) -> list[str]:
 
 
 def install_missing(root: Path) -> list[str]:
-    """pip-install what is missing in one call, pinning the runtime's own torch builds; no call if nothing is."""
+    """pip-install what is missing in one call, pinning the runtime's own builds; no call if nothing is missing."""
     missing = missing_requirements(root)
     if not missing:
         return []
