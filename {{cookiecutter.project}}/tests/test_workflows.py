@@ -1,0 +1,104 @@
+"""The GitHub workflows are valid (GitHub's schema, offline) and run what the course relies on."""
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+WORKFLOWS = ROOT / ".github" / "workflows"
+CPU = WORKFLOWS / "lessons-cpu.yml"
+GPU = WORKFLOWS / "lessons-gpu.yml"  # absent when the course was generated with gpu_ci = none
+
+
+def check_jsonschema() -> list[str]:
+    found = shutil.which("check-jsonschema", path=str(Path(sys.executable).parent)) or shutil.which("check-jsonschema")
+    if not found:
+        pytest.skip("check-jsonschema is not installed (pip install -e '.[dev]')")
+    return [found]
+
+
+def load(path: Path) -> dict:
+    data = yaml.safe_load(path.read_text())
+    data["on"] = data.pop(True, data.get("on"))  # YAML 1.1 reads the key `on` as True
+    return data
+
+
+def steps(workflow: dict) -> list[dict]:
+    (job,) = workflow["jobs"].values()
+    return job["steps"]
+
+
+def step_running(workflow: dict, command: str) -> dict:
+    matches = [step for step in steps(workflow) if command in step.get("run", "")]
+    assert matches, f"no step runs {command!r}"
+    return matches[0]
+
+
+def step_using(workflow: dict, action: str) -> dict:
+    matches = [step for step in steps(workflow) if step.get("uses", "").startswith(action + "@")]
+    assert matches, f"no step uses {action}"
+    return matches[0]
+
+
+@pytest.mark.parametrize("path", [CPU, GPU], ids=["cpu", "gpu"])
+def test_workflow_matches_githubs_schema(path):
+    if not path.exists():
+        pytest.skip(f"{path.name} is not part of this course (gpu_ci = none)")
+    result = subprocess.run(
+        [*check_jsonschema(), "--builtin-schema", "vendor.github-workflows", str(path)],
+        capture_output=True, text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_cpu_workflow_runs_smoke_lessons_on_every_push_and_pull_request():
+    workflow = load(CPU)
+    assert {"push", "pull_request"} <= set(workflow["on"])
+    (job,) = workflow["jobs"].values()
+    assert job["runs-on"] == "ubuntu-latest"
+    setup = step_using(workflow, "actions/setup-python")
+    assert setup["with"]["cache"] == "pip"
+    assert "constraints/ci.txt" in setup["with"]["cache-dependency-path"]
+    install = step_running(workflow, "pip install")
+    assert install["run"].strip() == 'pip install -e ".[dev]" -c constraints/ci.txt'
+    assert (ROOT / "constraints" / "ci.txt").is_file()
+    assert step_running(workflow, "course test")["run"].strip() == "course test --smoke -n 2"
+    summary = step_running(workflow, "GITHUB_STEP_SUMMARY")
+    assert summary["if"] == "always()" and "build/report.md" in summary["run"]
+    upload = step_using(workflow, "actions/upload-artifact")
+    assert upload["if"] == "always()"
+    assert {"build/report.json", "build/report.md", "build/executed/"} <= set(upload["with"]["path"].split())
+    names = [step.get("run", "") for step in steps(workflow)]
+    assert names.index(install["run"]) < names.index("course test --smoke -n 2")
+
+
+def test_python_version_step_reads_pyproject(tmp_path):
+    """The CPU job installs the Python version the course requires (requires-python = ">=X.Y")."""
+    script = step_running(load(CPU), "requires-python")["run"]
+    output = tmp_path / "github_output"
+    result = subprocess.run(
+        ["bash", "-c", script], cwd=ROOT, capture_output=True, text=True,
+        env={"GITHUB_OUTPUT": str(output), "PATH": "/usr/bin:/bin"},
+    )
+    assert result.returncode == 0, result.stderr
+    wanted = next(
+        line.split('">=')[1].split('"')[0]
+        for line in (ROOT / "pyproject.toml").read_text().splitlines()
+        if line.startswith("requires-python")
+    )
+    assert output.read_text() == f"version={wanted}\n"
+
+
+def test_gpu_workflow_runs_full_lessons_on_a_self_hosted_gpu_runner():
+    if not GPU.exists():
+        pytest.skip("no GPU workflow in this course (gpu_ci = none)")
+    workflow = load(GPU)
+    assert "pull_request" not in workflow["on"]  # forks must not run code on the GPU machine
+    (job,) = workflow["jobs"].values()
+    assert job["runs-on"] == ["self-hosted", "gpu"]
+    assert step_running(workflow, "course test")["run"].strip() == "course test --gpu"
+    assert "--system-site-packages" in step_running(workflow, "venv")["run"]  # keep the runner's CUDA torch
+    assert step_using(workflow, "actions/upload-artifact")["if"] == "always()"
