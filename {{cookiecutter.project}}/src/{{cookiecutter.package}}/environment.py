@@ -11,7 +11,6 @@ import os
 import platform
 import sys
 from dataclasses import dataclass
-from importlib import metadata
 
 RUNTIMES = ("colab", "kaggle", "ci", "local")
 VERSIONED_PACKAGES = ("torch", "torchvision", "fastai")
@@ -82,6 +81,8 @@ def _cpu_info() -> DeviceInfo:
 
 def versions() -> dict[str, str]:
     """Python and library versions, read from installed metadata without importing the libraries."""
+    from importlib import metadata  # costs ~20 ms: only when asked
+
     found = {"python": platform.python_version()}
     for package in VERSIONED_PACKAGES:
         try:

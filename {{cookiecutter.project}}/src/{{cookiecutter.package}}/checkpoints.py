@@ -1,0 +1,175 @@
+"""Training that survives a runtime reset: checkpoints on Drive and an exact resume.
+
+``fit_resumable(learn, epochs, name=...)`` saves model, optimizer, position and every
+random state after each epoch (and every ``every_minutes`` if asked) under
+``course_paths().checkpoints / name``. Run the same cell again after a reset and it
+continues from the newest readable checkpoint with the same learning-rate schedule,
+data order and random numbers, so the result equals an uninterrupted run.
+"""
+from __future__ import annotations
+
+import random
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import fastai.callback.schedule  # noqa: F401  (adds fit_one_cycle and fit_flat_cos to Learner)
+from fastai.callback.core import Callback, CancelBatchException
+
+from . import checkpoint_files
+from .config import course_paths
+from .errors import CourseError
+
+
+def fit_resumable(
+    learn,
+    epochs: int,
+    lr=None,
+    *,
+    name: str,
+    every_minutes: float | None = None,
+    keep: int = 3,
+    method: str = "fit_one_cycle",
+    cbs=None,
+    **fit_kwargs,
+):
+    """Train like ``learn.<method>(epochs, lr)`` but resumable; returns ``learn``.
+
+    ``method`` is any fastai fit method that takes ``start_epoch`` (``fit_one_cycle``,
+    ``fit``, ``fit_flat_cos``). Keep ``epochs`` and ``lr`` the same when resuming:
+    the schedule is computed from them.
+    """
+    if keep < 1:
+        raise ValueError("keep must be at least 1")
+    folder = course_paths().checkpoints / name
+    found = checkpoint_files.load_latest(folder, map_location=_device(learn))
+    callback = ResumableCheckpoint(folder, keep=keep, every_minutes=every_minutes)
+    start_epoch = 0
+    if found is None:
+        print(f"checkpoints of {name!r} go to {folder}")
+    else:
+        path, state = found
+        if state["n_epoch"] != epochs:
+            raise CourseError(
+                f"the checkpoints in {folder} belong to a {state['n_epoch']}-epoch run, not {epochs}: "
+                f"pass epochs={state['n_epoch']} to finish it, or use another name (or delete the folder) to start over"
+            )
+        _restore(learn, state, path)
+        if state["epoch"] >= epochs:
+            print(f"{name!r} is already trained ({path.name}); delete {folder} to train again")
+            return learn
+        print(f"resuming {name!r} from {path.name}: {state['epoch']} of {epochs} epochs done")
+        callback.resume = state
+        start_epoch = state["epoch"]
+    fit = getattr(learn, method)
+    fit(epochs, lr, start_epoch=start_epoch, cbs=[callback, *(cbs or [])], **fit_kwargs)
+    return learn
+
+
+def _device(learn):
+    return getattr(learn.dls, "device", None) or "cpu"
+
+
+def _restore(learn, state: dict, path: Path) -> None:
+    try:
+        learn.model.load_state_dict(state["model"])
+        if learn.opt is None:
+            learn.create_opt()
+        learn.opt.load_state_dict(state["opt"])
+    except (RuntimeError, AssertionError, KeyError) as error:
+        raise CourseError(
+            f"checkpoint {path} does not fit this model or optimizer ({str(error).splitlines()[0][:160]}): "
+            f"use another name to start over, or delete {path.parent}"
+        ) from None
+
+
+class ResumableCheckpoint(Callback):
+    """Save a checkpoint after every epoch (and every ``every_minutes``), keep the newest ``keep``.
+
+    With ``resume`` set to a loaded checkpoint it also puts the run back where the checkpoint
+    was taken: random states at the start of that epoch, the already trained batches of a
+    mid-epoch checkpoint skipped (loaded, not trained), then the random states of the moment
+    the checkpoint was saved.
+    """
+
+    order = 65  # after the Recorder (50) has finished an epoch
+
+    def __init__(self, folder: Path, *, keep: int = 3, every_minutes: float | None = None, resume: dict | None = None):
+        self.folder = Path(folder)
+        self.keep = keep
+        self.every_seconds = every_minutes * 60 if every_minutes else None
+        self.resume = resume
+
+    def before_fit(self):
+        checkpoint_files.remove_temporaries(self.folder)
+        self._last_save = time.monotonic()
+        self._trained = False
+
+    def before_train(self):
+        self._trained = True
+        if self.resume is not None and self.epoch == self.resume["epoch"]:
+            mid_epoch = self.resume["iteration"] > 0
+            _set_rng_state(self.resume["epoch_start_rng" if mid_epoch else "rng"], self.dls)
+            if not mid_epoch:
+                self.resume = None
+        self._epoch_start_rng = _rng_state(self.dls)
+
+    def before_batch(self):
+        if self.training and self.resume is not None and self.iter < self.resume["iteration"]:
+            self.learn.yb = ()  # keeps the Recorder from averaging a loss that was never computed
+            raise CancelBatchException  # trained before the reset
+
+    def after_batch(self):
+        if not self.training:
+            return
+        if self.resume is not None:
+            if self.iter == self.resume["iteration"] - 1:
+                _set_rng_state(self.resume["rng"], self.dls)
+                self.resume = None
+            return
+        due = self.every_seconds and time.monotonic() - self._last_save >= self.every_seconds
+        if due and self.iter + 1 < self.n_iter:
+            self._save(epochs_done=self.epoch, batches_done=self.iter + 1)
+
+    def after_epoch(self):
+        if self._trained:  # epochs before start_epoch are skipped, not trained
+            self._save(epochs_done=self.epoch + 1, batches_done=0)
+        self._trained = False
+
+    def _save(self, epochs_done: int, batches_done: int) -> None:
+        state = {
+            "epoch": epochs_done,
+            "iteration": batches_done,
+            "n_epoch": self.n_epoch,
+            "model": self.learn.model.state_dict(),
+            "opt": self.learn.opt.state_dict(),
+            "rng": _rng_state(self.dls),
+            "epoch_start_rng": self._epoch_start_rng if batches_done else None,
+        }
+        name = checkpoint_files.checkpoint_name(epochs_done, batches_done)
+        checkpoint_files.save(state, self.folder / name)
+        checkpoint_files.prune(self.folder, self.keep)
+        self._last_save = time.monotonic()
+
+
+def _rng_state(dls) -> dict:
+    """Every random state training draws from: Python, NumPy, torch (CPU and CUDA), and each
+    DataLoader's own generator (fastai shuffles with it)."""
+    return {
+        "python": random.getstate(),
+        "numpy": np.random.get_state(),
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
+        "loaders": [loader.rng.getstate() for loader in dls.loaders],
+    }
+
+
+def _set_rng_state(state: dict, dls) -> None:
+    random.setstate(state["python"])
+    np.random.set_state(state["numpy"])
+    torch.set_rng_state(state["torch"].cpu())
+    if state["cuda"] is not None and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda"]])
+    for loader, loader_state in zip(dls.loaders, state["loaders"]):
+        loader.rng.setstate(loader_state)
