@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from {{ cookiecutter.package }} import lesson_format
+from {{ cookiecutter.package }} import authoring, lesson_format
 from {{ cookiecutter.package }}.config import load_config
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -319,7 +319,7 @@ def test_sync_reports_what_it_cannot_fix(course_copy, course_cli):
 def test_new_adds_numbered_lessons_with_unicode_titles(course_copy, course_cli):
     number = int(lessons(course_copy)[-1].name[:2])
     titles = {
-        "Convolutions & Pooling": f"{number + 1:02d}_convolutions_pooling.ipynb",
+        'Convolutions & "Pooling"': f"{number + 1:02d}_convolutions_pooling.ipynb",
         "Свёрточные сети: введение": f"{number + 2:02d}_svyortochnye_seti_vvedenie.ipynb",
         "卷积神经网络": f"{number + 3:02d}_lesson.ipynb",
     }
@@ -336,6 +336,20 @@ def test_new_adds_numbered_lessons_with_unicode_titles(course_copy, course_cli):
         assert config.colab_url(name) in (course_copy / "README.md").read_text(encoding="utf-8")
     check = course_cli("check", cwd=course_copy)
     assert check.returncode == 0, check.stdout
+
+
+@pytest.mark.parametrize("title, slug", [
+    ("Transfer Learning, Part 2!", "transfer_learning_part_2"),
+    ("Éléments de Straße", "elements_de_strasse"),
+    ("Київ і Ґанок", "kiyiv_i_ganok"),
+    ("Νευρωνικά δίκτυα", "neyronika_diktya"),
+    ("深度学习 101", "101"),
+    ("🤖 → 🧠", "lesson"),
+    ("x" * 80, "x" * 40),
+])
+def test_slugs_are_short_ascii_file_names(title, slug):
+    assert authoring.slugify(title) == slug
+    assert authoring.LESSON_NAME.fullmatch(f"07_{slug}.ipynb")
 
 
 def test_new_refuses_empty_title_and_readme_without_table(course_copy, course_cli):
