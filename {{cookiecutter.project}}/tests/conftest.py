@@ -53,7 +53,7 @@ def _write_mnist_sample_archive(folder: Path) -> Path:
             split = "valid" if index % 4 == 0 else "train"
             name = f"{split}/{label}/{index:04d}.png"
             (content / name).parent.mkdir(parents=True, exist_ok=True)
-            image = Image.fromarray((pixels * 255 / 16).astype(np.uint8), mode="L").resize((28, 28))
+            image = Image.fromarray((pixels * 255 / 16).astype(np.uint8)).resize((28, 28))
             image.save(content / name)
             rows.append(f"{name},{int(label == 7)}")
     (content / "labels.csv").write_text("\n".join(rows) + "\n")
