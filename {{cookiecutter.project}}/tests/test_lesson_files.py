@@ -146,5 +146,6 @@ def test_snippets_are_titled_sections_with_code():
     code = "\n".join(cell.source for cell in cells if cell.cell_type == "code")
     for index in titles[1:]:  # the first section only explains how to register the notebook
         assert cells[index + 1].cell_type == "code", f"snippet {cells[index].source.splitlines()[0]!r} has no code"
+        compile(cells[index + 1].source, cells[index].source.splitlines()[0], "exec")
     for needed in ("drive.mount", "cuda", "files.download", "files.upload", "fit_resumable", "userdata.get"):
         assert needed in code, f"no snippet uses {needed}"
