@@ -1,4 +1,4 @@
-"""Helpers for the tests that drive a baked course with git, pre-commit and cruft as a teacher would."""
+"""Shared by the tests that drive a baked course with git, pre-commit and cruft as a teacher would."""
 import json
 import os
 import subprocess
