@@ -167,6 +167,7 @@ def test_bad_input_gives_one_clear_line_and_no_run_directory(course_repo, course
         (["run", "99"], ["01_probe"]),
         (["sweep", "01", "-p", "lr", "0.1,abc"], ["-p lr abc"]),
         (["sweep", "01"], ["needs values"]),
+        (["sweep", "01", "-p", "lr", "0.1", "-n", "0"], ["-n 0"]),
     ]
     for args, fragments in cases:
         _one_line_error(course_cli(*args, cwd=course_repo), *fragments)
@@ -256,6 +257,8 @@ def test_killed_run_resumes_from_its_last_checkpoint(course_repo, course_cli, su
     first = subprocess.Popen(command, cwd=course_repo, env=subprocess_env, start_new_session=True,
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
+        _wait_for(lambda: (run_dir / "run.json").exists(), 60, "the run to start")
+        _one_line_error(course_cli(*command[3:], cwd=course_repo), "run long is still running")
         logged = lambda: metrics.read_metrics(run_dir)["latest"].get("epoch", -1)  # noqa: E731
         _wait_for(lambda: logged() >= 1 or first.poll() is not None, 120, "two epochs")
         assert first.poll() is None, first.stdout.read().decode()
