@@ -111,9 +111,9 @@ def next_steps(config, git_line):
         f"  cd {ANSWERS['project']}",
     ]
     if ANSWERS["init_git"] != "yes":
-        lines += ["  git init && git add --all && git commit -m \"Create the course from the template\""]
+        lines += [f'  git init -b {ANSWERS["branch"]} && git add --all && git commit -m "Create the course"']
     lines += [
-        f"  create an empty repository {ANSWERS['github_user']}/{ANSWERS['github_repo']} on GitHub, then:",
+        f"  create the empty repository {ANSWERS['github_user']}/{ANSWERS['github_repo']} on GitHub, then:",
         f"  git remote add origin {config.repo_url}",
         f"  git push -u origin {ANSWERS['branch']}",
     ]

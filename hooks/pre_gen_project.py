@@ -62,7 +62,10 @@ def check_course_name(name):
 
 def check_project(project):
     if not project:
-        return "project is empty (the course name gives no ASCII slug); type one, e.g. \"deep-learning-course\""
+        return (
+            "project is empty (the course name gives no ASCII slug); "
+            'type one, e.g. "deep-learning-course"'
+        )
     if not re.fullmatch(r"[a-z0-9-]+", project):
         fixed = re.sub(r"[^a-z0-9]+", "-", project.lower()).strip("-") or "my-course"
         return (
@@ -161,11 +164,15 @@ def check_drive_folder(folder):
             'e.g. "courses/deep-learning-course"'
         )
     if ".." in parts:
-        return f'drive_folder "{folder}" contains ".."; give a folder inside MyDrive, e.g. "courses/{ANSWERS["project"]}"'
+        return (
+            f'drive_folder "{folder}" contains ".."; give a folder inside MyDrive, '
+            'e.g. "courses/deep-learning-course"'
+        )
     if "\\" in folder or '"' in folder:
         return f'drive_folder "{folder}" contains a backslash or a quote; separate folders with "/"'
     if parts[0] == "MyDrive":
-        return f'drive_folder "{folder}" is already relative to MyDrive; drop the prefix: "{"/".join(parts[1:])}"'
+        rest = "/".join(parts[1:])
+        return f'drive_folder "{folder}" is already relative to MyDrive; drop the prefix: "{rest}"'
     return None
 
 
@@ -174,7 +181,10 @@ def check_python_version(version):
     if not match:
         return f'python_version "{version}" must look like "3.N", e.g. "3.11"'
     if int(match.group(1)) < MIN_PYTHON_MINOR:
-        return f'python_version "{version}" is older than 3.{MIN_PYTHON_MINOR}, the oldest the course supports; use e.g. "3.11"'
+        return (
+            f'python_version "{version}" is older than 3.{MIN_PYTHON_MINOR}, the oldest the course '
+            'supports; use e.g. "3.11"'
+        )
     return None
 
 
