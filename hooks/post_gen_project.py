@@ -31,6 +31,7 @@ ROOT = Path.cwd()
 LESSONS = ROOT / "lessons"
 GPU_WORKFLOW = ROOT / ".github" / "workflows" / "lessons-gpu.yml"
 PLACEHOLDER_USER = "your-github-user"  # the default answer of github_user
+FIRST_COMMIT = "Create the course from the template"
 
 
 def remove_license():
@@ -92,7 +93,7 @@ def init_git():
         "branch": ["symbolic-ref", "HEAD", f"refs/heads/{ANSWERS['branch']}"],
         "add": ["add", "--all"],
         "commit": [*git_identity(), "-c", "commit.gpgsign=false", "commit", "--quiet",
-                   "--no-verify", "-m", "Create the course from the template"],
+                   "--no-verify", "-m", FIRST_COMMIT],
     }
     for name, args in steps.items():
         result = git(*args)
@@ -111,7 +112,7 @@ def next_steps(config, git_line):
         f"  cd {ANSWERS['project']}",
     ]
     if ANSWERS["init_git"] != "yes":
-        lines += [f'  git init -b {ANSWERS["branch"]} && git add --all && git commit -m "Create the course"']
+        lines += [f'  git init -b {ANSWERS["branch"]} && git add --all && git commit -m "{FIRST_COMMIT}"']
     lines += [
         f"  create the empty repository {ANSWERS['github_user']}/{ANSWERS['github_repo']} on GitHub, then:",
         f"  git remote add origin {config.repo_url}",

@@ -219,7 +219,7 @@ def test_init_git_no_leaves_no_repository(bake, capfd):
     course = bake(init_git="no")
     assert not (course / ".git").exists()
     out = capfd.readouterr().out
-    assert 'git init -b main && git add --all && git commit -m "Create the course"' in out
+    assert 'git init -b main && git add --all && git commit -m "Create the course from the template"' in out
     assert 'Note: "your-github-user" is a placeholder' in out
     bake(github_user="octo-teacher", project="other")
     assert "placeholder" not in capfd.readouterr().out
