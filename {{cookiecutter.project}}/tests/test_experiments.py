@@ -284,6 +284,29 @@ def test_killed_run_resumes_from_its_last_checkpoint(course_repo, course_cli, su
     assert info["status"] == "passed" and info["attempts"] == 2
 
 
+def test_interrupted_sweep_stops_its_run_and_starts_no_more(course_repo, subprocess_env):
+    """SIGINT is what Ctrl-C in a terminal and the stop button in a notebook send."""
+    lesson_runs = course_repo / "build" / "runs" / "02_train"
+    sweep = subprocess.Popen(
+        [sys.executable, "-m", PACKAGE, "sweep", "02", "-p", "seed", "0,1", "-p", "epoch_seconds", "2"],
+        cwd=course_repo, env=subprocess_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        started = lambda: [d for d in lesson_runs.glob("sweep-*-1") if metrics.read_metrics(d)["history"]]  # noqa: E731
+        _wait_for(lambda: started() or sweep.poll() is not None, 120, "the first run's first epoch")
+        sweep.send_signal(signal.SIGINT)
+        output, _ = sweep.communicate(timeout=60)
+    finally:
+        sweep.kill()
+    assert sweep.returncode == 130, output
+    [first] = started()
+    assert _read(first / "run.json")["status"] == "interrupted"
+    assert not list(lesson_runs.glob("sweep-*-2")), "a run started after the interrupt"
+    _wait_for(lambda: not _processes_of(first), 15, "the interrupted run's kernel to exit")
+    [table] = lesson_runs.glob("sweep-*.csv")
+    assert [row["status"] for row in csv.DictReader(table.open(encoding="utf-8"))] == ["interrupted"]
+
+
 # ---- building blocks -------------------------------------------------------------------------------
 
 def test_log_metrics_merges_calls_converts_numbers_and_names_the_headline(tmp_path, monkeypatch):

@@ -13,19 +13,14 @@ From a terminal: ``course run``, ``course sweep``, ``course runs``. From a noteb
 """
 from __future__ import annotations
 
-import itertools
 import json
-import os
-import subprocess
-import sys
 import time
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
-from . import run_table
+from . import run_table, sweeps
 from .config import find_root
 from .errors import CourseError
-from .metrics import FILE_NAME as METRICS_FILE, headline, write_json, write_text_atomic
+from .metrics import FILE_NAME as METRICS_FILE, headline, write_json
 from .overrides import as_text, check_overrides, parse_grid, parse_overrides
 from .run_store import (
     CHECKPOINTS_DIR, ENVIRONMENT_FILE, PARAMS_FILE, Run, check_run_id, current_process,
@@ -56,7 +51,7 @@ def sweep(lesson: str, *, workers: int = 1, full: bool = False, cell_timeout: fl
             raise CourseError(f"sweep({name}={values!r}): give a list of values to try, e.g. {name}=[1, 2]")
         for value in values:
             check_overrides(notebook.stem, {name: value}, defaults)
-    return _sweep(root, notebook, grid, workers=workers, full=full, cell_timeout=cell_timeout)[0]
+    return sweeps.sweep(root, notebook.stem, grid, workers=workers, full=full, cell_timeout=cell_timeout)[0]
 
 
 def runs(lesson: str | None = None) -> list[Run]:
@@ -82,7 +77,8 @@ def cli_sweep(args) -> int:
     root = find_root()
     notebook, defaults = _lesson(root, args.lesson)
     grid = parse_grid(notebook.stem, args.param, defaults)
-    _, failed = _sweep(root, notebook, grid, workers=args.workers, full=args.full, cell_timeout=args.cell_timeout)
+    _, failed = sweeps.sweep(root, notebook.stem, grid, workers=args.workers, full=args.full,
+                             cell_timeout=args.cell_timeout)
     return 1 if failed else 0
 
 
@@ -93,7 +89,7 @@ def cli_runs(args) -> int:
     found = list_runs(root, lesson)
     if not found:
         where = runs_dir(root) / (lesson or "")
-        print(f"no runs in {_shown(where)} yet: start one with `course run {args.lesson or 'LESSON'}`")
+        print(f"no runs in {run_table.shown(where)} yet: start one with `course run {args.lesson or 'LESSON'}`")
         return 0
     rows = [_listing_row(record) for record in found]
     print(run_table.markdown(["lesson", "run", "status", "started", "seconds", "parameters", "headline"], rows),
@@ -117,7 +113,7 @@ def _run(root: Path, notebook: Path, defaults: dict, overrides: dict, *, full: b
     record.save(status="running", attempts=attempt, started=_now(), finished=None, seconds=None,
                 error=None, failed_cell=None, process=current_process())
     resumed = f" (attempt {attempt}, resuming)" if attempt > 1 else ""
-    print(f"course run: {notebook.stem} run {record.run_id}{resumed} -> {_shown(directory)}")
+    print(f"course run: {notebook.stem} run {record.run_id}{resumed} -> {run_table.shown(directory)}")
     print(f"  if interrupted, resume with: {_command(notebook.stem, given, defaults, record.run_id)}", flush=True)
     kernel_env = {
         "COURSE_ROOT": str(root),
@@ -150,7 +146,7 @@ def _claim(lesson_runs: Path, run_id: str | None, lesson: str, given: dict, defa
     earlier = load_run(directory)
     if earlier is None:
         if directory.exists() and any(directory.iterdir()):
-            raise CourseError(f"{_shown(directory)} exists but holds no run.json: choose another --run-id")
+            raise CourseError(f"{run_table.shown(directory)} exists but holds no run.json: choose another --run-id")
         directory.mkdir(parents=True, exist_ok=True)
         return Run(directory, {"lesson": lesson, "run_id": run_id, "overrides": given, "attempts": 0})
     if earlier.status == "running":
@@ -161,7 +157,7 @@ def _claim(lesson_runs: Path, run_id: str | None, lesson: str, given: dict, defa
         )
     if earlier.info.get("overrides") != given:
         raise CourseError(
-            f"run {run_id} was started with other parameters ({_flags(earlier.info.get('overrides', {}))}): "
+            f"run {run_id} was started with other parameters ({run_table.flags(earlier.info.get('overrides', {}))}): "
             f"resume it with {_command(lesson, earlier.info.get('overrides', {}), defaults, run_id)}, "
             "or leave out --run-id for a new run"
         )
@@ -185,98 +181,7 @@ def _report(record: Run, result) -> None:
         ("checkpoints", directory / CHECKPOINTS_DIR, ""),
     ):
         if path and Path(path).exists():
-            print(f"  {label:<12} {_shown(Path(path))}{extra}")
-
-
-# ---- sweeps ----------------------------------------------------------------------------------
-
-def _sweep(root: Path, notebook: Path, grid: dict[str, list], *, workers: int, full: bool,
-           cell_timeout: float | None) -> tuple[Path, int]:
-    """Run the grid; returns the table's path and how many runs did not pass."""
-    if not grid:
-        raise CourseError(f"a sweep needs values to try: course sweep {notebook.stem} -p NAME V1,V2 [-p NAME V1,V2]")
-    if workers < 1:
-        raise CourseError(f"-n {workers}: give at least 1 worker")
-    lesson_runs = runs_dir(root) / notebook.stem
-    sweep_id = timestamp_id(lambda candidate: any(lesson_runs.glob(f"sweep-{candidate}*")))
-    table = lesson_runs / f"sweep-{sweep_id}.md"
-    combos = [dict(zip(grid, values)) for values in itertools.product(*grid.values())]
-    entries = [{"run": f"sweep-{sweep_id}-{k}", "overrides": combo} for k, combo in enumerate(combos, 1)]
-    print(f"course sweep: {len(entries)} runs of {notebook.stem}, {min(workers, len(entries))} at a time; "
-          f"table: {_shown(table)}", flush=True)
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        threads = _threads_per_run(workers)
-        futures = {pool.submit(_run_in_subprocess, root, notebook.stem, entry, full, cell_timeout, threads): entry
-                   for entry in entries}
-        for done, future in enumerate(as_completed(futures), 1):
-            entry = futures[future]
-            entry.update(future.result())
-            print(f"  [{done}/{len(entries)}] {entry['run']} {_flags(entry['overrides'])}: {entry['status']}"
-                  + (f" ({entry['error']})" if entry.get("error") else ""), flush=True)
-            _write_sweep_table(table, notebook.stem, list(grid), entries)
-    failed = [entry for entry in entries if entry["status"] != "passed"]
-    print(f"course sweep: {len(entries) - len(failed)} passed, {len(failed)} failed; "
-          f"results in {_shown(table)} and {_shown(table.with_suffix('.csv'))}")
-    return table, len(failed)
-
-
-def _run_in_subprocess(root: Path, lesson: str, entry: dict, full: bool, cell_timeout: float | None,
-                       threads: dict) -> dict:
-    """One sweep run as its own `course run` process: isolated, and killed with the sweep."""
-    command = [sys.executable, "-m", __package__, "run", lesson, "--run-id", entry["run"]]
-    for name, value in entry["overrides"].items():
-        command += ["-p", name, repr(value)]  # always read back exactly
-    if full:
-        command.append("--full")
-    if cell_timeout:
-        command += ["--cell-timeout", str(cell_timeout)]
-    package_parent = str(Path(__file__).resolve().parents[1])  # in Colab only sys.path knows it
-    python_path = os.pathsep.join(filter(None, [package_parent, os.environ.get("PYTHONPATH")]))
-    env = {**os.environ, **threads, "COURSE_ROOT": str(root), "PYTHONPATH": python_path}
-    finished = subprocess.run(command, cwd=root, env=env, capture_output=True, text=True)
-    record = load_run(runs_dir(root) / lesson / entry["run"])
-    if record is None:
-        lines = (finished.stderr or finished.stdout).strip().splitlines()
-        return {"status": "failed", "error": lines[-1] if lines else f"exit code {finished.returncode}"}
-    (record.directory / "course-run.log").write_text(finished.stdout + finished.stderr, encoding="utf-8")
-    return {"status": record.status, "error": record.info.get("error"), "seconds": record.info.get("seconds"),
-            "metrics": record.metrics}
-
-
-def _threads_per_run(workers: int) -> dict:
-    """CPU threads for each of ``workers`` parallel runs: a share of the cores, not all of them each.
-
-    Every torch process uses all cores by default; runs side by side then fight over them and
-    a parallel sweep ends up slower than one run after another. A user's own setting wins.
-    """
-    if workers == 1 or "OMP_NUM_THREADS" in os.environ:
-        return {}
-    share = str(max(1, (os.cpu_count() or 1) // workers))
-    return {"OMP_NUM_THREADS": share, "MKL_NUM_THREADS": share}
-
-
-def _write_sweep_table(table: Path, lesson: str, names: list[str], entries: list[dict]) -> None:
-    """Write the Markdown and CSV tables (so far), the best row marked by the headline metric."""
-    finished = [entry for entry in entries if "status" in entry]
-    records = [entry.get("metrics") or {} for entry in finished]
-    name, _, lower = next((headline(r) for r in records if headline(r)[0]), (None, None, False))
-    metric_names = list(dict.fromkeys(
-        [name] * bool(name)
-        + [key for r in records for key, value in r.get("latest", {}).items() if not isinstance(value, (list, dict))]
-    ))
-    rows = [{"run": entry["run"], **entry["overrides"], **(r.get("latest") or {}), "seconds": entry.get("seconds"),
-             "status": entry["status"], "error": entry.get("error")} for entry, r in zip(finished, records)]
-    best = run_table.best_row([row["status"] == "passed" and row.get(name) for row in rows], lower) if name else None
-    if best is not None:
-        rows[best]["best"] = "best"
-    columns = ["run", *names, *metric_names, "seconds", "status", "best"]
-    if any(row["error"] for row in rows):
-        columns.append("error")
-    direction = "lower" if lower else "higher"
-    ranking = f"best = {direction} {name}" if name else "no metrics logged, so no best run"
-    heading = f"# Sweep {table.stem} of {lesson}\n\n{len(finished)} of {len(entries)} runs finished; {ranking}.\n\n"
-    run_table.write_csv(table.with_suffix(".csv"), columns, rows)
-    write_text_atomic(table, heading + run_table.markdown(columns, rows))
+            print(f"  {label:<12} {run_table.shown(Path(path))}{extra}")
 
 
 # ---- helpers ---------------------------------------------------------------------------------
@@ -303,7 +208,7 @@ def _listing_row(record: Run) -> dict:
         "lesson": record.lesson, "run": record.run_id, "status": record.status,
         "started": (record.info.get("started") or "")[:19].replace("T", " "),
         "seconds": record.info.get("seconds"),
-        "parameters": ("smoke " if smoke else "full " if smoke is False else "") + _flags(overrides),
+        "parameters": ("smoke " if smoke else "full " if smoke is False else "") + run_table.flags(overrides),
         "headline": f"{name}={run_table.cell(value)}" if name else "",
     }
 
@@ -311,10 +216,6 @@ def _listing_row(record: Run) -> dict:
 def _normalised(values: dict) -> dict:
     """As stored in JSON (tuples become lists), so a resumed run compares equal to what it saved."""
     return json.loads(json.dumps(values))
-
-
-def _flags(overrides: dict) -> str:
-    return " ".join(f"{name}={value!r}" for name, value in overrides.items() if name != "smoke")
 
 
 def _command(lesson: str, given: dict, defaults: dict, run_id: str) -> str:
@@ -335,14 +236,6 @@ def _shell_word(text: str) -> str:
     if shlex.quote(text) == text or any(char in text for char in '"$`\\!'):
         return shlex.quote(text)
     return f'"{text}"'
-
-
-def _shown(path: Path) -> str:
-    """Relative to the working directory when below it (shorter), else absolute."""
-    try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return str(path)
 
 
 def _now() -> str:

@@ -47,3 +47,16 @@ def best_row(values: list, lower_is_better: bool) -> int | None:
     if not numbers:
         return None
     return (min(numbers) if lower_is_better else max(numbers, key=lambda pair: (pair[0], -pair[1])))[1]
+
+
+def flags(overrides: dict) -> str:
+    """Overrides as ``name=value`` words (``smoke`` left out: the table says smoke or full elsewhere)."""
+    return " ".join(f"{name}={value!r}" for name, value in overrides.items() if name != "smoke")
+
+
+def shown(path: Path) -> str:
+    """A path relative to the working directory when below it (shorter), else absolute."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)

@@ -1,0 +1,165 @@
+"""`course sweep`: every combination of some parameter values, one `course run` each, one table.
+
+Each run is a `course run` process with the run id ``sweep-<id>-<k>``, so it is recorded,
+listed and resumable like any other run. Results go to ``build/runs/<lesson>/sweep-<id>.md``
+and ``.csv`` (rewritten as runs finish), the best run marked by the lesson's headline metric.
+A failed run is reported and the others go on. Interrupting the sweep (Ctrl-C, or the stop
+button in a notebook) interrupts the running runs and starts no new ones.
+"""
+from __future__ import annotations
+
+import itertools
+import os
+import signal
+import subprocess
+import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor, as_completed, wait
+from pathlib import Path
+
+from . import run_table
+from .errors import CourseError
+from .metrics import headline, write_text_atomic
+from .run_store import load_run, runs_dir, timestamp_id
+
+STOP_GRACE_S = 30.0  # an interrupted run records its state and stops its kernel within this
+
+
+def sweep(root: Path, lesson: str, grid: dict[str, list], *, workers: int, full: bool,
+          cell_timeout: float | None) -> tuple[Path, int]:
+    """Run the grid; returns the Markdown table's path and how many runs did not pass."""
+    if not grid:
+        raise CourseError(f"a sweep needs values to try: course sweep {lesson} -p NAME V1,V2 [-p NAME V1,V2]")
+    if workers < 1:
+        raise CourseError(f"-n {workers}: give at least 1 worker")
+    lesson_runs = runs_dir(root) / lesson
+    sweep_id = timestamp_id(lambda candidate: any(lesson_runs.glob(f"sweep-{candidate}*")))
+    table = lesson_runs / f"sweep-{sweep_id}.md"
+    combos = [dict(zip(grid, values)) for values in itertools.product(*grid.values())]
+    entries = [{"run": f"sweep-{sweep_id}-{k}", "overrides": combo} for k, combo in enumerate(combos, 1)]
+    print(f"course sweep: {len(entries)} runs of {lesson}, {min(workers, len(entries))} at a time; "
+          f"table: {run_table.shown(table)}", flush=True)
+    runner = _Runner(root, lesson, full=full, cell_timeout=cell_timeout, threads=_threads_per_run(workers))
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        futures = {pool.submit(runner.run, entry): entry for entry in entries}
+        try:
+            for done, future in enumerate(as_completed(futures), 1):
+                entry = futures[future]
+                entry.update(future.result())
+                error = f" ({entry['error']})" if entry.get("error") else ""
+                print(f"  [{done}/{len(entries)}] {entry['run']} {run_table.flags(entry['overrides'])}: "
+                      f"{entry['status']}{error}", flush=True)
+                write_sweep_table(table, lesson, list(grid), entries)
+        except KeyboardInterrupt:
+            pool.shutdown(wait=False, cancel_futures=True)
+            runner.stop()
+            started = [future for future in futures if not future.cancelled()]
+            wait(started, timeout=STOP_GRACE_S)
+            for future in started:
+                if future.done() and "status" not in futures[future]:
+                    futures[future].update(future.result())
+            write_sweep_table(table, lesson, list(grid), entries)
+            print(f"course sweep: interrupted; what finished is in {run_table.shown(table)}", flush=True)
+            raise
+    failed = [entry for entry in entries if entry["status"] != "passed"]
+    print(f"course sweep: {len(entries) - len(failed)} passed, {len(failed)} failed; "
+          f"results in {run_table.shown(table)} and {run_table.shown(table.with_suffix('.csv'))}")
+    return table, len(failed)
+
+
+class _Runner:
+    """Starts sweep runs as `course run` processes, and stops the running ones when asked."""
+
+    def __init__(self, root: Path, lesson: str, *, full: bool, cell_timeout: float | None, threads: dict):
+        self.root, self.lesson, self.full, self.cell_timeout = root, lesson, full, cell_timeout
+        package_parent = str(Path(__file__).resolve().parents[1])  # in Colab only sys.path knows it
+        python_path = os.pathsep.join(filter(None, [package_parent, os.environ.get("PYTHONPATH")]))
+        self.env = {**os.environ, **threads, "COURSE_ROOT": str(root), "PYTHONPATH": python_path}
+        self.running: set[subprocess.Popen] = set()
+        self.stopping = False
+        self.lock = threading.Lock()
+
+    def run(self, entry: dict) -> dict:
+        """One run; its own process group, so an interrupt reaches it (and its lesson worker) from here."""
+        command = [sys.executable, "-m", __package__, "run", self.lesson, "--run-id", entry["run"]]
+        for name, value in entry["overrides"].items():
+            command += ["-p", name, repr(value)]  # read back exactly, whatever the lesson's default
+        if self.full:
+            command.append("--full")
+        if self.cell_timeout:
+            command += ["--cell-timeout", str(self.cell_timeout)]
+        with self.lock:
+            if self.stopping:
+                return {"status": "cancelled"}
+            process = subprocess.Popen(command, cwd=self.root, env=self.env, stdout=subprocess.PIPE,
+                                       stderr=subprocess.STDOUT, text=True, start_new_session=True)
+            self.running.add(process)
+        output, _ = process.communicate()
+        with self.lock:
+            self.running.discard(process)
+        record = load_run(runs_dir(self.root) / self.lesson / entry["run"])
+        if record is None:
+            lines = output.strip().splitlines()
+            return {"status": "failed", "error": lines[-1] if lines else f"exit code {process.returncode}"}
+        (record.directory / "course-run.log").write_text(output, encoding="utf-8")
+        return {"status": record.status, "error": record.info.get("error"), "seconds": record.info.get("seconds"),
+                "metrics": record.metrics}
+
+    def stop(self) -> None:
+        """Interrupt the running runs like Ctrl-C would (they record "interrupted"), kill them if they hang."""
+        with self.lock:
+            self.stopping = True
+            running = list(self.running)
+        for process in running:
+            _signal_group(process, signal.SIGINT)
+        for process in running:
+            try:
+                process.wait(timeout=STOP_GRACE_S)
+            except subprocess.TimeoutExpired:
+                _signal_group(process, signal.SIGKILL)
+
+
+def _signal_group(process: subprocess.Popen, signum: int) -> None:
+    """Signal the run and its lesson worker (Windows has no process groups: stop the run itself)."""
+    try:
+        if hasattr(os, "killpg"):
+            os.killpg(process.pid, signum)
+        else:
+            process.terminate()
+    except ProcessLookupError:
+        pass
+
+
+def _threads_per_run(workers: int) -> dict:
+    """CPU threads for each of ``workers`` parallel runs: a share of the cores, not all of them each.
+
+    Every torch process uses all cores by default; runs side by side then fight over them.
+    A user's own setting wins.
+    """
+    if workers == 1 or "OMP_NUM_THREADS" in os.environ:
+        return {}
+    share = str(max(1, (os.cpu_count() or 1) // workers))
+    return {"OMP_NUM_THREADS": share, "MKL_NUM_THREADS": share}
+
+
+def write_sweep_table(table: Path, lesson: str, names: list[str], entries: list[dict]) -> None:
+    """Write the Markdown and CSV tables of the runs finished so far, the best one marked."""
+    finished = [entry for entry in entries if "status" in entry]
+    records = [entry.get("metrics") or {} for entry in finished]
+    name, _, lower = next((headline(record) for record in records if headline(record)[0]), (None, None, False))
+    scalars = [key for record in records for key, value in record.get("latest", {}).items()
+               if not isinstance(value, (list, dict))]
+    metric_names = list(dict.fromkeys(([name] if name else []) + scalars))
+    rows = [{"run": entry["run"], **entry["overrides"], **record.get("latest", {}), "seconds": entry.get("seconds"),
+             "status": entry["status"], "error": entry.get("error")} for entry, record in zip(finished, records)]
+    if name:
+        best = run_table.best_row([row["status"] == "passed" and row.get(name) for row in rows], lower)
+        if best is not None:
+            rows[best]["best"] = "best"
+    columns = ["run", *names, *metric_names, "seconds", "status", "best"]
+    if any(row["error"] for row in rows):
+        columns.append("error")
+    ranking = f"best = {'lower' if lower else 'higher'} {name}" if name else "no metrics logged, so no best run"
+    heading = f"# Sweep {table.stem} of {lesson}\n\n{len(finished)} of {len(entries)} runs finished; {ranking}.\n\n"
+    run_table.write_csv(table.with_suffix(".csv"), columns, rows)
+    write_text_atomic(table, heading + run_table.markdown(columns, rows))
