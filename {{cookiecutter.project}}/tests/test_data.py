@@ -254,3 +254,26 @@ def test_plain_file_and_extract_false_return_the_cached_file(server, course):
 def test_bad_checksum_argument(course):
     with pytest.raises(CourseError, match="'abc' is not a SHA-256 checksum: it must be 64 hexadecimal digits"):
         data.download("http://127.0.0.1:9/x.zip", "abc")
+
+
+def test_simultaneous_downloads_of_one_file_download_it_once(server, course):
+    """Two lessons (or sweep workers) asking for the same dataset at once must not interleave writes."""
+    url = f"{server.url}/ok/digits.tar.gz"
+    results, errors = [], []
+
+    def fetch():
+        try:
+            results.append(data.download(url, SHA256, progress=False))
+        except Exception as error:  # reported below, with the thread's result
+            errors.append(error)
+
+    threads = [threading.Thread(target=fetch) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert errors == []
+    assert results == [course / "local" / "digits"] * 2
+    assert server.requests == [("/ok/digits.tar.gz", None)]
+    assert_extracted(results[0])

@@ -229,7 +229,8 @@ def _reason(error: Exception) -> str:
 
 
 def _progress_bar(name: str, total: int | None, initial: int, enabled: bool):
-    from tqdm.auto import tqdm
+    # the plain bar: it renders in Colab and Jupyter too, and needs no ipywidgets
+    from tqdm import tqdm
 
     return tqdm(
         total=total, initial=initial, desc=name, unit="B", unit_scale=True, unit_divisor=1024,
