@@ -76,6 +76,25 @@ def start_kernel(tmp: Path, env: dict) -> KernelManager:
     return KernelManager(kernel_name="course-test", kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(spec.parent)]))
 
 
+def write_fake_colab(folder: Path) -> Path:
+    package = folder / "google" / "colab"  # `google` stays a namespace package
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "drive.py").write_text(FAKE_DRIVE)
+    return folder
+
+
+def clean_env(**extra) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("COURSE_", "KAGGLE_", "PYTHONPATH"))}
+    return {**env, **extra}
+
+
+def run_setup_cell_in_python(cwd: Path, env: dict) -> subprocess.CompletedProcess:
+    """The setup cell as a plain script: enough for the failures that happen before the course loads."""
+    source = read_notebook(ROOT / "lessons" / "00_environment.ipynb")["cells"][0]["source"]
+    return subprocess.run([sys.executable, "-c", source], cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
+
+
 @pytest.fixture(scope="module")
 def colab(tmp_path_factory):
     """Run the setup cell three times in one simulated-Colab kernel, changing things in between."""
@@ -88,16 +107,12 @@ def colab(tmp_path_factory):
     git("remote", "add", "origin", remote.as_uri(), cwd=upstream)
     first_commit = commit_upstream(upstream, "Course")
 
-    fake = tmp / "fake-colab" / "google" / "colab"  # `google` stays a namespace package
-    fake.mkdir(parents=True)
-    (fake / "__init__.py").write_text("")
-    (fake / "drive.py").write_text(FAKE_DRIVE)
     content = tmp / "content"
     content.mkdir()
     mount = tmp / "drive"
     clone = mount / "MyDrive" / CONFIG.drive_folder
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("COURSE_", "KAGGLE_", "PYTHONPATH"))}
-    env.update(PYTHONPATH=str(tmp / "fake-colab"), COURSE_DRIVE_MOUNT=str(mount), COURSE_REPO_URL=remote.as_uri())
+    env = clean_env(PYTHONPATH=str(write_fake_colab(tmp / "fake-colab")), COURSE_DRIVE_MOUNT=str(mount),
+                    COURSE_REPO_URL=remote.as_uri())
 
     setup_source = read_notebook(ROOT / "lessons" / "00_environment.ipynb")["cells"][0]["source"]
     cells = {
@@ -211,3 +226,22 @@ def test_course_error_shows_as_one_line(colab):
     assert error["ename"] == "CourseError"
     assert len(error["traceback"]) == 1
     assert "no data yet: run the download cell first" in error["traceback"][0]
+
+
+def test_clone_failure_says_why_in_two_lines(tmp_path):
+    env = clean_env(PYTHONPATH=str(write_fake_colab(tmp_path / "fake-colab")), COURSE_DRIVE_MOUNT=str(tmp_path / "drive"),
+                    COURSE_REPO_URL=(tmp_path / "no-such-repo.git").as_uri())
+    done = run_setup_cell_in_python(tmp_path, env)
+    assert done.returncode == 1
+    assert done.stdout.startswith("Could not copy the course: fatal:"), done.stdout
+    assert done.stderr.strip().splitlines() == [
+        f"No course code in {tmp_path / 'drive' / 'MyDrive' / CONFIG.drive_folder}: see git's message above"
+    ]
+
+
+def test_wrong_course_root_is_one_line(tmp_path):
+    done = run_setup_cell_in_python(tmp_path, clean_env(COURSE_ROOT=str(tmp_path / "elsewhere")))
+    assert done.returncode == 1 and done.stdout == ""
+    assert done.stderr.strip().splitlines() == [
+        f"No course code in {tmp_path / 'elsewhere'}: open the notebook inside the course folder, or set COURSE_ROOT to it"
+    ]

@@ -46,7 +46,7 @@ if drive or kaggle:  # copy the course the first time, update it later (git refu
     if done.returncode:
         print("Course not updated, your copy is kept:" if update else "Could not copy the course:", reason[0])
 if not (root / "src" / {package}).is_dir():
-    raise SystemExit(f"No course code in {{root}}: see the message above, or set COURSE_ROOT to the course folder")
+    raise SystemExit(f"No course code in {{root}}: " + ("see git's message above" if drive or kaggle else "open the notebook inside the course folder, or set COURSE_ROOT to it"))
 if str(root / "src") not in sys.path:
     sys.path.insert(0, str(root / "src"))
 import {package_name} as course
