@@ -108,9 +108,9 @@ def test_write_notebook_writes_what_nbformat_writes(tmp_path):
 
 def test_sync_setup_cells_fixes_only_what_differs(tmp_path):
     config = load_config(ROOT)
-    for path in LESSONS:
-        shutil.copy(path, tmp_path / path.name)
-    edited, missing, *untouched = sorted(tmp_path.glob("*.ipynb"))
+    edited, missing, untouched = (tmp_path / f"{n}_{LESSONS[0].name}" for n in (1, 2, 3))
+    for path in (edited, missing, untouched):
+        shutil.copy(LESSONS[0], path)
     nb = lesson_format.read_notebook(edited)
     nb["cells"][0]["source"] = "print('old setup')"
     lesson_format.write_notebook(edited, nb)
@@ -121,7 +121,7 @@ def test_sync_setup_cells_fixes_only_what_differs(tmp_path):
     assert lesson_format.sync_setup_cells(tmp_path, config) == [edited, missing]
     assert lesson_format.sync_setup_cells(tmp_path, config) == []
     for path in (edited, missing):
-        assert path.read_bytes() == (ROOT / "lessons" / path.name).read_bytes()
+        assert path.read_bytes() == LESSONS[0].read_bytes()
 
 
 def test_new_lesson_is_a_valid_notebook_with_setup_and_parameters(tmp_path):
