@@ -22,9 +22,10 @@ from nbclient.exceptions import CellExecutionError
 
 from conftest import PACKAGE, ROOT
 from {{ cookiecutter.package }}.config import load_config
-from {{ cookiecutter.package }}.lesson_format import read_notebook
+from {{ cookiecutter.package }}.lesson_format import setup_cell_source
 
 CONFIG = load_config(ROOT)
+SETUP_CELL = setup_cell_source(CONFIG)  # what every lesson starts with (test_lesson_files checks that)
 NOT_COURSE_FILES = shutil.ignore_patterns(
     ".git", ".venv", "data", "build", "checkpoints", "__pycache__", ".pytest_cache", "*.egg-info", ".ipynb_checkpoints"
 )
@@ -91,8 +92,7 @@ def clean_env(**extra) -> dict:
 
 def run_setup_cell_in_python(cwd: Path, env: dict) -> subprocess.CompletedProcess:
     """The setup cell as a plain script: enough for the failures that happen before the course loads."""
-    source = read_notebook(ROOT / "lessons" / "00_environment.ipynb")["cells"][0]["source"]
-    return subprocess.run([sys.executable, "-c", source], cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
+    return subprocess.run([sys.executable, "-c", SETUP_CELL], cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
 
 
 @pytest.fixture(scope="module")
@@ -114,9 +114,8 @@ def colab(tmp_path_factory):
     env = clean_env(PYTHONPATH=str(write_fake_colab(tmp / "fake-colab")), COURSE_DRIVE_MOUNT=str(mount),
                     COURSE_REPO_URL=remote.as_uri())
 
-    setup_source = read_notebook(ROOT / "lessons" / "00_environment.ipynb")["cells"][0]["source"]
     cells = {
-        "setup": nbformat.v4.new_code_cell(setup_source),
+        "setup": nbformat.v4.new_code_cell(SETUP_CELL),
         "probe": nbformat.v4.new_code_cell(PROBE),
         "news": nbformat.v4.new_code_cell(f"from {PACKAGE} import news\nprint(news.headline())"),
         "error": nbformat.v4.new_code_cell('raise course.CourseError("no data yet: run the download cell first")'),
