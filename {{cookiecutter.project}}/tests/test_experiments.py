@@ -307,6 +307,23 @@ def test_interrupted_sweep_stops_its_run_and_starts_no_more(course_repo, subproc
     assert [row["status"] for row in csv.DictReader(table.open(encoding="utf-8"))] == ["interrupted"]
 
 
+def test_stop_button_in_a_notebook_stops_the_run(course_repo, subprocess_env):
+    """The stop button interrupts only the notebook's process: the run must still stop its lesson."""
+    cell = 'import PACKAGE as course\ncourse.experiments.run("02", run_id="cell", epochs=30, epoch_seconds=1)\n'
+    notebook = subprocess.Popen([sys.executable, "-c", cell.replace("PACKAGE", PACKAGE)], cwd=course_repo,
+                                env=subprocess_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    run_dir = course_repo / "build" / "runs" / "02_train" / "cell"
+    try:
+        _wait_for(lambda: metrics.read_metrics(run_dir)["history"] or notebook.poll() is not None, 120, "an epoch")
+        notebook.send_signal(signal.SIGINT)
+        output, _ = notebook.communicate(timeout=60)
+    finally:
+        notebook.kill()
+    assert "KeyboardInterrupt" in output
+    assert _read(run_dir / "run.json")["status"] == "interrupted"
+    _wait_for(lambda: not _processes_of(run_dir), 15, "the lesson's kernel to exit")
+
+
 # ---- building blocks -------------------------------------------------------------------------------
 
 def test_log_metrics_merges_calls_converts_numbers_and_names_the_headline(tmp_path, monkeypatch):

@@ -14,6 +14,7 @@ From a terminal: ``course run``, ``course sweep``, ``course runs``. From a noteb
 from __future__ import annotations
 
 import json
+import signal
 import time
 from pathlib import Path
 
@@ -120,10 +121,12 @@ def _run(root: Path, notebook: Path, defaults: dict, overrides: dict, *, full: b
         "COURSE_RUN_DIR": str(directory),
         "COURSE_CHECKPOINTS": str(directory / CHECKPOINTS_DIR),
     }
+    workers_before = _children()
     try:
         result = execute_lesson(notebook, directory / notebook.name, given, env=kernel_env,
                                 cell_timeout=cell_timeout or (FULL_CELL_TIMEOUT_S if full else None))
     except KeyboardInterrupt:
+        _stop_new_children(workers_before)
         record.save(status="interrupted", finished=_now(), process=None)
         raise
     except Exception as error:
@@ -136,6 +139,32 @@ def _run(root: Path, notebook: Path, defaults: dict, overrides: dict, *, full: b
                 failed_cell=result.failed_cell, process=None)
     _report(record, result)
     return record
+
+
+def _children() -> set:
+    import psutil
+
+    return set(psutil.Process().children())
+
+
+def _stop_new_children(before: set) -> None:
+    """Stop the lesson worker this run started, so an interrupted run leaves nothing running.
+
+    Ctrl-C in a terminal reaches the worker too (same process group), but the stop button in
+    a notebook interrupts only the notebook's own process: the worker would go on training.
+    SIGINT lets it stop its kernel cleanly; SIGKILL if it does not end in time.
+    """
+    import psutil
+
+    started = [child for child in _children() - before if child.is_running()]
+    _, alive = psutil.wait_procs(started, timeout=2)
+    for stop, wait in ((signal.SIGINT, 30), (signal.SIGKILL, 5)):
+        for child in alive:
+            try:
+                child.send_signal(stop)
+            except psutil.NoSuchProcess:
+                pass
+        _, alive = psutil.wait_procs(alive, timeout=wait)
 
 
 def _claim(lesson_runs: Path, run_id: str | None, lesson: str, given: dict, defaults: dict) -> Run:
