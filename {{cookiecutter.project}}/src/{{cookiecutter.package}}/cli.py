@@ -49,18 +49,29 @@ def _add_authoring(sub):
 
 
 def _add_experiments(sub):
-    p = sub.add_parser("run", help="execute one lesson with parameter overrides, saved under build/runs/")
-    p.add_argument("lesson", metavar="LESSON")
+    lesson_help = "lesson number, name or file, e.g. 01"
+    p = sub.add_parser(
+        "run",
+        help="execute one lesson with parameter overrides, saved under build/runs/",
+        description="Execute a lesson (smoke-sized unless --full) into build/runs/LESSON/RUN-ID/ with its "
+                    "parameters, environment and metrics. The same --run-id again resumes an interrupted run.",
+    )
+    p.add_argument("lesson", metavar="LESSON", help=lesson_help)
     p.add_argument("-p", "--param", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
                    help="override a parameter; VALUE is a Python literal (3e-3, True, [64, 128]) or plain text "
                         "where the default is text")
     p.add_argument("--full", action="store_true", help="full parameters instead of smoke")
-    p.add_argument("--run-id", default=None, help="reuse a run id to resume an interrupted run")
+    p.add_argument("--run-id", default=None, help="name the run; an existing run's id resumes it")
     p.add_argument("--cell-timeout", type=float, default=None, metavar="SECONDS",
                    help="limit per cell (default 30 minutes for smoke runs, a week with --full)")
     p.set_defaults(handler="experiments:cli_run")
-    p = sub.add_parser("sweep", help="run a grid of parameter values and tabulate the results")
-    p.add_argument("lesson", metavar="LESSON")
+    p = sub.add_parser(
+        "sweep",
+        help="run a grid of parameter values and tabulate the results",
+        description="Run every combination of the values given (one `course run` each) and write "
+                    "build/runs/LESSON/sweep-ID.md and .csv, the best run marked by the lesson's headline metric.",
+    )
+    p.add_argument("lesson", metavar="LESSON", help=lesson_help)
     p.add_argument("-p", "--param", nargs=2, action="append", default=[], metavar=("NAME", "V1,V2,..."),
                    help="values to try for a parameter, comma-separated; every combination runs")
     p.add_argument("-n", "--workers", type=int, default=1, help="runs in parallel (default 1)")
@@ -69,7 +80,7 @@ def _add_experiments(sub):
                    help="limit per cell of each run (default 30 minutes for smoke runs, a week with --full)")
     p.set_defaults(handler="experiments:cli_sweep")
     p = sub.add_parser("runs", help="list past runs with their parameters and headline metric")
-    p.add_argument("lesson", nargs="?", metavar="LESSON")
+    p.add_argument("lesson", nargs="?", metavar="LESSON", help="only this lesson's runs")
     p.set_defaults(handler="experiments:cli_runs")
 
 
