@@ -78,11 +78,6 @@ class Run:
         return status
 
     @property
-    def parameters(self) -> dict:
-        path = self.directory / PARAMS_FILE
-        return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
-
-    @property
     def metrics(self) -> dict:
         return read_metrics(self.directory)
 
