@@ -164,7 +164,8 @@ def test_parallel_lessons_failing_magic_and_shell_command_and_gpu_probe(tmp_path
         "torch = types.ModuleType('torch')\n"
         "torch.cuda = types.SimpleNamespace(is_initialized=lambda: True, current_device=lambda: 0,\n"
         "    get_device_name=lambda index: 'Fake GPU 80GB', max_memory_allocated=lambda index: 3 * 2**20)\n"
-        "sys.modules['torch'] = torch"
+        "sys.modules['torch'] = torch\n"
+        "import os\nopen('threads.txt', 'w').write(os.environ.get('OMP_NUM_THREADS', 'unset'))"
     )
     notebooks = {
         "magic": write_notebook(tmp_path / "magic.ipynb", "x = 1", "%run no_such_script.py"),
@@ -186,6 +187,9 @@ def test_parallel_lessons_failing_magic_and_shell_command_and_gpu_probe(tmp_path
     assert results["missing"].error == "ModuleNotFoundError: No module named 'no_such_module_for_course_tests'"
     gpu = results["fake_cuda"]
     assert (gpu.status, gpu.device, gpu.gpu_name, gpu.peak_gpu_memory_mb) == ("passed", "cuda", "Fake GPU 80GB", 3.0)
+    # Two lessons at once share the cores instead of each starting a thread per core.
+    threads = os.environ.get("OMP_NUM_THREADS") or str(max(1, os.cpu_count() // 2))
+    assert (tmp_path / "threads.txt").read_text() == threads
     # --gpu accepts the CUDA run and fails a run that stayed on the CPU
     assert harness.check_gpu_use(gpu).status == "passed"
     cpu_run = LessonResult("00_ok", "passed", device="cpu")

@@ -18,7 +18,7 @@ import threading
 import time
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
 from .errors import CourseError
@@ -187,8 +187,11 @@ class _LessonProcess:
                 [sys.executable, "-m", f"{__package__}.lesson_worker"],
                 stdin=subprocess.PIPE, stdout=log, stderr=subprocess.STDOUT, env=env, text=True,
             )
-        self.process.stdin.write(json.dumps(request) + "\n")
-        self.process.stdin.flush()
+        try:
+            self.process.stdin.write(json.dumps(request) + "\n")
+            self.process.stdin.flush()
+        except OSError:  # the worker died at start (its log says why); run() reports it
+            pass
 
     def run(self) -> LessonResult:
         started = time.monotonic()
@@ -265,7 +268,10 @@ def run_lessons(jobs: list[LessonJob], *, workers: int = 1, on_result=None) -> l
     """Run jobs on ``workers`` parallel workers, one more warming up; results in job order.
 
     ``on_result(result)`` is called as each lesson finishes (from worker threads, one at a time).
+    Parallel lessons share the cores instead of each starting a thread per core.
     """
+    threads = _thread_limits(workers)
+    jobs = [replace(job, env={**threads, **(job.env or {})}) for job in jobs]
     queue = deque(enumerate(jobs))
     warm: deque[tuple[int, _LessonProcess]] = deque()
     results: dict[int, LessonResult] = {}
@@ -302,6 +308,19 @@ def run_lessons(jobs: list[LessonJob], *, workers: int = 1, on_result=None) -> l
         for _, process in warm:
             process.cancel()
     return [results[i] for i in range(len(jobs)) if i in results]
+
+
+def _thread_limits(workers: int) -> dict:
+    """Environment giving each of ``workers`` parallel kernels its share of the cores.
+
+    Each torch/OpenMP/BLAS runtime starts one thread per core by default; two lessons on two
+    cores then run four busy threads that slow each other down. Settings the user made win.
+    """
+    if workers <= 1:
+        return {}
+    share = str(max(1, (os.cpu_count() or 1) // workers))
+    names = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+    return {name: share for name in names if name not in os.environ}
 
 
 # -- `course test` -----------------------------------------------------------------------------
