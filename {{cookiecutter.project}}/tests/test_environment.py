@@ -45,7 +45,8 @@ def test_runtime_from_environment_variables(clean_env, variables, expected):
 
 def test_runtime_is_colab_when_google_colab_is_importable(tmp_path, subprocess_env):
     (tmp_path / "google" / "colab").mkdir(parents=True)
-    (tmp_path / "google" / "colab" / "__init__.py").write_text("")
+    for package in ("google", "google/colab"):  # regular packages: they win over any installed `google`
+        (tmp_path / package / "__init__.py").write_text("")
     env = {k: v for k, v in subprocess_env.items() if k not in RUNTIME_VARIABLES}
     env["PYTHONPATH"] = os.pathsep.join([str(tmp_path), env["PYTHONPATH"]])
     code = f"import {PACKAGE}.environment as e; print(e.runtime())"
