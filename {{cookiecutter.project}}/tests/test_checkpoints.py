@@ -124,6 +124,11 @@ def runs(tmp_path_factory):
     return result
 
 
+def logged_epochs(log: str) -> list:
+    """Epoch numbers of the rows the Recorder printed (`[epoch, train_loss, ...]`)."""
+    return [int(match[1]) for match in re.finditer(r"^\[(\d+), ", log, re.MULTILINE)]
+
+
 def assert_same_weights(a: dict, b: dict):
     assert a.keys() == b.keys()
     for key in a:
@@ -143,6 +148,7 @@ def test_run_killed_after_an_epoch_trains_only_the_remaining_epochs(runs):
     resumed = runs["after_epoch"]
     assert f"resuming 'tiny' from epoch-{done:03d}.pt: {done} of {EPOCHS} epochs done" in resumed["log"]
     assert resumed["steps"] == [[e, i] for e in range(done, EPOCHS) for i in range(16)]
+    assert logged_epochs(resumed["log"]) == list(range(done, EPOCHS))  # no empty rows for skipped epochs
     assert_same_weights(resumed["weights"], runs["whole"]["weights"])
 
 
@@ -154,6 +160,7 @@ def test_run_killed_mid_epoch_resumes_at_the_next_batch(runs):
     assert f"resuming 'tiny' from {newest}: {epoch} of {EPOCHS} epochs done" in resumed["log"]
     assert resumed["steps"][0] == [epoch, batches]
     assert len(resumed["steps"]) == (EPOCHS - epoch) * 16 - batches
+    assert logged_epochs(resumed["log"]) == list(range(epoch, EPOCHS))
     assert_same_weights(resumed["weights"], runs["whole"]["weights"])
     assert not list((runs["tmp"] / "mid_epoch" / "tiny").glob(".*.tmp"))
 

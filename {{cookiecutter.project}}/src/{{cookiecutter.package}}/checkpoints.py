@@ -93,7 +93,7 @@ class ResumableCheckpoint(Callback):
     the checkpoint was saved.
     """
 
-    order = 65  # after the Recorder (50) has finished an epoch
+    order = 65  # after the Recorder (50) has finished an epoch, before fastai's SkipToEpoch (70) starts one
 
     def __init__(self, folder: Path, *, keep: int = 3, every_minutes: float | None = None, resume: dict | None = None):
         self.folder = Path(folder)
@@ -105,6 +105,21 @@ class ResumableCheckpoint(Callback):
         checkpoint_files.remove_temporaries(self.folder)
         self._last_save = time.monotonic()
         self._trained = False
+        self._hidden_logger = None
+
+    def before_epoch(self):
+        skipped = self.resume is not None and self.epoch < self.resume["epoch"]
+        if skipped and self._hidden_logger is None:  # no empty table rows for epochs done before the reset
+            self._hidden_logger, self.learn.logger = self.learn.logger, _ignore
+        elif not skipped:
+            self._show_log()
+
+    def after_fit(self):
+        self._show_log()
+
+    def _show_log(self):
+        if self._hidden_logger is not None:
+            self.learn.logger, self._hidden_logger = self._hidden_logger, None
 
     def before_train(self):
         self._trained = True
@@ -151,6 +166,10 @@ class ResumableCheckpoint(Callback):
         checkpoint_files.save(state, self.folder / name)
         checkpoint_files.prune(self.folder, self.keep)
         self._last_save = time.monotonic()
+
+
+def _ignore(*args, **kwargs) -> None:
+    pass
 
 
 def _rng_state(dls) -> dict:
