@@ -77,6 +77,8 @@ def test_pyproject_has_script_dev_extra_and_no_exact_torch_pin(default_course):
     assert "dev" in project["optional-dependencies"]
     torch_requirements = [d for d in project["dependencies"] if re.match(r"torch\b", d)]
     assert torch_requirements and not [d for d in torch_requirements if "==" in d]
+    constraints = (default_course / "constraints/ci.txt").read_text(encoding="utf-8").splitlines()
+    assert [line for line in constraints if re.fullmatch(r"torch==[\w.+]+", line)], "CI pins torch"
     assert project["requires-python"] == ">=3.11"
 
 
