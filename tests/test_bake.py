@@ -153,6 +153,8 @@ def test_badges_point_to_colab_for_the_repo_branch_and_lesson(bake):
         f"https://colab.research.google.com/github/octo-teacher/dl.course_2026/blob/spring/2026/lessons/{name}"
         for name in lessons
     ]
+    snippets = "https://colab.research.google.com/github/octo-teacher/dl.course_2026/blob/spring/2026/snippets/colab_snippets.ipynb"
+    assert f"`{snippets}`" in readme and (course / "snippets/colab_snippets.ipynb").is_file()
 
 
 @pytest.mark.parametrize("license, first_line", [
