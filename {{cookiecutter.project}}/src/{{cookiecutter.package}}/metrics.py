@@ -10,12 +10,12 @@ one JSON file:
 
 ``latest`` holds the last value logged under each name; ``history`` every call in order.
 The headline metric (the one sweeps rank runs by) is the one named by ``headline=`` in any call,
-else the first name logged other than ``epoch``/``step``. Whether lower is better is
+else the first name logged other than ``epoch``/``step``/``iteration``. Whether lower is better is
 ``lower_is_better=`` if given, else guessed from the name (loss, error, ... are minimised).
 
 The file is ``$COURSE_RUN_DIR/metrics.json`` when the lesson runs under `course run`;
-otherwise ``build/metrics/<notebook or "session">-<time the kernel first logged>.json``,
-so runs started by hand never mix with each other.
+otherwise ``build/metrics/<notebook or "session">-<time of the first call>-<pid>.json``,
+one file per kernel, so runs started by hand never mix with each other.
 """
 from __future__ import annotations
 
