@@ -95,3 +95,14 @@ def test_every_problem_is_reported_at_once(tmp_path, cookiecutter_config, templa
         bake_into(tmp_path / "out", cookiecutter_config, template, package="import", github_user="-x", branch="a b")
     errors = [line for line in capfd.readouterr().err.splitlines() if line.startswith("ERROR: ")]
     assert [line.split()[1] for line in errors] == ["package", "github_user", "branch"]
+
+
+def test_project_with_a_slash_is_refused_and_writes_no_file(tmp_path, cookiecutter_config, template, capfd):
+    """cookiecutter makes the folders of the project path before the hook runs and removes only the
+    last one, so an empty "courses/" may remain; no file is written."""
+    output = tmp_path / "out"
+    with pytest.raises(FailedHookException):
+        bake_into(output, cookiecutter_config, template, project="courses/dl", package="dl", github_repo="dl")
+    assert 'ERROR: project "courses/dl" may contain only lowercase ASCII letters, digits and dashes; use e.g. "courses-dl"' in capfd.readouterr().err
+    assert not (output / "courses" / "dl").exists()
+    assert not [path for path in output.rglob("*") if not path.is_dir()]
