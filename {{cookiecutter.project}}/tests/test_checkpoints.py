@@ -124,9 +124,19 @@ def runs(tmp_path_factory):
     return result
 
 
+def logged_rows(log: str) -> dict:
+    """Rows the Recorder printed, `[epoch, train_loss, valid_loss, accuracy, time]`, by epoch, without the time."""
+    return {int(match[1]): match[2] for match in re.finditer(r"^\[(\d+), (.*), '[\d:]+'\]$", log, re.MULTILINE)}
+
+
 def logged_epochs(log: str) -> list:
-    """Epoch numbers of the rows the Recorder printed (`[epoch, train_loss, ...]`)."""
-    return [int(match[1]) for match in re.finditer(r"^\[(\d+), ", log, re.MULTILINE)]
+    return list(logged_rows(log))
+
+
+def assert_same_rows(resumed: dict, whole: dict):
+    """Train loss, valid loss and accuracy of every resumed epoch as in the uninterrupted run."""
+    rows, whole_rows = logged_rows(resumed["log"]), logged_rows(whole["log"])
+    assert rows == {epoch: whole_rows[epoch] for epoch in rows}
 
 
 def assert_same_weights(a: dict, b: dict):
@@ -149,6 +159,7 @@ def test_run_killed_after_an_epoch_trains_only_the_remaining_epochs(runs):
     assert f"resuming 'tiny' from epoch-{done:03d}.pt: {done} of {EPOCHS} epochs done" in resumed["log"]
     assert resumed["steps"] == [[e, i] for e in range(done, EPOCHS) for i in range(16)]
     assert logged_epochs(resumed["log"]) == list(range(done, EPOCHS))  # no empty rows for skipped epochs
+    assert_same_rows(resumed, runs["whole"])
     assert_same_weights(resumed["weights"], runs["whole"]["weights"])
 
 
@@ -161,6 +172,7 @@ def test_run_killed_mid_epoch_resumes_at_the_next_batch(runs):
     assert resumed["steps"][0] == [epoch, batches]
     assert len(resumed["steps"]) == (EPOCHS - epoch) * 16 - batches
     assert logged_epochs(resumed["log"]) == list(range(epoch, EPOCHS))
+    assert_same_rows(resumed, runs["whole"])
     assert_same_weights(resumed["weights"], runs["whole"]["weights"])
     assert not list((runs["tmp"] / "mid_epoch" / "tiny").glob(".*.tmp"))
 

@@ -124,10 +124,10 @@ class ResumableCheckpoint(Callback):
     def before_train(self):
         self._trained = True
         if self.resume is not None and self.epoch == self.resume["epoch"]:
-            mid_epoch = self.resume["iteration"] > 0
-            _set_rng_state(self.resume["epoch_start_rng" if mid_epoch else "rng"], self.dls)
-            if not mid_epoch:
-                self.resume = None
+            if self.resume["iteration"]:
+                _set_rng_state(self.resume["epoch_start_rng"], self.dls)
+            else:
+                self._continue_from(self.resume)
         self._epoch_start_rng = _rng_state(self.dls)
 
     def before_batch(self):
@@ -140,8 +140,7 @@ class ResumableCheckpoint(Callback):
             return
         if self.resume is not None:
             if self.iter == self.resume["iteration"] - 1:
-                _set_rng_state(self.resume["rng"], self.dls)
-                self.resume = None
+                self._continue_from(self.resume)
             return
         due = self.every_seconds and time.monotonic() - self._last_save >= self.every_seconds
         if due and self.iter + 1 < self.n_iter:
@@ -152,6 +151,13 @@ class ResumableCheckpoint(Callback):
             self._save(epochs_done=self.epoch + 1, batches_done=0)
         self._trained = False
 
+    def _continue_from(self, state: dict) -> None:
+        """Random states and running train loss as they were when ``state`` was saved."""
+        _set_rng_state(state["rng"], self.dls)
+        if state.get("smooth_loss") and hasattr(self.learn, "recorder"):
+            self.learn.recorder.smooth_loss.count, self.learn.recorder.smooth_loss.val = state["smooth_loss"]
+        self.resume = None
+
     def _save(self, epochs_done: int, batches_done: int) -> None:
         state = {
             "epoch": epochs_done,
@@ -161,11 +167,18 @@ class ResumableCheckpoint(Callback):
             "opt": self.learn.opt.state_dict(),
             "rng": _rng_state(self.dls),
             "epoch_start_rng": self._epoch_start_rng if batches_done else None,
+            "smooth_loss": _smooth_loss(self.learn),
         }
         name = checkpoint_files.checkpoint_name(epochs_done, batches_done)
         checkpoint_files.save(state, self.folder / name)
         checkpoint_files.prune(self.folder, self.keep)
         self._last_save = time.monotonic()
+
+
+def _smooth_loss(learn) -> tuple | None:
+    """The Recorder's running train loss (count, value), so a resumed run reports the same losses."""
+    recorder = getattr(learn, "recorder", None)
+    return (recorder.smooth_loss.count, recorder.smooth_loss.val) if recorder is not None else None
 
 
 def _ignore(*args, **kwargs) -> None:
