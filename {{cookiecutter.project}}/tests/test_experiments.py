@@ -276,14 +276,28 @@ def test_killed_run_resumes_from_its_last_checkpoint(course_repo, course_cli, su
     _one_line_error(course_cli("run", "02", "-p", "epochs", "7", "--run-id", "long", cwd=course_repo),
                     "run long was started with other parameters", "-p epoch_seconds 0.4")
 
+    # `kill PID` (SIGTERM to the course run process alone) stops the second attempt cleanly.
+    second = subprocess.Popen(command, cwd=course_repo, env=subprocess_env, start_new_session=True,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        _wait_for(lambda: logged() > done_before[-1] or second.poll() is not None, 120, "an epoch more")
+        second.send_signal(signal.SIGTERM)
+        output, _ = second.communicate(timeout=60)
+    finally:
+        second.kill()
+    assert second.returncode == 130 and "attempt 2, resuming" in output, output
+    assert _read(run_dir / "run.json")["status"] == "interrupted"
+    _wait_for(lambda: not _processes_of(run_dir), 15, "the stopped run's kernel to exit")
+
     resumed = course_cli(*command[3:], cwd=course_repo)
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
-    assert "attempt 2, resuming" in resumed.stdout
+    assert "attempt 3, resuming" in resumed.stdout
     history = metrics.read_metrics(run_dir)["history"]
     assert [entry["epoch"] for entry in history] == list(range(epochs))  # no epoch trained twice, none lost
-    assert {entry["first_epoch"] for entry in history[len(done_before):]} == {len(done_before)}
+    firsts = sorted({entry["first_epoch"] for entry in history})  # where each attempt started
+    assert len(firsts) == 3 and firsts[0] == 0 and firsts[1] == len(done_before)
     info = _read(run_dir / "run.json")
-    assert info["status"] == "passed" and info["attempts"] == 2
+    assert info["status"] == "passed" and info["attempts"] == 3
 
 
 def test_interrupted_sweep_stops_its_run_and_starts_no_more(course_repo, subprocess_env):

@@ -68,6 +68,7 @@ def cli_run(args) -> int:
     root = find_root()
     notebook, defaults = _lesson(root, args.lesson)
     overrides = parse_overrides(notebook.stem, args.param, defaults)
+    signal.signal(signal.SIGTERM, _interrupt)  # `kill PID` stops a run as cleanly as Ctrl-C
     record = _run(root, notebook, defaults, overrides, full=args.full, run_id=args.run_id,
                   cell_timeout=args.cell_timeout)
     return 0 if record.status == "passed" else 1
@@ -139,6 +140,10 @@ def _run(root: Path, notebook: Path, defaults: dict, overrides: dict, *, full: b
                 failed_cell=result.failed_cell, process=None)
     _report(record, result)
     return record
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
 
 
 def _children() -> set:
