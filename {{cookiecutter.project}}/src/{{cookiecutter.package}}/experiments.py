@@ -79,6 +79,7 @@ def cli_sweep(args) -> int:
     root = find_root()
     notebook, defaults = _lesson(root, args.lesson)
     grid = parse_grid(notebook.stem, args.param, defaults)
+    signal.signal(signal.SIGTERM, _interrupt)  # stops the running runs too (they have their own sessions)
     _, failed = sweeps.sweep(root, notebook.stem, grid, workers=args.workers, full=args.full,
                              cell_timeout=args.cell_timeout)
     return 1 if failed else 0
