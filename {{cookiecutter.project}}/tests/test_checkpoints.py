@@ -1,12 +1,11 @@
 """Resumable training: real fastai runs in subprocesses, killed with SIGKILL and started again.
 
-One module-scoped set of runs serves every test (each process pays the fastai import):
-an uninterrupted run, a run killed after an epoch and one killed in the middle of an epoch
-run side by side; then both killed runs are started again.
+Each process pays the fastai import, so one test runs them all (and stays on one pytest-xdist
+worker): an uninterrupted run, a run killed after an epoch and one killed in the middle of an
+epoch run side by side; then both killed runs are started again and checked against the first.
 """
 import json
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -68,11 +67,11 @@ json.dump(result, open(out + ".json", "w"))
 '''
 
 
-def start(tmp: Path, name: str, *args, subprocess_env):
-    env = dict(subprocess_env, COURSE_CHECKPOINTS=str(tmp / name), COURSE_ROOT=str(tmp))
-    log = open(tmp / f"{name}.log", "w")
-    command = [sys.executable, str(tmp / "train.py"), str(tmp / name), *map(str, args)]
-    return subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, text=True)
+def start(tmp: Path, name: str, *args, env: dict):
+    env = dict(env, COURSE_CHECKPOINTS=str(tmp / name), COURSE_ROOT=str(tmp))
+    with open(tmp / f"{name}.log", "w") as log:
+        command = [sys.executable, str(tmp / "train.py"), str(tmp / name), *map(str, args)]
+        return subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
 
 
 def kill_when(process, folder: Path, reached: tuple, timeout: float = 120) -> list:
@@ -95,31 +94,37 @@ def finish(process, tmp: Path, name: str) -> dict:
     return result
 
 
-@pytest.fixture(scope="module")
-def runs(tmp_path_factory):
-    import os
-
-    tmp = tmp_path_factory.mktemp("resumable")
+def run_all(tmp: Path, env: dict) -> dict:
     (tmp / "train.py").write_text(TRAIN_SCRIPT)
-    src = Path(__file__).resolve().parents[1] / "src"
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(src), os.environ.get("PYTHONPATH")]))}
     started = time.monotonic()
-    whole = start(tmp, "whole", 0, 0, subprocess_env=env)
-    after_epoch = start(tmp, "after_epoch", 0, 0.1, subprocess_env=env)
-    mid_epoch = start(tmp, "mid_epoch", 0.0001, 0.1, subprocess_env=env)  # a checkpoint after (almost) every batch
-    files = {
-        "after_epoch": kill_when(after_epoch, tmp / "after_epoch" / "tiny", (2, 0)),
-        "mid_epoch": kill_when(mid_epoch, tmp / "mid_epoch" / "tiny", (2, 3)),
-    }
-    resumed_after_epoch = start(tmp, "after_epoch", 0, 0, "--again", subprocess_env=env)
-    resumed_mid_epoch = start(tmp, "mid_epoch", 0.0001, 0, subprocess_env=env)
-    result = {
-        "tmp": tmp,
-        "files_at_kill": files,
-        "whole": finish(whole, tmp, "whole"),
-        "after_epoch": finish(resumed_after_epoch, tmp, "after_epoch"),
-        "mid_epoch": finish(resumed_mid_epoch, tmp, "mid_epoch"),
-    }
+    processes = []
+    try:
+        processes += [
+            start(tmp, "whole", 0, 0, env=env),
+            start(tmp, "after_epoch", 0, 0.1, env=env),
+            start(tmp, "mid_epoch", 0.0001, 0.1, env=env),  # a checkpoint after (almost) every batch
+        ]
+        whole, after_epoch, mid_epoch = processes
+        files = {
+            "after_epoch": kill_when(after_epoch, tmp / "after_epoch" / "tiny", (2, 0)),
+            "mid_epoch": kill_when(mid_epoch, tmp / "mid_epoch" / "tiny", (2, 3)),
+        }
+        processes += [
+            start(tmp, "after_epoch", 0, 0, "--again", env=env),
+            start(tmp, "mid_epoch", 0.0001, 0, env=env),
+        ]
+        result = {
+            "tmp": tmp,
+            "files_at_kill": files,
+            "whole": finish(whole, tmp, "whole"),
+            "after_epoch": finish(processes[3], tmp, "after_epoch"),
+            "mid_epoch": finish(processes[4], tmp, "mid_epoch"),
+        }
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
     print(f"resumable training runs took {time.monotonic() - started:.1f} s")
     return result
 
@@ -145,13 +150,13 @@ def assert_same_weights(a: dict, b: dict):
         assert torch.allclose(a[key], b[key]), key
 
 
-def test_uninterrupted_run_saves_every_epoch_and_keeps_the_last_three(runs):
+def check_uninterrupted_run_saves_every_epoch_and_keeps_the_last_three(runs):
     assert runs["whole"]["steps"] == [[e, i] for e in range(EPOCHS) for i in range(16)]
     folder = runs["tmp"] / "whole" / "tiny"
     assert sorted(p.name for p in folder.iterdir()) == ["epoch-002.pt", "epoch-003.pt", "epoch-004.pt"]
 
 
-def test_run_killed_after_an_epoch_trains_only_the_remaining_epochs(runs):
+def check_run_killed_after_an_epoch_trains_only_the_remaining_epochs(runs):
     at_kill = runs["files_at_kill"]["after_epoch"]
     done = checkpoint_files.position(Path(at_kill[-1]))[0]
     assert at_kill[-1] == f"epoch-{done:03d}.pt" and 2 <= done < EPOCHS
@@ -163,7 +168,7 @@ def test_run_killed_after_an_epoch_trains_only_the_remaining_epochs(runs):
     assert_same_weights(resumed["weights"], runs["whole"]["weights"])
 
 
-def test_run_killed_mid_epoch_resumes_at_the_next_batch(runs):
+def check_run_killed_mid_epoch_resumes_at_the_next_batch(runs):
     newest = runs["files_at_kill"]["mid_epoch"][-1]
     epoch, batches = checkpoint_files.position(Path(newest))
     assert batches > 0
@@ -177,13 +182,13 @@ def test_run_killed_mid_epoch_resumes_at_the_next_batch(runs):
     assert not list((runs["tmp"] / "mid_epoch" / "tiny").glob(".*.tmp"))
 
 
-def test_finished_run_is_not_trained_again(runs):
+def check_finished_run_is_not_trained_again(runs):
     resumed = runs["after_epoch"]
     assert resumed["steps_again"] == []
     assert "'tiny' is already trained (epoch-004.pt)" in resumed["log"]
 
 
-def test_other_epoch_count_is_refused_with_the_fix(runs):
+def check_other_epoch_count_is_refused_with_the_fix(runs):
     folder = runs["tmp"] / "after_epoch" / "tiny"
     assert runs["after_epoch"]["other_epochs_error"] == (
         f"the checkpoints in {folder} belong to a 4-epoch run, not 6: pass epochs=4 to finish it, "
@@ -191,21 +196,46 @@ def test_other_epoch_count_is_refused_with_the_fix(runs):
     )
 
 
-def test_damaged_checkpoint_is_skipped_with_a_warning(runs, tmp_path):
-    folder = tmp_path / "tiny"
-    shutil.copytree(runs["tmp"] / "whole" / "tiny", folder)
-    newest = folder / "epoch-004.pt"
+def test_killed_training_resumes_exactly(tmp_path, subprocess_env):
+    runs = run_all(tmp_path, subprocess_env)
+    check_uninterrupted_run_saves_every_epoch_and_keeps_the_last_three(runs)
+    check_run_killed_after_an_epoch_trains_only_the_remaining_epochs(runs)
+    check_run_killed_mid_epoch_resumes_at_the_next_batch(runs)
+    check_finished_run_is_not_trained_again(runs)
+    check_other_epoch_count_is_refused_with_the_fix(runs)
+
+
+def test_damaged_checkpoint_is_skipped_with_a_warning(tmp_path):
+    for epoch in (1, 2, 3):
+        state = {"epoch": epoch, "iteration": 0, "n_epoch": 3, "model": {"w": torch.full((64, 64), epoch)},
+                 "opt": {}, "rng": torch.get_rng_state()}
+        checkpoint_files.save(state, tmp_path / checkpoint_files.checkpoint_name(epoch))
+    newest = tmp_path / "epoch-003.pt"
     newest.write_bytes(newest.read_bytes()[: newest.stat().st_size // 2])  # a save cut off by a reset
 
     with pytest.warns(checkpoint_files.CheckpointWarning) as caught:
-        path, state = checkpoint_files.load_latest(folder)
+        path, state = checkpoint_files.load_latest(tmp_path)
 
-    assert path == folder / "epoch-003.pt" and state["epoch"] == 3
+    assert path == tmp_path / "epoch-002.pt"
+    assert state["epoch"] == 2 and torch.equal(state["model"]["w"], torch.full((64, 64), 2))
     assert len(caught) == 1
     assert re.fullmatch(
         rf"skipping damaged checkpoint {re.escape(str(newest))} \(.+\); an older one is used instead",
         str(caught[0].message),
     )
+
+
+def test_saves_are_atomic_and_pruned(tmp_path):
+    for epoch in range(1, 6):
+        checkpoint_files.save({"epoch": epoch}, tmp_path / checkpoint_files.checkpoint_name(epoch))
+    checkpoint_files.save({"epoch": 5}, tmp_path / checkpoint_files.checkpoint_name(5, 120))
+    (tmp_path / ".epoch-006.pt.x1y2.tmp").write_bytes(b"cut off")  # a save killed half-way
+
+    checkpoint_files.prune(tmp_path, keep=3)
+    checkpoint_files.remove_temporaries(tmp_path)
+
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["epoch-004.pt", "epoch-005-batch-000120.pt", "epoch-005.pt"]
+    assert [p.name for p in checkpoint_files.list_checkpoints(tmp_path)][-1] == "epoch-005-batch-000120.pt"
 
 
 def test_no_readable_checkpoint_means_a_fresh_start(tmp_path):
