@@ -133,11 +133,11 @@ def check_github_repo(repo):
 
 
 def check_branch(branch):
-    # The rules of `git check-ref-format --branch`, plus no spaces (the name goes into URLs).
+    # The rules of `git check-ref-format --branch`, plus no spaces, "#" or "%" (the name goes into URLs).
     problems = (
         not branch
         or has_control_characters(branch)
-        or re.search(r"[\s~^:?*\[\\]", branch)
+        or re.search(r"[\s~^:?*\[\\#%]", branch)
         or ".." in branch
         or "@{" in branch
         or "//" in branch
@@ -148,7 +148,7 @@ def check_branch(branch):
     )
     if problems:
         return (
-            f'branch "{branch}" is not a valid git branch name (no spaces, "..", "~^:?*[\\", '
+            f'branch "{branch}" is not a valid git branch name (no spaces, "..", "~^:?*[\\#%", '
             'leading "-" or trailing "/" or "."); use e.g. "main"'
         )
     return None

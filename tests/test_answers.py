@@ -38,6 +38,7 @@ BAD_ANSWERS = {
     "github-repo-dot-git": ({"github_repo": "course.git"}, 'ERROR: github_repo "course.git" ends with ".git"; type the name without it: "course"'),
     "branch-space": ({"branch": "spring 2026"}, 'ERROR: branch "spring 2026" is not a valid git branch name'),
     "branch-dots": ({"branch": "a..b"}, 'ERROR: branch "a..b" is not a valid git branch name'),
+    "branch-hash": ({"branch": "v1#2"}, 'ERROR: branch "v1#2" is not a valid git branch name'),
     "branch-lock": ({"branch": "main.lock"}, 'ERROR: branch "main.lock"'),
     "branch-leading-dash": ({"branch": "-main"}, 'ERROR: branch "-main"'),
     "branch-trailing-slash": ({"branch": "main/"}, 'ERROR: branch "main/"'),
