@@ -154,23 +154,22 @@ def _children() -> set:
 
 
 def _stop_new_children(before: set) -> None:
-    """Stop the lesson worker this run started, so an interrupted run leaves nothing running.
+    """Stop the lesson worker this run started, and all it started: an interrupted run leaves nothing running.
 
-    Ctrl-C in a terminal reaches the worker too (same process group), but the stop button in
-    a notebook interrupts only the notebook's own process: the worker would go on training.
-    SIGINT lets it stop its kernel cleanly; SIGKILL if it does not end in time.
+    The stop button in a notebook (or `kill PID`) interrupts only this process, and the worker
+    would go on training. Killing its whole tree at once is also the one way that cannot race
+    with a worker already stopping after Ctrl-C in a terminal.
     """
     import psutil
 
-    started = [child for child in _children() - before if child.is_running()]
-    _, alive = psutil.wait_procs(started, timeout=2)
-    for stop, wait in ((signal.SIGINT, 30), (signal.SIGKILL, 5)):
-        for child in alive:
-            try:
-                child.send_signal(stop)
-            except psutil.NoSuchProcess:
-                pass
-        _, alive = psutil.wait_procs(alive, timeout=wait)
+    from .processes import kill_tree
+
+    for child in _children() - before:
+        try:
+            if "lesson_worker" in " ".join(child.cmdline()):
+                kill_tree(child)
+        except psutil.NoSuchProcess:
+            pass
 
 
 def _claim(lesson_runs: Path, run_id: str | None, lesson: str, given: dict, defaults: dict) -> Run:
