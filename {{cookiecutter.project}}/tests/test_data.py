@@ -127,10 +127,12 @@ def test_download_caches_archive_extracts_locally_and_then_works_offline(server,
     assert files_under(course / "local") == ["digits/README.txt", "digits/train.csv"]
 
 
-def test_dropped_connection_resumes_with_range(server, course):
-    folder = data.download(f"{server.url}/drop-once/digits.tar.gz", SHA256, progress=False)
+def test_dropped_connection_resumes_with_range(server, course, capsys):
+    folder = data.download(f"{server.url}/drop-once/digits.tar.gz", SHA256)
 
     assert_extracted(folder)
+    progress = capsys.readouterr().err
+    assert "digits.tar.gz:" in progress and "100%" in progress  # the resumed bar ends full
     (first, first_range), (second, second_range) = server.requests
     assert first_range is None
     start = int(second_range.removeprefix("bytes=").rstrip("-"))

@@ -234,7 +234,7 @@ def _progress_bar(name: str, total: int | None, initial: int, enabled: bool):
 
     return tqdm(
         total=total, initial=initial, desc=name, unit="B", unit_scale=True, unit_divisor=1024,
-        disable=not enabled, leave=False,
+        disable=not enabled,
     )
 
 
