@@ -9,6 +9,7 @@ per failure.
 from __future__ import annotations
 
 import contextlib
+import glob
 import hashlib
 import http.client
 import logging
@@ -253,6 +254,8 @@ class _Extract:
         if action == "fetch" and self.target.is_dir():
             return str(self.target)
         self.target.parent.mkdir(parents=True, exist_ok=True)
+        for stale in self.target.parent.glob(glob.escape(f".{self.target.name}-") + "*"):
+            shutil.rmtree(stale, ignore_errors=True)  # left by an extraction cut short (we hold the lock)
         scratch = Path(tempfile.mkdtemp(dir=self.target.parent, prefix=f".{self.target.name}-"))
         try:
             _unpack(Path(fname), scratch / "content", self.url)
