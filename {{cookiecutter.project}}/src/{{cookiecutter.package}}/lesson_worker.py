@@ -17,7 +17,9 @@ import ast
 import json
 import os
 import re
+import secrets
 import signal
+import subprocess
 import sys
 import tempfile
 import threading
@@ -167,60 +169,58 @@ class LessonRun:
         self.cell_timeout = request["cell_timeout"]
         self.env = {**os.environ, **(request.get("env") or {})}
         self.km = None
-        self._spec_dir = tempfile.TemporaryDirectory(prefix="course-kernel-")
+        self.kernel = None  # the kernel's subprocess.Popen
+        self._kernel_dir = tempfile.TemporaryDirectory(prefix="course-kernel-")  # connection file, sockets
         self._warm_client = None
         self._warm_msg = None
 
     # -- kernel -------------------------------------------------------------------------
     def start_kernel(self) -> None:
-        """Start the kernel and send it the prelude and warm-up imports without waiting for them."""
-        from jupyter_client import AsyncKernelManager
-        from jupyter_client.kernelspec import KernelSpecManager
-        from jupyter_client.blocking import BlockingKernelClient
-        from jupyter_core.utils import run_sync
+        """Launch the kernel first, then load jupyter_client and papermill while it boots.
 
-        spec_dir = Path(self._spec_dir.name) / KERNEL_NAME
-        spec_dir.mkdir()
-        (spec_dir / "kernel.json").write_text(
-            json.dumps(
-                {
-                    "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-                    "display_name": f"Python {sys.version.split()[0]} (course)",
-                    "language": "python",
-                    "metadata": {"debugger": False},
-                }
-            )
+        The kernel command is built from ``sys.executable`` (no kernelspec lookup, so no
+        dependence on a registered ``python3``). It talks over Unix sockets in a private
+        folder, so parallel kernels cannot race for TCP ports. The prelude and the warm-up
+        imports are queued without waiting; their reply is awaited when the lesson starts.
+        """
+        folder = Path(self._kernel_dir.name)
+        connection_file = folder / "connection.json"
+        ports = ("shell_port", "iopub_port", "stdin_port", "control_port", "hb_port")
+        connection = {name: number for number, name in enumerate(ports, start=1)}
+        connection.update(
+            ip=str(folder / "ipc"), transport="ipc", key=secrets.token_hex(32),
+            signature_scheme="hmac-sha256", kernel_name=KERNEL_NAME,
         )
-        specs = KernelSpecManager(kernel_dirs=[self._spec_dir.name])
-        # Unix sockets instead of TCP ports: parallel kernels cannot race for the same port.
-        self.km = AsyncKernelManager(
-            kernel_name=KERNEL_NAME,
-            kernel_spec_manager=specs,
-            transport="ipc",
-            ip=str(Path(self._spec_dir.name) / "ipc"),
-            connection_file=str(Path(self._spec_dir.name) / "connection.json"),
+        connection_file.write_text(json.dumps(connection))
+        self.kernel = process = subprocess.Popen(
+            [sys.executable, "-m", "ipykernel_launcher", "-f", str(connection_file)],
+            cwd=self.notebook.parent, env=self.env, start_new_session=True,
         )
-        run_sync(self.km.start_kernel)(cwd=str(self.notebook.parent), env=self.env)
+
+        from jupyter_client import AsyncKernelManager
+        from jupyter_client.blocking import BlockingKernelClient
+        from jupyter_client.provisioning import LocalProvisioner
+
+        # A manager for the kernel launched above, for nbclient: it polls and signals `process`.
+        self.km = AsyncKernelManager(kernel_name=KERNEL_NAME, connection_file=str(connection_file))
+        self.km.load_connection_file()
+        self.km.provisioner = LocalProvisioner(kernel_id=KERNEL_NAME, kernel_spec=None, parent=self.km)
+        self.km.provisioner.process = process
+        self.km.provisioner.pid = process.pid
 
         client = BlockingKernelClient()
-        client.load_connection_info(self.km.get_connection_info())
+        client.load_connection_info(connection)
         client.start_channels()
-        # No wait_for_ready: zmq queues the request until the kernel is up, and the
-        # worker meanwhile loads papermill; the reply is awaited only when the lesson starts.
-        import papermill  # noqa: F401
+        import papermill  # noqa: F401  (loads while the kernel boots)
 
         notebook = json.loads(self.notebook.read_text(encoding="utf-8"))
         code = _PRELUDE + _WARM.format(names=imported_modules(notebook))
         self._warm_msg = client.execute(code, silent=True, store_history=False)
         self._warm_client = client
 
-    @property
-    def kernel_pid(self) -> int:
-        return self.km.provisioner.process.pid
-
     def kernel_exit(self) -> int | None:
         """The kernel's exit status (negative: killed by that signal), or None while it runs."""
-        return self.km.provisioner.process.poll()
+        return self.kernel.poll()
 
     def _finish_warm_up(self, timeout: float) -> None:
         client, self._warm_client = self._warm_client, None
@@ -260,20 +260,13 @@ class LessonRun:
             client.stop_channels()
 
     def stop(self) -> None:
-        """Kill the kernel and everything below this process, then remove kernel files."""
-        from jupyter_core.utils import run_sync
-
+        """Kill the kernel and everything below this process, then remove its sockets and files."""
         if self._warm_client is not None:
             self._warm_client.stop_channels()
-        if self.km is not None and self.km.has_kernel:
+        if self.kernel is not None:
             self.kernel_exit()  # record the kernel's status before orphans are reaped
         processes.kill_descendants()
-        if self.km is not None:
-            try:
-                run_sync(self.km.shutdown_kernel)(now=True)
-            except Exception:  # already dead; only the connection file is left
-                self.km.cleanup_resources()
-        self._spec_dir.cleanup()
+        self._kernel_dir.cleanup()
 
     # -- execution ------------------------------------------------------------------------
     def execute(self) -> LessonResult:
@@ -282,7 +275,7 @@ class LessonRun:
 
         started = time.monotonic()
         self._finish_warm_up(STARTUP_TIMEOUT_S if self.timeout is None else self.timeout)
-        watchdog = _Watchdog(self.kernel_pid, self.cell_timeout, self.timeout)
+        watchdog = _Watchdog(self.kernel.pid, self.cell_timeout, self.timeout)
         watchdog.started = started
         watchdog.start()
         error: BaseException | None = None

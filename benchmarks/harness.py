@@ -1,0 +1,219 @@
+"""What the lesson harness costs, measured side by side on a freshly baked default course.
+
+1. Overhead: lesson 01 (smoke) through `course test` vs the same code exported to a plain
+   Python script (goal <= 1.10x).
+2. The three-lesson suite, cold, on 2 workers: `course test --smoke -n 2` vs
+   `pytest --nbmake -n 2` on the same notebooks with the same parameters injected (goal <= 0.8x).
+3. `course test` again with nothing changed vs the cold run (goal <= 0.05x).
+
+Lesson 02's data_url points at a local HTTP server in every run. data/, checkpoints/ and build/
+are wiped before each cold run so no tool finds another's downloads or checkpoints.
+Prints a table and writes benchmarks/results.md.
+
+    python benchmarks/harness.py [--repeat 3]
+"""
+import argparse
+import contextlib
+import functools
+import hashlib
+import http.server
+import importlib.util
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+TEMPLATE = Path(__file__).resolve().parents[1]
+RESULTS = Path(__file__).with_name("results.md")
+PACKAGE = "deep_learning_course"
+LESSON = "01_first_model"
+
+
+def bake(workdir: Path) -> Path:
+    subprocess.run(
+        [sys.executable, "-m", "cookiecutter", str(TEMPLATE), "--no-input", "-o", str(workdir)],
+        check=True, capture_output=True,
+    )
+    return workdir / "deep-learning-course"
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+@contextlib.contextmanager
+def data_server(course: Path):
+    """Serve the same small MNIST_SAMPLE-shaped archive the course's own tests use."""
+    spec = importlib.util.spec_from_file_location("course_conftest", course / "tests" / "conftest.py")
+    conftest = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(conftest)
+    folder = Path(tempfile.mkdtemp(prefix="bench-data-"))
+    archive = conftest._write_mnist_sample_archive(folder)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(QuietHandler, directory=str(folder)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield {
+            "data_url": f"http://127.0.0.1:{server.server_port}/{archive.name}",
+            "data_sha256": hashlib.sha256(archive.read_bytes()).hexdigest(),
+        }
+    finally:
+        server.shutdown()
+        server.server_close()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def env_for(course: Path) -> dict:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(course / "src"), env.get("PYTHONPATH")]))
+    env.pop("COURSE_ROOT", None)
+    return env
+
+
+def wipe(course: Path) -> None:
+    for name in ("data", "checkpoints", "build"):
+        shutil.rmtree(course / name, ignore_errors=True)
+    shutil.rmtree(course / "nbmake", ignore_errors=True)
+
+
+def timed(command, cwd: Path, env: dict) -> float:
+    start = time.perf_counter()
+    done = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True)
+    seconds = time.perf_counter() - start
+    if done.returncode:
+        raise SystemExit(f"{' '.join(map(str, command))} failed ({done.returncode}):\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
+    return seconds
+
+
+def parameters_for(lesson: Path, data: dict) -> dict:
+    sys.path.insert(0, str(lesson.parents[1] / "src"))
+    from deep_learning_course.harness import lesson_parameters
+
+    declared = lesson_parameters(lesson)
+    return {"smoke": True, **{k: v for k, v in data.items() if k in declared}}
+
+
+def export_script(lesson: Path, parameters: dict, target: Path) -> Path:
+    """The lesson's code cells as one script, parameters assigned right after the parameters cell."""
+    cells = json.loads(lesson.read_text())["cells"]
+    parts = []
+    for cell in cells:
+        if cell["cell_type"] != "code":
+            continue
+        source = "".join(cell["source"])
+        assert not any(line.lstrip().startswith(("%", "!")) for line in source.splitlines()), "magics need IPython"
+        parts.append(source)
+        if "parameters" in cell["metadata"].get("tags", []):
+            parts.append("\n".join(f"{name} = {value!r}" for name, value in parameters.items()))
+    target.write_text("\n\n".join(parts) + "\n")
+    return target
+
+
+def nbmake_copies(course: Path, data: dict) -> Path:
+    """The lessons with the same injected parameters as `course test` (papermill's own injection)."""
+    import papermill
+
+    folder = course / "nbmake"
+    folder.mkdir()
+    for lesson in sorted((course / "lessons").glob("*.ipynb")):
+        papermill.execute_notebook(
+            str(lesson), str(folder / lesson.name), parameters=parameters_for(lesson, data),
+            prepare_only=True, progress_bar=False, kernel_name="python3", language="python",
+        )
+    return folder
+
+
+def measure(course: Path, data: dict, repeat: int) -> dict:
+    env = env_for(course)
+    python = sys.executable
+    lesson = course / "lessons" / f"{LESSON}.ipynb"
+    params = parameters_for(lesson, data)
+    script = export_script(lesson, params, course / "lessons" / f"_{LESSON}_plain.py")
+    course_cmd = [python, "-m", PACKAGE, "test", "--smoke"]
+    data_args = [arg for name, value in data.items() for arg in ("-p", name, value)]
+    plain_env = {**env, "MPLBACKEND": "Agg"}
+    times = {key: [] for key in ("plain", "course_one", "course_cold", "nbmake_cold", "rerun")}
+
+    # Warm the OS file cache once (first import of torch/fastai from disk is not what we measure).
+    wipe(course)
+    timed([python, str(script)], course / "lessons", plain_env)
+    for _ in range(repeat):
+        wipe(course)
+        times["plain"].append(timed([python, str(script)], course / "lessons", plain_env))
+        wipe(course)
+        times["course_one"].append(timed([*course_cmd, LESSON, "--force"], course, env))
+    for _ in range(repeat):
+        wipe(course)
+        times["course_cold"].append(timed([*course_cmd, "-n", "2", *data_args], course, env))
+        times["rerun"].append(timed([*course_cmd, "-n", "2", *data_args], course, env))
+        wipe(course)
+        copies = nbmake_copies(course, data)
+        times["nbmake_cold"].append(
+            timed([python, "-m", "pytest", "--nbmake", "-n", "2", "-q", "-p", "no:cacheprovider", str(copies)], course, env)
+        )
+    script.unlink()
+    wipe(course)
+    return times
+
+
+def table(times: dict, repeat: int) -> str:
+    """Ratios three ways: of medians, of the fastest runs, and the median of back-to-back pairs.
+
+    Other work on the machine slows single runs at random; the fastest runs are the least
+    disturbed, and a pair run back to back saw similar load. The goal is judged on the
+    worst of the three, so a lucky median cannot pass it.
+    """
+    rows = [
+        ("1. one lesson: `course test 01 --smoke` / plain script", "course_one", "plain", 1.10),
+        ("2. suite cold, 2 workers: `course test` / `pytest --nbmake`", "course_cold", "nbmake_cold", 0.80),
+        ("3. rerun, nothing changed / cold run", "rerun", "course_cold", 0.05),
+    ]
+    lines = [
+        "| comparison | ours s (median) | baseline s (median) | ratio of medians | ratio of fastest | median paired ratio | goal | met |",
+        "|---|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for name, ours, base, goal in rows:
+        mine, theirs = times[ours], times[base]
+        ratios = (
+            statistics.median(mine) / statistics.median(theirs),
+            min(mine) / min(theirs),
+            statistics.median(a / b for a, b in zip(mine, theirs)),
+        )
+        met = "yes" if max(ratios) <= goal else "NO"
+        lines.append(
+            f"| {name} | {statistics.median(mine):.2f} | {statistics.median(theirs):.2f} | "
+            + " | ".join(f"{r:.2f}x" for r in ratios)
+            + f" | <= {goal:.2f}x | {met} |"
+        )
+    lines += ["", "All runs (seconds):", ""]
+    lines += [f"- {key}: {', '.join(f'{v:.2f}' for v in values)}" for key, values in times.items()]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="bench-harness-") as workdir:
+        course = bake(Path(workdir))
+        with data_server(course) as data:
+            times = measure(course, data, args.repeat)
+    header = (
+        f"# Lesson harness benchmark\n\nPython {platform.python_version()}, {platform.system()} "
+        f"{platform.machine()}, {os.cpu_count()} CPUs, no GPU; median of {args.repeat} runs per cell; "
+        "wall-clock seconds of the whole command (process start to exit).\n\n"
+    )
+    text = header + table(times, args.repeat) + "\n"
+    print(text)
+    RESULTS.write_text(text)
+
+
+if __name__ == "__main__":
+    main()
