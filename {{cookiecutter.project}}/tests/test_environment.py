@@ -76,12 +76,20 @@ def test_versions_come_from_installed_metadata():
 
 def test_course_env_prints_a_table(course_cli, subprocess_env, tmp_path):
     env = {k: v for k, v in subprocess_env.items() if k not in RUNTIME_VARIABLES}
-    env.update(KAGGLE_KERNEL_RUN_TYPE="Batch", COURSE_CHECKPOINTS=str(tmp_path / "ckpt"))
+    (tmp_path / "drive" / "MyDrive").mkdir(parents=True)
+    env.update(
+        COLAB_RELEASE_TAG="release-colab_20260101-060000",
+        COURSE_DRIVE_MOUNT=str(tmp_path / "drive"),
+        COURSE_CHECKPOINTS=str(tmp_path / "ckpt"),
+        COURSE_LOCAL_DATA=str(tmp_path / "local"),
+    )
     result = course_cli("env", env=env)
 
     assert result.returncode == 0, result.stderr
     rows = dict(re.split(r"\s{2,}", line, maxsplit=1) for line in result.stdout.splitlines())
-    assert rows["runtime"] == "kaggle"
+    assert rows["runtime"] == "colab"
+    assert rows["google drive"] == f"mounted at {tmp_path / 'drive'}"
+    assert rows["local data"] == str(tmp_path / "local")
     assert rows["device"] == str(environment.device_info())
     assert rows["torch"] == importlib.metadata.version("torch")
     assert rows["course root"] == str(ROOT)

@@ -98,6 +98,10 @@ def describe() -> dict[str, str]:
     from .errors import CourseError
 
     rows = {"runtime": runtime(), "device": str(device_info())}
+    if rows["runtime"] == "colab":
+        from . import drive
+
+        rows["google drive"] = f"mounted at {drive.mount_point()}" if drive.is_mounted() else "not mounted"
     rows.update(versions())
     try:
         paths = course_paths()
