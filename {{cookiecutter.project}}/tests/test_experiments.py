@@ -83,6 +83,25 @@ for epoch in range(first, epochs):
 """
 
 
+WAIT_PARAMETERS = """\
+smoke = True
+epochs = 30
+batch_size = 4
+seed = 0
+device = "auto"
+epoch_seconds = 1.0
+"""
+
+# For the interrupt tests: slow enough to interrupt, and no torch to import.
+WAIT_CODE = f"""\
+import time
+import {PACKAGE} as course
+for epoch in range(epochs):
+    time.sleep(epoch_seconds)
+    course.metrics.log_metrics(epoch=epoch, loss=1 / (epoch + 1), headline="loss")
+"""
+
+
 def _lesson(parameters: str, code: str) -> nbformat.NotebookNode:
     notebook = nbformat.v4.new_notebook()
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
@@ -95,13 +114,14 @@ def _lesson(parameters: str, code: str) -> nbformat.NotebookNode:
 
 @pytest.fixture
 def course_repo(tmp_path):
-    """A course repo with two tiny lessons: 01_probe (logs metrics from its parameters), 02_train."""
+    """A course repo with tiny lessons: 01_probe (logs metrics from its parameters), 02_train, 03_wait."""
     repo = tmp_path / "course"
     (repo / "lessons").mkdir(parents=True)
     for name in ("pyproject.toml", ".gitignore"):
         shutil.copy(ROOT / name, repo / name)
     nbformat.write(_lesson(PROBE_PARAMETERS, PROBE_CODE), repo / "lessons" / "01_probe.ipynb")
     nbformat.write(_lesson(TRAIN_PARAMETERS, TRAIN_CODE), repo / "lessons" / "02_train.ipynb")
+    nbformat.write(_lesson(WAIT_PARAMETERS, WAIT_CODE), repo / "lessons" / "03_wait.ipynb")
     return repo
 
 
@@ -302,9 +322,9 @@ def test_killed_run_resumes_from_its_last_checkpoint(course_repo, course_cli, su
 
 def test_interrupted_sweep_stops_its_run_and_starts_no_more(course_repo, subprocess_env):
     """SIGINT is what Ctrl-C in a terminal and the stop button in a notebook send."""
-    lesson_runs = course_repo / "build" / "runs" / "02_train"
+    lesson_runs = course_repo / "build" / "runs" / "03_wait"
     sweep = subprocess.Popen(
-        [sys.executable, "-m", PACKAGE, "sweep", "02", "-p", "seed", "0,1", "-p", "epoch_seconds", "2"],
+        [sys.executable, "-m", PACKAGE, "sweep", "03", "-p", "seed", "0,1"],
         cwd=course_repo, env=subprocess_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     try:
@@ -325,10 +345,10 @@ def test_interrupted_sweep_stops_its_run_and_starts_no_more(course_repo, subproc
 
 def test_stop_button_in_a_notebook_stops_the_run(course_repo, subprocess_env):
     """The stop button interrupts only the notebook's process: the run must still stop its lesson."""
-    cell = 'import PACKAGE as course\ncourse.experiments.run("02", run_id="cell", epochs=30, epoch_seconds=1)\n'
+    cell = 'import PACKAGE as course\ncourse.experiments.run("03", run_id="cell")\n'
     notebook = subprocess.Popen([sys.executable, "-c", cell.replace("PACKAGE", PACKAGE)], cwd=course_repo,
                                 env=subprocess_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    run_dir = course_repo / "build" / "runs" / "02_train" / "cell"
+    run_dir = course_repo / "build" / "runs" / "03_wait" / "cell"
     try:
         _wait_for(lambda: metrics.read_metrics(run_dir)["history"] or notebook.poll() is not None, 120, "an epoch")
         notebook.send_signal(signal.SIGINT)
