@@ -192,9 +192,12 @@ class LessonRun:
             signature_scheme="hmac-sha256", kernel_name=KERNEL_NAME,
         )
         connection_file.write_text(json.dumps(connection))
+        # As jupyter_client launches kernels: no stdin, a session of its own, and the parent's
+        # pid, which makes ipykernel exit by itself should this worker die.
         self.kernel = process = subprocess.Popen(
             [sys.executable, "-m", "ipykernel_launcher", "-f", str(connection_file)],
-            cwd=self.notebook.parent, env=self.env, start_new_session=True,
+            cwd=self.notebook.parent, env={**self.env, "JPY_PARENT_PID": str(os.getpid())},
+            stdin=subprocess.DEVNULL, start_new_session=True,
         )
 
         from jupyter_client import AsyncKernelManager
