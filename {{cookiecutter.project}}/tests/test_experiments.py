@@ -391,6 +391,15 @@ def test_log_metrics_outside_a_run_writes_under_build(course_repo, monkeypatch):
     assert metrics.read_metrics(first)["latest"] == {"accuracy": 0.6}
 
 
+@pytest.mark.parametrize("name, lower_is_better", [
+    ("valid_loss", True), ("trainloss", True), ("error_rate", True), ("epoch_time", True),
+    ("accuracy", False), ("cpu_gflops", False), ("f1", False), ("terrain_score", False),
+])
+def test_headline_direction_is_guessed_from_the_name(name, lower_is_better):
+    assert metrics.headline({"headline": name, "latest": {name: 1.0}}) == (name, 1.0, lower_is_better)
+    assert metrics.headline({"headline": name, "lower_is_better": not lower_is_better})[2] is not lower_is_better
+
+
 @pytest.mark.parametrize("text, default, expected", [
     ("3e-3", 0.001, 0.003),
     ("2", 0.1, 2),

@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import numbers
 import os
+import re
 import tempfile
 import time
 from pathlib import Path
@@ -30,7 +31,8 @@ from .errors import CourseError
 
 FILE_NAME = "metrics.json"
 _COUNTERS = ("epoch", "step", "iteration")
-_LOWER_IS_BETTER_WORDS = ("loss", "error", "err", "mse", "mae", "rmse", "perplexity", "seconds", "time")
+# Words in a metric's name (split at "_", "-", ...) that mean smaller is better.
+_LOWER_IS_BETTER_WORDS = {"loss", "error", "err", "mse", "mae", "rmse", "perplexity", "seconds", "time", "ms"}
 _session_file: Path | None = None
 
 
@@ -96,7 +98,8 @@ def headline(record: dict) -> tuple[str | None, object, bool]:
         return None, None, False
     lower = record.get("lower_is_better")
     if lower is None:
-        lower = any(word in name.lower() for word in _LOWER_IS_BETTER_WORDS)
+        words = re.split(r"[^a-z0-9]+", name.lower())
+        lower = any(word in _LOWER_IS_BETTER_WORDS or word.endswith("loss") for word in words)
     return name, record.get("latest", {}).get(name), bool(lower)
 
 
