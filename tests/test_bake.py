@@ -25,7 +25,7 @@ def course_table(course):
     return tomllib.loads((course / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["course"]
 
 
-def tracked_files(course):
+def course_files(course):
     return sorted(p for p in course.rglob("*") if p.is_file() and ".git" not in p.relative_to(course).parts)
 
 
@@ -42,7 +42,7 @@ def test_defaults_give_a_complete_course(default_course):
         ".github/workflows/lessons-cpu.yml", ".github/workflows/lessons-gpu.yml", "constraints/ci.txt",
         *(f"lessons/{name}" for name in LESSONS),
     }
-    present = {p.relative_to(default_course).as_posix() for p in tracked_files(default_course)}
+    present = {p.relative_to(default_course).as_posix() for p in course_files(default_course)}
     assert expected <= present, f"missing: {sorted(expected - present)}"
     assert not [p for p in present if "__pycache__" in p or p.endswith(".pyc")]
     top_level = {p.name for p in default_course.iterdir()} - {".git"}
@@ -265,7 +265,7 @@ def test_title_with_quotes_and_backslashes_stays_valid(bake):
 def test_baking_is_deterministic_and_rebaking_in_place_is_safe(tmp_path, cookiecutter_config, template):
     first = bake_into(tmp_path / "a", cookiecutter_config, template, init_git="no")
     second = bake_into(tmp_path / "b", cookiecutter_config, template, init_git="no")
-    contents = lambda course: {p.relative_to(course): p.read_bytes() for p in tracked_files(course)}
+    contents = lambda course: {p.relative_to(course): p.read_bytes() for p in course_files(course)}
     assert contents(first) == contents(second)
 
     committed = bake_into(tmp_path / "c", cookiecutter_config, template)
