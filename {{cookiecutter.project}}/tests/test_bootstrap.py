@@ -1,4 +1,6 @@
 """bootstrap.setup() pieces: which requirements a runtime lacks, and installing only those."""
+import subprocess
+
 import pytest
 
 from conftest import ROOT
@@ -26,7 +28,7 @@ def test_missing_requirements_lists_absent_and_too_old_but_never_torch(tmp_path)
 
 def test_nothing_missing_means_no_pip_call(monkeypatch):
     calls = []
-    monkeypatch.setattr(bootstrap.subprocess, "run", lambda *a, **k: calls.append(a))
+    monkeypatch.setattr(subprocess, "run", lambda *a, **k: calls.append(a))
     assert bootstrap.install_missing(ROOT) == []  # this environment has every course dependency
     assert calls == []
 

@@ -5,11 +5,8 @@ says in one line where it runs. Every step checks before acting, so rerunning is
 """
 from __future__ import annotations
 
-import importlib.metadata
 import os
-import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 from .config import course_paths, find_root
@@ -57,6 +54,8 @@ def status_line(root: Path, where: str) -> str:
 
 def missing_requirements(root: Path) -> list[str]:
     """Requirements of ``[project].dependencies`` that are absent or too old (``NEVER_REINSTALL`` only if absent)."""
+    import importlib.metadata  # here, not at the top: it would double the cost of `import <package>`
+
     from packaging.requirements import Requirement
     from packaging.utils import canonicalize_name
 
@@ -81,6 +80,9 @@ def install_missing(root: Path) -> list[str]:
     missing = missing_requirements(root)
     if not missing:
         return []
+    import subprocess
+    import tempfile
+
     print("Installing what this runtime lacks:", ", ".join(missing))
     with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as pins:
         pins.write("".join(f"{name}=={version}\n" for name, version in _installed(NEVER_REINSTALL)))
@@ -97,6 +99,8 @@ def install_missing(root: Path) -> list[str]:
 
 
 def _installed(names) -> list[tuple[str, str]]:
+    import importlib.metadata
+
     found = []
     for name in names:
         try:
