@@ -82,7 +82,8 @@ def main():
           for label, init_git, median, low, high in rows),
     ]
     machine = (f"Python {platform.python_version()}, {platform.system()} {platform.machine()}, "
-               f"{os.cpu_count()} CPUs; {args.repeat} bakes per row, defaults otherwise.")
+               f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at the end; "
+               f"{args.repeat} bakes per row, defaults otherwise.")
     text = "\n".join(["# Bake time with the default answers", "", machine, "", *table, ""])
     print(text)
     RESULTS.write_text(text, encoding="utf-8")
