@@ -192,16 +192,22 @@ def test_python_version_sets_requires_python(bake):
     assert project["requires-python"] == ">=3.12"
 
 
-def test_every_option_value_bakes(tmp_path, cookiecutter_config, template):
-    """Each value of each choice once (the others at their defaults), as cookiecutter-django does,
-    plus every option turned off at once."""
-    combinations = [{key: value} for key in CHOICE_KEYS for value in DEFAULTS[key]]
-    combinations.append({key: DEFAULTS[key][-1] for key in CHOICE_KEYS})
-    for number, answers in enumerate(combinations):
-        course = bake_into(tmp_path / str(number), cookiecutter_config, template, **answers)
-        assert course_table(course)["package"] == "deep_learning_course", answers
-        for notebook in course.rglob("*.ipynb"):
-            nbformat.validate(nbformat.read(notebook, as_version=4))
+OPTION_COMBINATIONS = [
+    *({key: value} for key in CHOICE_KEYS for value in DEFAULTS[key]),
+    {key: DEFAULTS[key][-1] for key in CHOICE_KEYS},  # everything turned off at once
+]
+
+
+@pytest.mark.parametrize(
+    "answers", OPTION_COMBINATIONS,
+    ids=[",".join(f"{key}={value}" for key, value in answers.items()) for answers in OPTION_COMBINATIONS],
+)
+def test_every_option_value_bakes(bake, answers):
+    """Each value of each choice once (the others at their defaults), as cookiecutter-django does."""
+    course = bake(**answers)
+    assert course_table(course)["package"] == "deep_learning_course"
+    for notebook in course.rglob("*.ipynb"):
+        nbformat.validate(nbformat.read(notebook, as_version=4))
 
 
 def test_init_git_makes_one_clean_commit_on_the_branch(bake, capfd):
