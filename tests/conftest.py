@@ -13,7 +13,7 @@ from cookiecutter.main import cookiecutter
 
 TEMPLATE = Path(__file__).resolve().parents[1]
 DEFAULTS = json.loads((TEMPLATE / "cookiecutter.json").read_text(encoding="utf-8"))
-CHOICE_KEYS = [key for key, value in DEFAULTS.items() if isinstance(value, list)]
+CHOICE_KEYS = [key for key, value in DEFAULTS.items() if isinstance(value, list) and not key.startswith("_")]
 
 
 def pytest_addoption(parser):
