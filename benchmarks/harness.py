@@ -201,14 +201,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="bench-harness-") as workdir:
         course = bake(Path(workdir))
         with data_server(course) as data:
             times = measure(course, data, args.repeat)
     header = (
         f"# Lesson harness benchmark\n\nPython {platform.python_version()}, {platform.system()} "
-        f"{platform.machine()}, {os.cpu_count()} CPUs, no GPU; median of {args.repeat} runs per cell; "
-        "wall-clock seconds of the whole command (process start to exit).\n\n"
+        f"{platform.machine()}, {os.cpu_count()} CPUs, no GPU; {args.repeat} runs per cell; "
+        "wall-clock seconds of the whole command (process start to exit). "
+        f"Load average (1 min) {load_before:.1f} at the start, {os.getloadavg()[0]:.1f} at the end: "
+        "other work on the machine spreads single runs, so compare the three ratio columns.\n\n"
     )
     text = header + table(times, args.repeat) + "\n"
     print(text)
