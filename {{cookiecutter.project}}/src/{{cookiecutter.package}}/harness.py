@@ -27,7 +27,7 @@ STATUSES = ("passed", "failed", "timed out", "cached")
 DEFAULT_CELL_TIMEOUT_S = 1800.0  # a full-size training cell on a slow GPU
 SMOKE_CELL_TIMEOUT_S = 300.0
 SMOKE_LESSON_TIMEOUT_S = 900.0
-_BACKSTOP_S = 120.0  # extra time the worker gets beyond the lesson timeout before it is killed
+_BACKSTOP_S = 300.0  # beyond the lesson timeout: kernel start-up (up to 120 s), interrupt, clean-up
 
 
 @dataclass

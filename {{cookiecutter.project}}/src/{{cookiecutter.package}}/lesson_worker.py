@@ -277,9 +277,10 @@ class LessonRun:
         from papermill.exceptions import PapermillExecutionError
 
         started = time.monotonic()
-        self._finish_warm_up(STARTUP_TIMEOUT_S if self.timeout is None else self.timeout)
+        # Kernel start-up is not the lesson's time: on a busy machine it alone could eat a short
+        # lesson timeout. The wait is bounded on its own; the lesson's clock starts after it.
+        self._finish_warm_up(STARTUP_TIMEOUT_S)
         watchdog = _Watchdog(self.kernel.pid, self.cell_timeout, self.timeout)
-        watchdog.started = started
         watchdog.start()
         error: BaseException | None = None
         self.output.parent.mkdir(parents=True, exist_ok=True)
