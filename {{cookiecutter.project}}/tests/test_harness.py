@@ -234,6 +234,11 @@ def test_warm_up_imports_what_the_lesson_imports(tmp_path):
     assert lesson_worker.imported_modules(notebook) == ["os", "numpy", "fastai.vision.all", "sklearn.datasets"]
 
 
+def test_short_error_is_one_line_and_bounded():
+    assert lesson_worker._one_line("AssertionError: \x1b[31mfirst\x1b[0m\nsecond") == "AssertionError: first"
+    assert len(lesson_worker._one_line("ValueError: " + "x" * 1000)) == 300
+
+
 def test_lesson_parameters_reads_defaults(tmp_path):
     lesson = write_notebook(
         tmp_path / "p.ipynb",

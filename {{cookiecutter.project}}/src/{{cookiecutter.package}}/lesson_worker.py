@@ -327,7 +327,7 @@ class LessonRun:
             result.status = "timed out"
         elif getattr(error, "cell_index", None) is not None:  # PapermillExecutionError
             index = error.cell_index
-            message = f"{error.ename}: {error.evalue}".rstrip(": ")
+            message = _one_line(f"{error.ename}: {error.evalue}".rstrip(": "))
             result.traceback = _clean_traceback(error.traceback)
         else:
             index = watchdog.last_cell
@@ -335,7 +335,7 @@ class LessonRun:
             if status is not None:
                 message = f"the kernel died ({_exit_description(status)})"
             else:
-                message = f"{type(error).__name__}: {error}".rstrip(": ")
+                message = _one_line(f"{type(error).__name__}: {error}".rstrip(": "))
         result.status = result.status if result.status == "timed out" else "failed"
         result.error = message
         if index is not None and executed is not None:
@@ -361,6 +361,12 @@ def _lesson_cell_index(cells: list[dict], index: int) -> int:
     """Index in the lesson as written: papermill's injected-parameters cell is not counted."""
     injected = [i for i, c in enumerate(cells) if "injected-parameters" in c.get("metadata", {}).get("tags", [])]
     return index - 1 if injected and index > injected[0] else index
+
+
+def _one_line(text: str, limit: int = 300) -> str:
+    """The short error for reports and status lines; the whole text stays in the traceback."""
+    first = _ANSI.sub("", text).strip().splitlines()[0] if text.strip() else ""
+    return first if len(first) <= limit else first[: limit - 3] + "..."
 
 
 def _clean_traceback(lines) -> str:
