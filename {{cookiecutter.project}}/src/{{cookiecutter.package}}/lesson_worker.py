@@ -16,6 +16,7 @@ from __future__ import annotations
 import ast
 import json
 import os
+import queue
 import re
 import secrets
 import signal
@@ -232,7 +233,7 @@ class LessonRun:
             while time.monotonic() < deadline and self.kernel_exit() is None:
                 try:
                     reply = client.get_shell_msg(timeout=0.5)
-                except Exception:  # queue.Empty
+                except queue.Empty:
                     continue
                 if reply["parent_header"].get("msg_id") == self._warm_msg:
                     return
@@ -274,7 +275,6 @@ class LessonRun:
     # -- execution ------------------------------------------------------------------------
     def execute(self) -> LessonResult:
         from papermill import execute_notebook
-        from papermill.exceptions import PapermillExecutionError
 
         started = time.monotonic()
         # Kernel start-up is not the lesson's time: on a busy machine it alone could eat a short
@@ -299,9 +299,7 @@ class LessonRun:
                 on_cell_execute=watchdog.cell_started,
                 on_cell_executed=watchdog.cell_finished,
             )
-        except PapermillExecutionError as failure:
-            error = failure
-        except Exception as failure:  # dead kernel, nbclient timeout, unreadable notebook
+        except Exception as failure:  # a failing cell, a dead kernel, an unreadable notebook
             error = failure
         finally:
             watchdog.stop()
@@ -325,7 +323,7 @@ class LessonRun:
         if watchdog.timed_out is not None:
             index, message = watchdog.timed_out
             result.status = "timed out"
-        elif getattr(error, "cell_index", None) is not None:  # PapermillExecutionError
+        elif getattr(error, "cell_index", None) is not None:  # papermill's PapermillExecutionError
             index = error.cell_index
             message = _one_line(f"{error.ename}: {error.evalue}".rstrip(": "))
             result.traceback = _clean_traceback(error.traceback)
