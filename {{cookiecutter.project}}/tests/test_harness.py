@@ -5,7 +5,6 @@ several checks share one run where they can.
 """
 import json
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path

@@ -8,11 +8,8 @@ from __future__ import annotations
 import ast
 import copy
 import json
-import os
 import re
 import shlex
-import stat
-import tempfile
 import unicodedata
 import uuid
 import warnings
@@ -20,7 +17,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
-from . import lesson_format
+from . import atomic, lesson_format
 from .config import CourseConfig, find_root, load_config
 from .errors import CourseError
 
@@ -28,20 +25,6 @@ TABLE_START = "<!-- lessons:start -->"
 TABLE_END = "<!-- lessons:end -->"
 COLAB_BADGE = "https://colab.research.google.com/assets/colab-badge.svg"
 LESSON_NAME = re.compile(r"(?P<number>\d{2,})_(?P<slug>[a-z0-9]+(?:_[a-z0-9]+)*)\.ipynb")
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write through a temporary file in the same folder, so a crash never leaves half a file."""
-    mode = stat.S_IMODE(path.stat().st_mode) if path.exists() else 0o644
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def lesson_files(root: Path) -> list[Path]:
@@ -104,7 +87,7 @@ def write_lesson_table(root: Path, config: CourseConfig) -> bool:
     current, wanted = readme_with_table(root, config)
     if current == wanted:
         return False
-    write_text_atomic(root / "README.md", wanted)
+    atomic.write_text(root / "README.md", wanted)
     return True
 
 
@@ -486,7 +469,7 @@ def sync_readme(root: Path, config: CourseConfig) -> None:
     for link, fixed in stale_colab_links(root, config, wanted).items():
         wanted = wanted.replace(link, fixed) if fixed else wanted
     if wanted != current:
-        write_text_atomic(root / "README.md", wanted)
+        atomic.write_text(root / "README.md", wanted)
 
 
 def check_drive_duplicates(course: Course) -> list[Problem]:

@@ -6,11 +6,11 @@ half-loaded. Needs torch but not fastai.
 """
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 import warnings
 from pathlib import Path
+
+from .atomic import atomic_open
 
 REQUIRED_FIELDS = {"epoch", "iteration", "n_epoch", "model", "opt", "rng"}
 _NAME = re.compile(r"^epoch-(\d+)(?:-batch-(\d+))?\.pt$")
@@ -43,17 +43,8 @@ def save(state: dict, path: Path) -> None:
     """Write ``state`` with torch.save under a temporary name, flush it to disk, then rename it into place."""
     import torch
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as file:
-            torch.save(state, file)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    with atomic_open(path, "wb") as file:
+        torch.save(state, file)
 
 
 def load_latest(folder: Path, map_location="cpu") -> tuple[Path, dict] | None:

@@ -21,7 +21,8 @@ from pathlib import Path
 from . import run_table, sweeps
 from .config import find_root
 from .errors import CourseError
-from .metrics import FILE_NAME as METRICS_FILE, headline, write_json
+from .atomic import write_json
+from .metrics import FILE_NAME as METRICS_FILE, headline
 from .overrides import as_text, check_overrides, parse_grid, parse_overrides
 from .run_store import (
     CHECKPOINTS_DIR, ENVIRONMENT_FILE, PARAMS_FILE, Run, check_run_id, current_process,

@@ -14,7 +14,7 @@ import platform
 from importlib import metadata
 from pathlib import Path
 
-from .metrics import write_text_atomic
+from .atomic import write_text
 
 KEY_PACKAGES = (
     "torch", "torchvision", "fastai", "fastcore", "numpy", "pandas", "scikit-learn",
@@ -97,7 +97,7 @@ class LessonCache:
         return result
 
     def store(self, lesson: str, key: str, result: dict) -> None:
-        write_text_atomic(self._entry(lesson), json.dumps({"fingerprint": key, "result": result}, indent=1) + "\n")
+        write_text(self._entry(lesson), json.dumps({"fingerprint": key, "result": result}, indent=1) + "\n")
 
     def forget(self, lesson: str) -> None:
         self._entry(lesson).unlink(missing_ok=True)

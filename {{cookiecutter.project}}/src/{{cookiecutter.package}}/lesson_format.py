@@ -6,11 +6,9 @@ generated ``src/`` with cookiecutter's interpreter, before any dependency is ins
 from __future__ import annotations
 
 import json
-import os
-import stat
-import tempfile
 from pathlib import Path
 
+from . import atomic
 from .errors import CourseError
 
 SETUP_TAG = "setup"
@@ -160,18 +158,7 @@ def _split_source(cell: dict) -> dict:
 
 def write_notebook(path: Path, nb: dict) -> None:
     """Write atomically: a crash mid-write leaves the old notebook, never half a file."""
-    path = Path(path)
-    data = notebook_bytes(nb)
-    mode = stat.S_IMODE(path.stat().st_mode) if path.exists() else 0o644
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic.write_bytes(Path(path), notebook_bytes(nb))
 
 
 def cell_source(cell: dict) -> str:

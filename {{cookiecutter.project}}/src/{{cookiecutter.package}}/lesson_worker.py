@@ -410,9 +410,9 @@ def main() -> int:
     finally:
         run.stop()
         if result is not None:
-            from .metrics import write_text_atomic
+            from .atomic import write_text
 
-            write_text_atomic(Path(request["result_path"]), json.dumps(result.to_json()))
+            write_text(Path(request["result_path"]), json.dumps(result.to_json()))
     return 0
 
 

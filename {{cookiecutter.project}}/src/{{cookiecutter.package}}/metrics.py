@@ -23,10 +23,10 @@ import json
 import numbers
 import os
 import re
-import tempfile
 import time
 from pathlib import Path
 
+from .atomic import write_json
 from .errors import CourseError
 
 FILE_NAME = "metrics.json"
@@ -124,21 +124,4 @@ def _plain(name: str, value):
         f"metric {name!r} has type {type(value).__name__}, which cannot be stored as JSON: "
         "log numbers, strings, booleans, or lists/dicts of them"
     )
-
-
-def write_json(path: Path, data: dict) -> None:
-    write_text_atomic(path, json.dumps(data, indent=1, default=str) + "\n")
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write via a temporary file and rename: a reader (or a killed kernel) never sees half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 

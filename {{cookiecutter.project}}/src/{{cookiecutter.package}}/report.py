@@ -5,7 +5,7 @@ import json
 import platform
 from pathlib import Path
 
-from .metrics import write_text_atomic
+from .atomic import write_text
 
 _MARK = {"passed": "PASS", "cached": "CACHED", "failed": "FAIL", "timed out": "TIMEOUT"}
 
@@ -66,8 +66,8 @@ def write_reports(folder: Path, results, *, options: dict, environment: dict) ->
         "lessons": [r.to_json() for r in results],
     }
     json_path, md_path = folder / "report.json", folder / "report.md"
-    write_text_atomic(json_path, json.dumps(data, indent=1) + "\n")
-    write_text_atomic(md_path, markdown(results, environment))
+    write_text(json_path, json.dumps(data, indent=1) + "\n")
+    write_text(md_path, markdown(results, environment))
     return json_path, md_path
 
 

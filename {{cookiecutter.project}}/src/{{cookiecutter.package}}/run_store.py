@@ -23,7 +23,8 @@ from pathlib import Path
 
 from .config import course_paths
 from .errors import CourseError
-from .metrics import read_metrics, write_json
+from .atomic import write_json
+from .metrics import read_metrics
 
 RUN_FILE = "run.json"
 PARAMS_FILE = "params.json"

@@ -6,7 +6,7 @@ import io
 import math
 from pathlib import Path
 
-from .metrics import write_text_atomic
+from .atomic import write_text
 
 
 def cell(value) -> str:
@@ -35,7 +35,7 @@ def write_csv(path: Path, columns: list[str], rows: list[dict]) -> None:
     writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
     writer.writerows({key: "" if value is None else value for key, value in row.items()} for row in rows)
-    write_text_atomic(path, buffer.getvalue())
+    write_text(path, buffer.getvalue())
 
 
 def best_row(values: list, lower_is_better: bool) -> int | None:

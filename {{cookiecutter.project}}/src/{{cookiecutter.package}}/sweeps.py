@@ -19,7 +19,8 @@ from pathlib import Path
 
 from . import run_table
 from .errors import CourseError
-from .metrics import headline, write_text_atomic
+from .atomic import write_text
+from .metrics import headline
 from .run_store import load_run, runs_dir, timestamp_id
 
 STOP_GRACE_S = 30.0  # an interrupted run records its state and stops its kernel within this
@@ -162,4 +163,4 @@ def write_sweep_table(table: Path, lesson: str, names: list[str], entries: list[
     ranking = f"best = {'lower' if lower else 'higher'} {name}" if name else "no metrics logged, so no best run"
     heading = f"# Sweep {table.stem} of {lesson}\n\n{len(finished)} of {len(entries)} runs finished; {ranking}.\n\n"
     run_table.write_csv(table.with_suffix(".csv"), columns, rows)
-    write_text_atomic(table, heading + run_table.markdown(columns, rows))
+    write_text(table, heading + run_table.markdown(columns, rows))
