@@ -6,7 +6,6 @@ so lessons can write ``course.data.download(...)`` after ``import <package> as c
 """
 import importlib
 
-from .bootstrap import setup
 from .errors import CourseError
 
 __version__ = "0.1.0"
@@ -28,6 +27,8 @@ _LAZY_SUBMODULES = {
 
 
 def __getattr__(name):
+    if name == "setup":  # lazy too: pathlib and dataclasses alone would double the import time
+        return importlib.import_module(".bootstrap", __name__).setup
     if name in _LAZY_SUBMODULES:
         return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
