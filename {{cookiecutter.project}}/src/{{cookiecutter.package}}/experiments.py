@@ -124,12 +124,10 @@ def _run(root: Path, notebook: Path, defaults: dict, overrides: dict, *, full: b
         "COURSE_RUN_DIR": str(directory),
         "COURSE_CHECKPOINTS": str(directory / CHECKPOINTS_DIR),
     }
-    workers_before = _children()
     try:
         result = execute_lesson(notebook, directory / notebook.name, given, env=kernel_env,
                                 cell_timeout=cell_timeout or (FULL_CELL_TIMEOUT_S if full else None))
-    except KeyboardInterrupt:
-        _stop_new_children(workers_before)
+    except KeyboardInterrupt:  # execute_lesson has already stopped the lesson's worker and kernel
         record.save(status="interrupted", finished=_now(), process=None)
         raise
     except Exception as error:
@@ -146,31 +144,6 @@ def _run(root: Path, notebook: Path, defaults: dict, overrides: dict, *, full: b
 
 def _interrupt(signum, frame):
     raise KeyboardInterrupt
-
-
-def _children() -> set:
-    import psutil
-
-    return set(psutil.Process().children())
-
-
-def _stop_new_children(before: set) -> None:
-    """Stop the lesson worker this run started, and all it started: an interrupted run leaves nothing running.
-
-    The stop button in a notebook (or `kill PID`) interrupts only this process, and the worker
-    would go on training. Killing its whole tree at once is also the one way that cannot race
-    with a worker already stopping after Ctrl-C in a terminal.
-    """
-    import psutil
-
-    from .processes import kill_tree
-
-    for child in _children() - before:
-        try:
-            if "lesson_worker" in " ".join(child.cmdline()):
-                kill_tree(child)
-        except psutil.NoSuchProcess:
-            pass
 
 
 def _claim(lesson_runs: Path, run_id: str | None, lesson: str, given: dict, defaults: dict) -> Run:

@@ -206,6 +206,9 @@ class _LessonProcess:
         except subprocess.TimeoutExpired:
             self._kill()
             return self._failure("timed out", f"the lesson worker did not stop within {limit:g} s and was killed", started)
+        except BaseException:  # Ctrl-C, `kill PID` or a notebook's stop button: the lesson must not train on
+            self._kill()
+            raise
         try:
             return LessonResult.from_json(json.loads(self.result_path.read_text(encoding="utf-8")))
         except (OSError, ValueError):
