@@ -48,6 +48,8 @@ def import_course_package():
     """The generated package, imported from src/ without leaving __pycache__ behind."""
     sys.dont_write_bytecode = True
     sys.path.insert(0, str(ROOT / "src"))
+    for module in ("config", "lesson_format", "lessons"):
+        importlib.import_module(f"{ANSWERS['package']}.{module}")
     return importlib.import_module(ANSWERS["package"])
 
 
@@ -62,7 +64,7 @@ def fill_lessons_and_readme(package):
         drive_folder=ANSWERS["drive_folder"],
     )
     package.lesson_format.sync_setup_cells(LESSONS, config)
-    package.authoring.write_lesson_table(ROOT, config)
+    package.lessons.write_lesson_table(ROOT, config)
     return config
 
 

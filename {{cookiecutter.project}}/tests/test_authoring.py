@@ -5,8 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from {{ cookiecutter.package }} import authoring, lesson_format
+from {{ cookiecutter.package }} import lesson_format
 from {{ cookiecutter.package }}.config import load_config
+from {{ cookiecutter.package }}.lessons import LESSON_NAME, slugify
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -348,8 +349,8 @@ def test_new_adds_numbered_lessons_with_unicode_titles(course_copy, course_cli):
     ("x" * 80, "x" * 40),
 ])
 def test_slugs_are_short_ascii_file_names(title, slug):
-    assert authoring.slugify(title) == slug
-    assert authoring.LESSON_NAME.fullmatch(f"07_{slug}.ipynb")
+    assert slugify(title) == slug
+    assert LESSON_NAME.fullmatch(f"07_{slug}.ipynb")
 
 
 def test_new_refuses_empty_title_and_readme_without_table(course_copy, course_cli):
