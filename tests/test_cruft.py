@@ -24,7 +24,7 @@ def test_cruft_update_brings_template_changes_and_keeps_the_course(template_repo
     repo, env = template_repo
     env["COOKIECUTTER_CONFIG"] = str(cookiecutter_config)
     out = tmp_path / "courses"
-    run([CRUFT, "create", repo.as_uri(), "--no-input", "--output-dir", out, "--skip", ".git"], tmp_path, env)
+    run([CRUFT, "create", repo.as_uri(), "--no-input", "--output-dir", out], tmp_path, env)
     course = out / "deep-learning-course"
     run(["git", "add", ".cruft.json"], course, env)
     run(["git", "commit", "--quiet", "-m", "Link the course to its template"], course, env)
