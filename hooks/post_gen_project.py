@@ -12,20 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-ANSWERS = {
-    "course_name": json.loads(r'''{{ cookiecutter.course_name | tojson }}'''),
-    "project": json.loads(r'''{{ cookiecutter.project | tojson }}'''),
-    "package": json.loads(r'''{{ cookiecutter.package | tojson }}'''),
-    "author": json.loads(r'''{{ cookiecutter.author | tojson }}'''),
-    "email": json.loads(r'''{{ cookiecutter.email | tojson }}'''),
-    "github_user": json.loads(r'''{{ cookiecutter.github_user | tojson }}'''),
-    "github_repo": json.loads(r'''{{ cookiecutter.github_repo | tojson }}'''),
-    "branch": json.loads(r'''{{ cookiecutter.branch | tojson }}'''),
-    "drive_folder": json.loads(r'''{{ cookiecutter.drive_folder | tojson }}'''),
-    "license": json.loads(r'''{{ cookiecutter.license | tojson }}'''),
-    "gpu_ci": json.loads(r'''{{ cookiecutter.gpu_ci | tojson }}'''),
-    "init_git": json.loads(r'''{{ cookiecutter.init_git | tojson }}'''),
-}
+# Every answer, read safely: quotes, backslashes and newlines in a title cannot break this file.
+ANSWERS = json.loads(r'''{{ cookiecutter | tojson }}''')
 
 ROOT = Path.cwd()
 LESSONS = ROOT / "lessons"
