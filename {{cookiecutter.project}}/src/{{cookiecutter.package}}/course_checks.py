@@ -92,17 +92,6 @@ class Course:
         return self.parse(path)[0]
 
 
-def _source(cell: dict) -> str:
-    source = cell.get("source", "")
-    return "".join(source) if isinstance(source, list) else str(source)
-
-
-def _tags(cell: dict) -> list:
-    metadata = cell.get("metadata")
-    tags = metadata.get("tags", []) if isinstance(metadata, dict) else []
-    return tags if isinstance(tags, list) else []
-
-
 def _cells(notebook: dict) -> list[dict]:
     cells = notebook.get("cells")
     return [cell for cell in cells if isinstance(cell, dict)] if isinstance(cells, list) else []
@@ -200,7 +189,7 @@ def _rewritable(notebook: dict | None) -> bool:
 
 def _in_memory(notebook: dict) -> dict:
     """The notebook with each cell source as one string, as ``lesson_format.read_notebook`` returns it."""
-    return dict(notebook, cells=[dict(cell, source=_source(cell)) for cell in _cells(notebook)])
+    return dict(notebook, cells=[dict(cell, source=lesson_format.cell_source(cell)) for cell in _cells(notebook)])
 
 
 def check_format(course: Course) -> list[Problem]:
@@ -230,9 +219,9 @@ def check_setup_cells(course: Course) -> list[Problem]:
             continue
         cells = _cells(notebook)
         first = cells[0] if cells else {}
-        if first.get("cell_type") != "code" or lesson_format.SETUP_TAG not in _tags(first):
+        if first.get("cell_type") != "code" or not lesson_format.has_tag(first, lesson_format.SETUP_TAG):
             message = f"the first cell is not the code cell tagged `{lesson_format.SETUP_TAG}`"
-        elif _source(first) != canonical:
+        elif lesson_format.cell_source(first) != canonical:
             message = "the setup cell differs from the canonical one"
         else:
             continue
@@ -258,14 +247,14 @@ def check_parameters_cells(course: Course) -> list[Problem]:
         notebook = course.notebook(path)
         if notebook is None:
             continue
-        cells = [c for c in _cells(notebook) if c.get("cell_type") == "code" and tag in _tags(c)]
+        cells = [c for c in _cells(notebook) if c.get("cell_type") == "code" and lesson_format.has_tag(c, tag)]
         wanted = ", ".join(f"{name} = ..." for name in REQUIRED_PARAMETERS)
         if not cells:
             problems.append(Problem(course.rel(path), f"no code cell tagged `{tag}`",
                                     f"add one after the setup cell defining {wanted}"))
             continue
         try:
-            missing = [n for n in REQUIRED_PARAMETERS if n not in _assigned_names(_source(cells[0]))]
+            missing = [n for n in REQUIRED_PARAMETERS if n not in _assigned_names(lesson_format.cell_source(cells[0]))]
         except SyntaxError as error:
             problems.append(Problem(course.rel(path), f"the `{tag}` cell is not valid Python ({error.msg})",
                                     "fix its syntax: one `name = value` per line"))
@@ -444,7 +433,7 @@ def _add_cell_ids(notebook: dict) -> None:
 def _put_setup_cell(notebook: dict, config: CourseConfig) -> None:
     """Make the first cell the canonical setup cell: rewrite it, move a tagged one up, or insert one."""
     canonical, cells = lesson_format.setup_cell(config), notebook.setdefault("cells", [])
-    tagged = [i for i, c in enumerate(cells) if isinstance(c, dict) and lesson_format.SETUP_TAG in _tags(c)]
+    tagged = [i for i, c in enumerate(cells) if isinstance(c, dict) and lesson_format.has_tag(c, lesson_format.SETUP_TAG)]
     if tagged and tagged[0] == 0 and cells[0].get("cell_type") == "code":
         cells[0]["source"] = canonical["source"]
         return

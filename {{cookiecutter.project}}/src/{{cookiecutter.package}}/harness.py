@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
 from .errors import CourseError
+from .lesson_format import PARAMETERS_TAG, cell_source, has_tag, read_notebook
 
 STATUSES = ("passed", "failed", "timed out", "cached")
 DEFAULT_CELL_TIMEOUT_S = 1800.0  # a full-size training cell on a slow GPU
@@ -121,10 +122,9 @@ def _matching(lessons: list[Path], name: str, root: Path) -> list[Path]:
 
 def lesson_parameters(notebook: Path) -> dict:
     """Names and default values of the lesson's ``parameters`` cell (literals; other values as source text)."""
-    nb = json.loads(Path(notebook).read_text(encoding="utf-8"))
-    for cell in nb.get("cells", []):
-        if cell.get("cell_type") == "code" and "parameters" in cell.get("metadata", {}).get("tags", []):
-            source = "".join(cell.get("source", ""))
+    for cell in read_notebook(notebook)["cells"]:
+        if cell.get("cell_type") == "code" and has_tag(cell, PARAMETERS_TAG):
+            source = cell_source(cell)
             try:
                 tree = ast.parse(source)
             except SyntaxError as error:

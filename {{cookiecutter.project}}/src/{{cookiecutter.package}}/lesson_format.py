@@ -162,12 +162,16 @@ def write_notebook(path: Path, nb: dict) -> None:
 
 
 def cell_source(cell: dict) -> str:
+    """A cell's code as one string (on disk it may be a list of lines)."""
     source = cell.get("source", "")
-    return "".join(source) if isinstance(source, list) else source
+    return "".join(source) if isinstance(source, list) else str(source)
 
 
 def has_tag(cell: dict, tag: str) -> bool:
-    return tag in cell.get("metadata", {}).get("tags", [])
+    """Tolerates the malformed metadata `course check` must report rather than crash on."""
+    metadata = cell.get("metadata")
+    tags = metadata.get("tags", []) if isinstance(metadata, dict) else []
+    return isinstance(tags, list) and tag in tags
 
 
 def sync_setup_cells(lessons_dir: Path, config) -> list[Path]:

@@ -10,7 +10,7 @@ import re
 import unicodedata
 from pathlib import Path
 
-from . import atomic
+from . import atomic, lesson_format
 from .config import CourseConfig
 from .errors import CourseError
 
@@ -34,8 +34,7 @@ def lesson_title(notebook: Path) -> str:
         cells = []
     for cell in cells:
         if isinstance(cell, dict) and cell.get("cell_type") == "markdown":
-            source = cell.get("source", "")
-            for line in ("".join(source) if isinstance(source, list) else str(source)).splitlines():
+            for line in lesson_format.cell_source(cell).splitlines():
                 heading = re.fullmatch(r"\s{0,3}#{1,6}\s+(.+?)\s*#*\s*", line)
                 if heading:
                     return heading.group(1)
