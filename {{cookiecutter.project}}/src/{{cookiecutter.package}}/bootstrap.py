@@ -83,9 +83,12 @@ def install_missing(root: Path) -> list[str]:
     import subprocess
     import tempfile
 
+    from .environment import installed_versions
+
     print("Installing what this runtime lacks:", ", ".join(missing))
     with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as pins:
-        pins.write("".join(f"{name}=={version}\n" for name, version in _installed(NEVER_REINSTALL)))
+        installed = installed_versions(NEVER_REINSTALL).items()
+        pins.write("".join(f"{name}=={version}\n" for name, version in installed if version))
     try:
         done = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--constraint", pins.name, *missing])
     finally:
@@ -98,16 +101,6 @@ def install_missing(root: Path) -> list[str]:
     return missing
 
 
-def _installed(names) -> list[tuple[str, str]]:
-    import importlib.metadata
-
-    found = []
-    for name in names:
-        try:
-            found.append((name, importlib.metadata.version(name)))
-        except importlib.metadata.PackageNotFoundError:
-            pass
-    return found
 
 
 def _dependencies(root: Path) -> list[str]:

@@ -79,17 +79,23 @@ def _cpu_info() -> DeviceInfo:
     return DeviceInfo(kind="cpu", name=platform.machine() or "unknown", count=os.cpu_count() or 1)
 
 
-def versions() -> dict[str, str]:
-    """Python and library versions, read from installed metadata without importing the libraries."""
+def installed_versions(packages) -> dict[str, str | None]:
+    """Installed version of each package (None if absent), from metadata without importing it."""
     from importlib import metadata  # costs ~20 ms: only when asked
 
-    found = {"python": platform.python_version()}
-    for package in VERSIONED_PACKAGES:
+    found = {}
+    for package in packages:
         try:
             found[package] = metadata.version(package)
         except metadata.PackageNotFoundError:
-            found[package] = "not installed"
+            found[package] = None
     return found
+
+
+def versions() -> dict[str, str]:
+    """Python and library versions, read from installed metadata without importing the libraries."""
+    installed = installed_versions(VERSIONED_PACKAGES)
+    return {"python": platform.python_version(), **{name: v or "not installed" for name, v in installed.items()}}
 
 
 def describe() -> dict[str, str]:

@@ -11,10 +11,10 @@ from __future__ import annotations
 import hashlib
 import json
 import platform
-from importlib import metadata
 from pathlib import Path
 
 from .atomic import write_text
+from .environment import installed_versions
 
 KEY_PACKAGES = (
     "torch", "torchvision", "fastai", "fastcore", "numpy", "pandas", "scikit-learn",
@@ -56,13 +56,8 @@ def tree_digest(folder: Path) -> str:
 
 def environment_key(*, gpu: bool) -> dict:
     """What about the interpreter decides whether an old pass still counts."""
-    versions = {}
-    for package in KEY_PACKAGES:
-        try:
-            versions[package] = metadata.version(package)
-        except metadata.PackageNotFoundError:
-            versions[package] = None
-    return {"python": platform.python_version(), "machine": platform.machine(), "packages": versions, "gpu": gpu}
+    packages = installed_versions(KEY_PACKAGES)
+    return {"python": platform.python_version(), "machine": platform.machine(), "packages": packages, "gpu": gpu}
 
 
 def fingerprint(notebook: Path, src: Path, parameters: dict, environment: dict) -> str:
