@@ -64,3 +64,21 @@ def test_drive_duplicates_are_reported(tmp_path, capsys, monkeypatch):
     bootstrap.setup(tmp_path, install=False)
     out = capsys.readouterr().out
     assert "Warning:" in out and "utils (1).py" in out
+
+
+@pytest.mark.parametrize("setting, loaded", [(None, True), ("1", True), ("0", False)])
+def test_autoreload_is_on_unless_a_batch_run_turns_it_off(setting, loaded, tmp_path, monkeypatch):
+    from IPython.core.interactiveshell import InteractiveShell
+    from traitlets.config import Config
+
+    monkeypatch.setenv("IPYTHONDIR", str(tmp_path))
+    if setting is None:
+        monkeypatch.delenv("COURSE_AUTORELOAD", raising=False)
+    else:
+        monkeypatch.setenv("COURSE_AUTORELOAD", setting)
+    config = Config()
+    config.HistoryManager.enabled = False
+    shell = InteractiveShell(config=config)
+
+    assert bootstrap._enable_autoreload(shell) == []
+    assert (shell.find_line_magic("autoreload") is not None) is loaded

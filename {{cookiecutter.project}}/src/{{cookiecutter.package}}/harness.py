@@ -182,6 +182,7 @@ class _LessonProcess:
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_parent, env.get("PYTHONPATH")]))
         env.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")  # quiet debugger warning at kernel start
+        env.setdefault("COURSE_AUTORELOAD", "0")  # nobody edits src/ during a batch run (see bootstrap)
         with open(self.log_path, "wb") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", f"{__package__}.lesson_worker"],
