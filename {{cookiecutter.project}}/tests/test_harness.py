@@ -3,6 +3,7 @@
 Each notebook exercises one way a lesson can go wrong; kernel starts are the cost, so
 several checks share one run where they can.
 """
+import asyncio
 import json
 import os
 import sys
@@ -17,6 +18,7 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 from {{ cookiecutter.package }} import harness, lesson_worker
 from {{ cookiecutter.package }}.errors import CourseError
 from {{ cookiecutter.package }}.harness import LessonJob, LessonResult, execute_lesson, run_lessons
+from {{ cookiecutter.package }}.ready_client import ReadyKernelClient
 
 
 def write_notebook(path: Path, *cells, parameters=None) -> Path:
@@ -52,7 +54,8 @@ def test_lesson_runs_in_its_folder_on_this_interpreter_with_parameters(tmp_path,
         ("md", "# A lesson"),
         "import json, os, sys\nimport torch\n"
         "record = dict(cwd=os.getcwd(), executable=sys.executable, smoke=smoke, epochs=epochs,\n"
-        "              mark=os.environ.get('COURSE_TEST_MARK'), total=float(torch.ones(2).sum() * epochs))\n"
+        "              mark=os.environ.get('COURSE_TEST_MARK'), total=float(torch.ones(2).sum() * epochs),\n"
+        "              autoreload=os.environ.get('COURSE_AUTORELOAD'), frozen=__import__('gc').get_freeze_count())\n"
         "open('record.json', 'w').write(json.dumps(record))\nprint('trained')",
         parameters="smoke = False\nepochs = 3",
     )
@@ -65,6 +68,9 @@ def test_lesson_runs_in_its_folder_on_this_interpreter_with_parameters(tmp_path,
     assert Path(record["cwd"]) == lesson.parent
     assert Path(record["executable"]) == Path(sys.executable)
     assert (record["smoke"], record["epochs"], record["mark"], record["total"]) == (True, 5, "x", 10.0)
+    # A batch run: no autoreload, and the warm-up's imports (torch here) are frozen out of the GC's walks.
+    assert record["autoreload"] == "0"
+    assert record["frozen"] > 100_000
     # The probe ran inside the kernel: torch was imported, CUDA never used.
     assert (result.device, result.gpu_name, result.peak_gpu_memory_mb) == ("cpu", None, None)
     assert result.failed_cell is None and result.error == ""
@@ -118,6 +124,39 @@ def test_lesson_timeout_stops_a_lesson_of_many_short_cells(tmp_path):
     assert result.error == "lesson exceeded its 2 s timeout"
     assert 1 <= result.failed_cell <= 6
     assert result.seconds < 10
+
+
+def test_kernel_client_is_ready_when_the_kernel_answers_and_says_when_it_died(tmp_path):
+    lesson = write_notebook(tmp_path / "05_ready.ipynb", "x = 1")
+    run = lesson_worker.LessonRun({"notebook": str(lesson), "output": str(tmp_path / "out.ipynb"), "cell_timeout": 60})
+    run.start_kernel()
+
+    async def ready_then_run():
+        client = run.km.client()  # what nbclient gets
+        assert isinstance(client, ReadyKernelClient)
+        client.start_channels()
+        try:
+            await client.wait_for_ready(timeout=60)
+            reply = await client.execute_interactive("print('seen')", timeout=30, output_hook=outputs.append)
+            return reply["content"]["status"]
+        finally:
+            client.stop_channels()
+
+    outputs = []
+    try:
+        # Nothing published after readiness may be lost: the first output reaches the client.
+        assert asyncio.run(ready_then_run()) == "ok"
+        assert [m["content"]["text"] for m in outputs if m["msg_type"] == "stream"] == ["seen\n"]
+        run.kernel.kill()
+        run.kernel.wait()
+        started = time.monotonic()
+        with pytest.raises(RuntimeError, match="the kernel died before it answered"):
+            asyncio.run(ready_then_run())
+        assert time.monotonic() - started < 10
+    finally:
+        run.kernel.kill()
+        run.kernel.wait()
+        run._warm_client.stop_channels()
 
 
 def test_kernel_that_kills_itself_is_a_failure_not_a_hang(tmp_path):
