@@ -274,7 +274,7 @@ def run_lessons(jobs: list[LessonJob], *, workers: int = 1, on_result=None) -> l
     ``on_result(result)`` is called as each lesson finishes (from worker threads, one at a time).
     Parallel lessons share the cores instead of each starting a thread per core.
     """
-    threads = _thread_limits(workers)
+    threads = thread_limits(workers)
     jobs = [replace(job, env={**threads, **(job.env or {})}) for job in jobs]
     queue = deque(enumerate(jobs))
     warm: deque[tuple[int, _LessonProcess]] = deque()
@@ -314,8 +314,8 @@ def run_lessons(jobs: list[LessonJob], *, workers: int = 1, on_result=None) -> l
     return [results[i] for i in range(len(jobs)) if i in results]
 
 
-def _thread_limits(workers: int) -> dict:
-    """Environment giving each of ``workers`` parallel kernels its share of the cores.
+def thread_limits(workers: int) -> dict:
+    """Environment giving each of ``workers`` parallel kernels (lessons, sweep runs) its share of the cores.
 
     Each torch/OpenMP/BLAS runtime starts one thread per core by default; two lessons on two
     cores then run four busy threads that slow each other down. Settings the user made win.

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from . import run_table
 from .errors import CourseError
+from .harness import thread_limits
 from .atomic import write_text
 from .metrics import headline
 from .run_store import load_run, runs_dir, timestamp_id
@@ -40,7 +41,7 @@ def sweep(root: Path, lesson: str, grid: dict[str, list], *, workers: int, full:
     entries = [{"run": f"sweep-{sweep_id}-{k}", "overrides": combo} for k, combo in enumerate(combos, 1)]
     print(f"course sweep: {len(entries)} runs of {lesson}, {min(workers, len(entries))} at a time; "
           f"table: {run_table.shown(table)}", flush=True)
-    runner = _Runner(root, lesson, full=full, cell_timeout=cell_timeout, threads=_threads_per_run(workers))
+    runner = _Runner(root, lesson, full=full, cell_timeout=cell_timeout, threads=thread_limits(workers))
     with ThreadPoolExecutor(max_workers=workers) as pool:
         futures = {pool.submit(runner.run, entry): entry for entry in entries}
         try:
@@ -129,18 +130,6 @@ def _signal_group(process: subprocess.Popen, signum: int) -> None:
             process.terminate()
     except ProcessLookupError:
         pass
-
-
-def _threads_per_run(workers: int) -> dict:
-    """CPU threads for each of ``workers`` parallel runs: a share of the cores, not all of them each.
-
-    Every torch process uses all cores by default; runs side by side then fight over them.
-    A user's own setting wins.
-    """
-    if workers == 1 or "OMP_NUM_THREADS" in os.environ:
-        return {}
-    share = str(max(1, (os.cpu_count() or 1) // workers))
-    return {"OMP_NUM_THREADS": share, "MKL_NUM_THREADS": share}
 
 
 def write_sweep_table(table: Path, lesson: str, names: list[str], entries: list[dict]) -> None:
