@@ -331,6 +331,7 @@ def thread_limits(workers: int) -> dict:
 def cli_test(args) -> int:
     """`course test`: run the chosen lessons (cached when unchanged), print and write the report."""
     from . import lesson_cache, report
+    from .run_table import shown
     from .config import find_root
     from .overrides import parse_value
 
@@ -395,15 +396,8 @@ def cli_test(args) -> int:
     json_path, md_path = report.write_reports(report_dir, ordered, options=options, environment=environment)
     print()
     print(report.summary_table(ordered))
-    print(f"report: {_shown(md_path, root)}, {_shown(json_path, root)}")
+    print(f"report: {shown(md_path)}, {shown(json_path)}")
     return 0 if all(r.ok for r in ordered) else 1
-
-
-def _shown(path: Path, root: Path) -> str:
-    try:
-        return str(path.relative_to(root))
-    except ValueError:
-        return str(path)
 
 
 def select_shard(lessons: list[Path], shard: str | None) -> list[Path]:
