@@ -14,10 +14,7 @@ Prints a table and writes benchmarks/results.md.
 """
 import argparse
 import contextlib
-import functools
 import hashlib
-import http.server
-import importlib.util
 import json
 import os
 import platform
@@ -26,7 +23,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -44,30 +40,22 @@ def bake(workdir: Path) -> Path:
     return workdir / "deep-learning-course"
 
 
-class QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
+def course_helpers(course: Path):
+    """The baked course's own test helpers (``deep_learning_course.testing``), imported from its src/."""
+    if str(course / "src") not in sys.path:
+        sys.path.insert(0, str(course / "src"))
+    from deep_learning_course import testing
+
+    return testing
 
 
 @contextlib.contextmanager
 def data_server(course: Path):
-    """Serve the same small MNIST_SAMPLE-shaped archive the course's own tests use."""
-    spec = importlib.util.spec_from_file_location("course_conftest", course / "tests" / "conftest.py")
-    conftest = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(conftest)
-    folder = Path(tempfile.mkdtemp(prefix="bench-data-"))
-    archive = conftest._write_mnist_sample_archive(folder)
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(QuietHandler, directory=str(folder)))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield {
-            "data_url": f"http://127.0.0.1:{server.server_port}/{archive.name}",
-            "data_sha256": hashlib.sha256(archive.read_bytes()).hexdigest(),
-        }
-    finally:
-        server.shutdown()
-        server.server_close()
-        shutil.rmtree(folder, ignore_errors=True)
+    """Serve the same small MNIST_SAMPLE-shaped archive the course's own tests use, on 127.0.0.1."""
+    testing = course_helpers(course)
+    archive = testing.mnist_sample_archive()
+    with testing.FileServer({"mnist_sample-test.tgz": archive}) as server:
+        yield {"data_url": server.url("mnist_sample-test.tgz"), "data_sha256": hashlib.sha256(archive).hexdigest()}
 
 
 def env_for(course: Path) -> dict:
@@ -93,8 +81,8 @@ def timed(command, cwd: Path, env: dict) -> float:
 
 
 def parameters_for(lesson: Path, data: dict) -> dict:
-    sys.path.insert(0, str(lesson.parents[1] / "src"))
-    from deep_learning_course.harness import lesson_parameters
+    course_helpers(lesson.parents[1])
+    from deep_learning_course.notebooks import lesson_parameters
 
     declared = lesson_parameters(lesson)
     return {"smoke": True, **{k: v for k, v in data.items() if k in declared}}

@@ -1,9 +1,10 @@
-"""Finish the generated course: prune what the answers turned off, write the lessons' setup
-cells and the README lesson table, optionally make the first git commit, print next steps.
+"""Finish the generated course: prune what the answers turned off, run `course sync`'s fixes
+(setup cells, README lesson table), optionally make the first git commit, print next steps.
 
 Safe to run twice and deterministic (no dates, no network), as `cruft update` re-runs it.
-Runs in the new course folder with cookiecutter's interpreter: standard library only, plus
-the course package's stdlib-only modules imported from the freshly generated src/.
+Runs in the new course folder with cookiecutter's interpreter, before anything is installed:
+standard library only, plus the course package's own modules from the fresh src/ (the
+template's tests run this hook in an interpreter that has nothing but the standard library).
 """
 import importlib
 import json
@@ -16,7 +17,6 @@ from pathlib import Path
 ANSWERS = json.loads(r'''{{ cookiecutter | tojson }}''')
 
 ROOT = Path.cwd()
-LESSONS = ROOT / "lessons"
 GPU_WORKFLOW = ROOT / ".github" / "workflows" / "lessons-gpu.yml"
 PLACEHOLDER_USER = "your-github-user"  # the default answer of github_user
 FIRST_COMMIT = "Create the course from the template"
@@ -32,27 +32,18 @@ def remove_gpu_workflow():
         GPU_WORKFLOW.unlink(missing_ok=True)
 
 
-def import_course_package():
-    """The generated package, imported from src/ without leaving __pycache__ behind."""
+def course_module(name):
+    """A module of the generated package, imported from src/ without leaving __pycache__ behind."""
     sys.dont_write_bytecode = True
-    sys.path.insert(0, str(ROOT / "src"))
-    for module in ("config", "lesson_format", "lessons"):
-        importlib.import_module(f"{ANSWERS['package']}.{module}")
-    return importlib.import_module(ANSWERS["package"])
+    if str(ROOT / "src") not in sys.path:
+        sys.path.insert(0, str(ROOT / "src"))
+    return importlib.import_module(f"{ANSWERS['package']}.{name}")
 
 
-def fill_lessons_and_readme(package):
-    """Write the canonical setup cell into every lesson and the lesson table into README.md."""
-    config = package.config.CourseConfig(
-        title=ANSWERS["course_name"],
-        package=ANSWERS["package"],
-        github_user=ANSWERS["github_user"],
-        github_repo=ANSWERS["github_repo"],
-        branch=ANSWERS["branch"],
-        drive_folder=ANSWERS["drive_folder"],
-    )
-    package.lesson_format.sync_setup_cells(LESSONS, config)
-    package.lessons.write_lesson_table(ROOT, config)
+def sync_course():
+    """`course sync`'s fixes (setup cells, README lesson table), so a fresh course passes `course check`."""
+    config = course_module("config").load_config(ROOT)
+    course_module("authoring.fixes").apply_fixes(ROOT, config)
     return config
 
 
@@ -93,8 +84,7 @@ def init_git():
     return f"git repository created with a first commit on branch {ANSWERS['branch']}."
 
 
-def next_steps(config, git_line):
-    lessons = sorted(LESSONS.glob("*.ipynb"))
+def next_steps(config, git_line, lessons):
     lines = [
         f"Created {ANSWERS['project']}/ for the course \"{ANSWERS['course_name']}\".",
         *([git_line] if git_line else []),
@@ -121,9 +111,9 @@ def next_steps(config, git_line):
 def main():
     remove_license()
     remove_gpu_workflow()
-    config = fill_lessons_and_readme(import_course_package())
+    config = sync_course()
     git_line = init_git()
-    print(next_steps(config, git_line))
+    print(next_steps(config, git_line, course_module("notebooks").lesson_files(ROOT)))
 
 
 if __name__ == "__main__":

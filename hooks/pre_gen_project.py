@@ -33,6 +33,19 @@ IMPORTED_BY_LESSONS = {
 SHADOWED = IMPORTED_BY_LESSONS | {name.lower() for name in sys.stdlib_module_names}
 
 MIN_PYTHON_MINOR = 9
+# The post-generation hook reads the new pyproject.toml with tomllib (standard library from 3.11).
+BAKING_PYTHON = (3, 11)
+
+
+def check_interpreter(version_info):
+    if tuple(version_info[:2]) < BAKING_PYTHON:
+        running = ".".join(map(str, version_info[:3]))
+        wanted = ".".join(map(str, BAKING_PYTHON))
+        return (
+            f"cookiecutter runs on Python {running}; generating this course needs Python {wanted} or newer: "
+            f"install cookiecutter with it (e.g. `pipx install --python python{wanted} cookiecutter`) and run again"
+        )
+    return None
 
 
 def has_control_characters(text):
@@ -184,6 +197,7 @@ def check_choice(name, value):
 
 def problems(answers):
     found = [
+        check_interpreter(sys.version_info),
         check_course_name(answers["course_name"]),
         check_project(answers["project"]),
         check_package(answers["package"]),

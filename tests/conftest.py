@@ -2,10 +2,18 @@
 
 `pytest --fast` skips the slow tests (running a baked course's own test suite);
 the default run runs everything.
+
+The helpers for driving a course (notebook editing, `course` runs, git, a loopback file
+server) are the course's own: ``deep_learning_course.testing`` from a bake of the defaults,
+put on ``sys.path`` here for every test module.
 """
+import atexit
 import json
+import os
 import shutil
 import subprocess
+import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -14,6 +22,7 @@ from cookiecutter.main import cookiecutter
 TEMPLATE = Path(__file__).resolve().parents[1]
 DEFAULTS = json.loads((TEMPLATE / "cookiecutter.json").read_text(encoding="utf-8"))
 CHOICE_KEYS = [key for key, value in DEFAULTS.items() if isinstance(value, list) and not key.startswith("_")]
+BIN = Path(sys.executable).parent
 
 
 def pytest_addoption(parser):
@@ -93,3 +102,43 @@ def bake(tmp_path, cookiecutter_config, template):
 def default_course(tmp_path_factory, cookiecutter_config, template):
     """One bake with every default, shared by the tests that only read it."""
     return bake_into(tmp_path_factory.mktemp("default"), cookiecutter_config, template)
+
+
+def tool_env(tmp_path, **extra):
+    """Child-process environment: this venv's tools first on PATH, a git identity, private tool caches."""
+    from deep_learning_course.testing import GIT_IDENTITY
+
+    env = {name: value for name, value in os.environ.items() if not name.startswith("COURSE_")}
+    env.update(
+        PATH=os.pathsep.join([str(BIN), env.get("PATH", "")]),
+        GIT_CONFIG_GLOBAL=str(tmp_path / "gitconfig"), GIT_CONFIG_NOSYSTEM="1",
+        PRE_COMMIT_HOME=str(tmp_path / "pre-commit-cache"),
+        **GIT_IDENTITY,
+        **extra,
+    )
+    (tmp_path / "gitconfig").write_text("[init]\n\tdefaultBranch = main\n[commit]\n\tgpgsign = false\n")
+    return env
+
+
+def run(args, cwd, env, check=True):
+    """Run a command; on an unexpected exit code fail with its whole output."""
+    result = subprocess.run([str(a) for a in args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+    if check and result.returncode != 0:
+        raise AssertionError(f"{args} exited {result.returncode}:\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+def _put_course_helpers_on_path():
+    """Bake the defaults once per test process (hooks off: only src/ is needed) and import from its src/."""
+    workdir = Path(tempfile.mkdtemp(prefix="course-helpers-"))
+    atexit.register(shutil.rmtree, workdir, ignore_errors=True)
+    config = workdir / "config.yaml"
+    config.write_text(f'cookiecutters_dir: "{workdir / "templates"}"\nreplay_dir: "{workdir / "replay"}"\n')
+    course = cookiecutter(
+        str(template_snapshot(workdir / "template")), no_input=True, output_dir=str(workdir),
+        config_file=str(config), accept_hooks=False,
+    )
+    sys.path.insert(0, str(Path(course) / "src"))
+
+
+_put_course_helpers_on_path()

@@ -12,13 +12,11 @@ import pytest
 from cookiecutter.main import cookiecutter
 
 from conftest import CHOICE_KEYS, DEFAULTS, bake_into
+from deep_learning_course.notebooks import lesson_files
+from deep_learning_course.testing import git
 
 LESSONS = ["00_environment.ipynb", "01_first_model.ipynb", "02_data_and_checkpoints.ipynb"]
 UNRENDERED = re.compile(r"\{\{\s*cookiecutter|\{%|\{#")
-
-
-def git(course, *args):
-    return subprocess.run(["git", "-C", str(course), *args], capture_output=True, text=True, check=True).stdout
 
 
 def course_table(course):
@@ -87,7 +85,7 @@ def test_every_notebook_is_valid_with_setup_and_parameters_cells(default_course)
         nb = nbformat.read(notebook, as_version=4)
         nbformat.validate(nb)
         assert not [c for c in nb.cells if c.cell_type == "code" and c.outputs], f"outputs in {notebook.name}"
-    lessons = sorted((default_course / "lessons").glob("*.ipynb"))
+    lessons = lesson_files(default_course)
     assert [p.name for p in lessons][: len(LESSONS)] == LESSONS
     setup_cells = set()
     for lesson in lessons:
@@ -114,7 +112,7 @@ def test_unicode_title_gives_ascii_names_and_stays_as_typed(bake, title, project
     assert course_table(course)["package"] == package
     assert (course / "src" / package / "__init__.py").is_file()
     assert (course / "README.md").read_text(encoding="utf-8").startswith(f"# {title}\n")
-    for lesson in sorted((course / "lessons").glob("*.ipynb")):
+    for lesson in lesson_files(course):
         assert title in setup_source(lesson), lesson.name
     imported = subprocess.run(
         [sys.executable, "-c", f"import {package} as course; print(course.__name__)"],
@@ -148,7 +146,7 @@ def test_badges_point_to_colab_for_the_repo_branch_and_lesson(bake):
     readme = (course / "README.md").read_text(encoding="utf-8")
     table = readme.split("<!-- lessons:start -->")[1].split("<!-- lessons:end -->")[0]
     badge_urls = re.findall(r"\]\((https://colab\.research\.google\.com/github/[^)\s]+)\)", table)
-    lessons = sorted(p.name for p in (course / "lessons").glob("*.ipynb"))
+    lessons = [p.name for p in lesson_files(course)]
     assert badge_urls == [
         f"https://colab.research.google.com/github/octo-teacher/dl.course_2026/blob/spring/2026/lessons/{name}"
         for name in lessons

@@ -3,7 +3,8 @@ import shutil
 
 import pytest
 
-from _authoring_support import BIN, course_cli, run, tool_env
+from conftest import BIN, run, tool_env
+from deep_learning_course.testing import course_cli
 
 CRUFT = BIN / "cruft"
 
@@ -31,7 +32,8 @@ def test_cruft_update_brings_template_changes_and_keeps_the_course(template_repo
     assert run([CRUFT, "check"], course, env).returncode == 0
 
     # The teacher works on the course ...
-    course_cli(course, env, "new", "Attention")
+    in_course = {**env, "PYTHONPATH": str(course / "src")}
+    assert course_cli("new", "Attention", cwd=course, env=in_course).returncode == 0
     run(["git", "add", "--all"], course, env)
     run(["git", "commit", "--quiet", "-m", "Add a lesson on attention"], course, env)
     # ... while the template improves: a README line changes and a new file appears.
@@ -55,4 +57,4 @@ def test_cruft_update_brings_template_changes_and_keeps_the_course(template_repo
     assert "[Attention](lessons/" in readme_now  # the teacher's lesson is still listed
     assert (course / "UPDATING.md").read_text(encoding="utf-8").startswith("# Updating Deep Learning Course\n")
     assert run([CRUFT, "check"], course, env).returncode == 0
-    assert course_cli(course, env, "check").returncode == 0
+    assert course_cli("check", cwd=course, env=in_course).returncode == 0

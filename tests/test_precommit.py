@@ -3,7 +3,10 @@ import sys
 
 import pytest
 
-from _authoring_support import edit_notebook, lessons, run, tool_env
+from conftest import run, tool_env
+from deep_learning_course.notebooks import PARAMETERS_TAG, lesson_files
+from deep_learning_course.testing import add_output as add_cell_output
+from deep_learning_course.testing import edit_notebook, tagged_cell
 
 
 @pytest.fixture
@@ -19,10 +22,9 @@ def pre_commit(course, env, *args):
 
 
 def add_output(notebook):
-    cell = next(c for c in notebook["cells"] if c["cell_type"] == "code" and "parameters" in c["metadata"].get("tags", []))
-    cell["outputs"] = [{"name": "stdout", "output_type": "stream", "text": ["trained\n"]}]
-    cell["execution_count"] = 3
-    cell["metadata"].update(colab={"base_uri": "https://localhost:8080/"}, executionInfo={"status": "ok"}, outputId="9a8b")
+    cell = tagged_cell(notebook, PARAMETERS_TAG)
+    add_cell_output(cell)
+    cell["metadata"]["executionInfo"] = {"status": "ok"}
 
 
 def test_fresh_course_passes_every_hook(course):
@@ -35,7 +37,7 @@ def test_fresh_course_passes_every_hook(course):
 
 def test_outputs_are_stripped_back_to_the_committed_notebook(course):
     course, env = course
-    lesson = lessons(course)[0]
+    lesson = lesson_files(course)[0]
     edit_notebook(lesson, add_output)
     result = pre_commit(course, env, "run", "--all-files")
     assert result.returncode == 1
@@ -46,8 +48,8 @@ def test_outputs_are_stripped_back_to_the_committed_notebook(course):
 
 def test_changed_setup_cell_fails_the_hook_and_blocks_the_commit(course):
     course, env = course
-    lesson = lessons(course)[-1]
-    edit_notebook(lesson, lambda nb: nb["cells"][0]["source"].extend(["\n", "print('my own setup')"]))
+    lesson = lesson_files(course)[-1]
+    edit_notebook(lesson, lambda nb: nb["cells"][0].update(source=nb["cells"][0]["source"] + "\nprint('my own setup')"))
     result = pre_commit(course, env, "run", "--all-files")
     assert result.returncode == 1
     assert f"lessons/{lesson.name}: the setup cell differs from the canonical one; fix: run `course sync`" in result.stdout

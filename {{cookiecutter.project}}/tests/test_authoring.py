@@ -5,9 +5,12 @@ from pathlib import Path
 
 import pytest
 
-from {{ cookiecutter.package }} import lesson_format
+from {{ cookiecutter.package }} import notebooks
+from {{ cookiecutter.package }}.authoring.naming import slugify
 from {{ cookiecutter.package }}.config import load_config
-from {{ cookiecutter.package }}.lessons import LESSON_NAME, slugify
+from {{ cookiecutter.package }}.notebooks import LESSON_NAME, lesson_files as lessons
+from {{ cookiecutter.package }}.testing import add_output as add_cell_output
+from {{ cookiecutter.package }}.testing import edit_notebook, tagged_cell
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -25,21 +28,6 @@ def course_copy(tmp_path):
     return copy
 
 
-def lessons(root):
-    return sorted((root / "lessons").glob("[0-9]*.ipynb"))
-
-
-def edit_notebook(path, change):
-    """Change a notebook and save it as Jupyter would."""
-    notebook = json.loads(path.read_text(encoding="utf-8"))
-    change(notebook)
-    lesson_format.write_notebook(path, notebook)
-
-
-def code_cell_tagged(notebook, tag):
-    return next(cell for cell in notebook["cells"] if tag in cell.get("metadata", {}).get("tags", []))
-
-
 def problem_lines(result, path):
     """Lines of `course check` output about ``path`` (relative, as printed)."""
     return [line for line in result.stdout.splitlines() if line.startswith(f"{path}: ")]
@@ -55,19 +43,15 @@ def test_this_repository_passes_check(course_cli):
 
 
 def add_output(notebook):
-    """What running a cell in Colab leaves behind."""
-    cell = code_cell_tagged(notebook, lesson_format.PARAMETERS_TAG)
-    cell["outputs"] = [{"output_type": "stream", "name": "stdout", "text": ["42\n"]}]
-    cell["execution_count"] = 7
-    cell["metadata"].update(colab={"base_uri": "https://localhost:8080/"}, outputId="0f1e2d3c")
+    add_cell_output(tagged_cell(notebook, notebooks.PARAMETERS_TAG))
 
 
 def edit_setup_cell(notebook):
-    notebook["cells"][0]["source"] = "".join(notebook["cells"][0]["source"]) + "\nprint('edited')"
+    notebook["cells"][0]["source"] += "\nprint('edited')"
 
 
 def untag_parameters(notebook):
-    code_cell_tagged(notebook, lesson_format.PARAMETERS_TAG)["metadata"]["tags"] = []
+    tagged_cell(notebook, notebooks.PARAMETERS_TAG)["metadata"]["tags"] = []
 
 
 def drop_colab_metadata(notebook):
@@ -118,7 +102,7 @@ def fake_secrets():
 def test_check_finds_every_kind_of_secret(course_copy, course_cli):
     lesson = lessons(course_copy)[0]
     secrets = fake_secrets()
-    first = len(json.loads(lesson.read_text(encoding="utf-8"))["cells"]) + 1
+    first = len(notebooks.read_notebook(lesson)["cells"]) + 1
     edit_notebook(lesson, lambda nb: nb["cells"].extend(
         {"cell_type": "code", "execution_count": None, "id": f"leak-{i}", "metadata": {}, "outputs": [], "source": text}
         for i, (_, text) in enumerate(secrets)
@@ -147,7 +131,7 @@ def test_check_ignores_tokens_read_from_colab_secrets(course_copy, course_cli):
 def test_sync_strips_a_secret_printed_in_outputs(course_copy, course_cli):
     lesson = lessons(course_copy)[0]
     printed = "hf_" + "QwErTyUiOp" * 4
-    edit_notebook(lesson, lambda nb: code_cell_tagged(nb, lesson_format.PARAMETERS_TAG).update(
+    edit_notebook(lesson, lambda nb: tagged_cell(nb, notebooks.PARAMETERS_TAG).update(
         outputs=[{"output_type": "stream", "name": "stdout", "text": [printed + "\n"]}], execution_count=1))
     assert "Hugging Face token" in course_cli("check", cwd=course_copy).stdout
     result = course_cli("sync", cwd=course_copy)  # stripping the output removes the leaked token
@@ -206,7 +190,7 @@ def test_sync_follows_the_course_to_another_github_account(course_copy, course_c
     assert course_cli("check", cwd=course_copy).returncode == 0
     assert f"Start [here]({new.colab_url(first)})." in readme.read_text(encoding="utf-8")
     assert f"github/{old.github_user}/" not in readme.read_text(encoding="utf-8")
-    assert new.repo_url in lesson_format.read_notebook(lessons(course_copy)[0])["cells"][0]["source"]
+    assert new.repo_url in notebooks.read_notebook(lessons(course_copy)[0])["cells"][0]["source"]
 
 
 def test_check_reports_drive_duplicates(course_copy, course_cli):
@@ -266,7 +250,7 @@ def test_sync_saves_a_colab_edited_notebook_as_nbformat_4_5(course_copy, course_
     saved = json.loads(lesson.read_text(encoding="utf-8"))
     assert saved["nbformat_minor"] == 5
     assert len({cell["id"] for cell in saved["cells"]}) == len(saved["cells"])
-    assert lesson.read_bytes() == lesson_format.notebook_bytes(lesson_format.read_notebook(lesson))
+    assert lesson.read_bytes() == notebooks.notebook_bytes(notebooks.read_notebook(lesson))
 
     lesson.write_text(lesson.read_text(encoding="utf-8").replace('\n "', '\n  "'), encoding="utf-8")
     result = course_cli("sync", cwd=course_copy)
@@ -297,9 +281,9 @@ def test_sync_fixes_setup_cell_readme_metadata_and_outputs(course_copy, course_c
     check = course_cli("check", cwd=course_copy)
     assert check.returncode == 0, check.stdout
     for lesson in (first, last):
-        cells = lesson_format.read_notebook(lesson)["cells"]
-        assert cells[0]["source"] == lesson_format.setup_cell_source(load_config(course_copy))
-        assert sum(lesson_format.SETUP_TAG in c["metadata"].get("tags", []) for c in cells) == 1
+        cells = notebooks.read_notebook(lesson)["cells"]
+        assert cells[0]["source"] == notebooks.setup_cell_source(load_config(course_copy))
+        assert sum(notebooks.SETUP_TAG in c["metadata"].get("tags", []) for c in cells) == 1
     assert course_cli("sync", cwd=course_copy).stdout.startswith("all good: 0 fixed")
 
 
@@ -329,12 +313,12 @@ def test_new_adds_numbered_lessons_with_unicode_titles(course_copy, course_cli):
         result = course_cli("new", title, cwd=course_copy)
         assert result.returncode == 0, result.stderr
         assert f"created lessons/{name}" in result.stdout
-        notebook = lesson_format.read_notebook(course_copy / "lessons" / name)
-        assert notebook["cells"][0]["source"] == lesson_format.setup_cell_source(config)
+        notebook = notebooks.read_notebook(course_copy / "lessons" / name)
+        assert notebook["cells"][0]["source"] == notebooks.setup_cell_source(config)
         assert f"# {title}" in "".join(cell["source"] for cell in notebook["cells"])
-        row = f"[{title}](lessons/{name}) | [![Open In Colab]"
-        assert row in (course_copy / "README.md").read_text(encoding="utf-8")
-        assert config.colab_url(name) in (course_copy / "README.md").read_text(encoding="utf-8")
+        readme = (course_copy / "README.md").read_text(encoding="utf-8")
+        row = next(line for line in readme.splitlines() if f"(lessons/{name})" in line)
+        assert f"[{title}](lessons/{name})" in row and f"[![Open In Colab]" in row and config.colab_url(name) in row
     check = course_cli("check", cwd=course_copy)
     assert check.returncode == 0, check.stdout
 

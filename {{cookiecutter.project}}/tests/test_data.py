@@ -3,16 +3,14 @@ import hashlib
 import io
 import os
 import shutil
-import socket
 import tarfile
 import threading
 import zipfile
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
-from {{ cookiecutter.package }} import CourseError, data
+from {{ cookiecutter.package }} import CourseError, data, testing
 
 PAYLOAD = {"digits/train.csv": os.urandom(600_000), "digits/README.txt": b"tiny digits\n"}
 
@@ -31,56 +29,11 @@ ARCHIVE = make_tar_gz(PAYLOAD)
 SHA256 = hashlib.sha256(ARCHIVE).hexdigest()
 
 
-class Handler(BaseHTTPRequestHandler):
-    """Routes: /ok/ honours Range; /drop-once/ breaks off halfway the first time;
-    /drop-always/ ignores Range and always breaks off halfway; /wrong/ serves other bytes."""
-
-    def do_GET(self):
-        self.server.requests.append((self.path, self.headers.get("Range")))
-        route, _, name = self.path.lstrip("/").partition("/")
-        body = self.server.files.get(name)
-        if body is None or route not in ("ok", "drop-once", "drop-always", "wrong"):
-            self.send_error(404)
-            return
-        if route == "wrong":
-            body = bytes(reversed(body))
-        dropping = route == "drop-always" or (route == "drop-once" and not self.server.dropped)
-        start = 0
-        if self.headers.get("Range") and route != "drop-always":
-            start = int(self.headers["Range"].removeprefix("bytes=").rstrip("-"))
-            self.send_response(206)
-            self.send_header("Content-Range", f"bytes {start}-{len(body) - 1}/{len(body)}")
-        else:
-            self.send_response(200)
-            self.send_header("Accept-Ranges", "bytes")
-        self.send_header("Content-Length", str(len(body) - start))
-        self.end_headers()
-        if dropping:
-            self.server.dropped = True
-            self.wfile.write(body[start : len(body) // 2])
-            self.wfile.flush()
-            self.connection.shutdown(socket.SHUT_RDWR)
-            self.close_connection = True
-            return
-        self.wfile.write(body[start:])
-
-    def log_message(self, *args):
-        pass
-
-
 @pytest.fixture
 def server():
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    httpd.daemon_threads = True
-    httpd.files = {"digits.tar.gz": ARCHIVE}
-    httpd.requests = []
-    httpd.dropped = False
-    httpd.url = f"http://127.0.0.1:{httpd.server_address[1]}"
-    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    yield httpd
-    httpd.shutdown()
-    httpd.server_close()
+    """Serves the archive on 127.0.0.1 under the routes of ``testing.FileServer`` (ok, drop-once, ...)."""
+    with testing.FileServer({"digits.tar.gz": ARCHIVE}) as running:
+        yield running
 
 
 @pytest.fixture
@@ -95,10 +48,7 @@ def course(tmp_path, monkeypatch):
 
 @pytest.fixture
 def closed_port_url():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    return f"http://127.0.0.1:{port}"
+    return testing.closed_port_url()
 
 
 def files_under(folder: Path) -> list:
@@ -111,7 +61,7 @@ def assert_extracted(folder: Path):
 
 
 def test_download_caches_archive_extracts_locally_and_then_works_offline(server, course, closed_port_url):
-    folder = data.download(f"{server.url}/ok/digits.tar.gz", SHA256, progress=False)
+    folder = data.download(f"{server.base}/ok/digits.tar.gz", SHA256, progress=False)
 
     assert folder == course / "local" / "digits"
     assert_extracted(folder)
@@ -130,7 +80,7 @@ def test_download_caches_archive_extracts_locally_and_then_works_offline(server,
 
 
 def test_dropped_connection_resumes_with_range(server, course, capsys):
-    folder = data.download(f"{server.url}/drop-once/digits.tar.gz", SHA256)
+    folder = data.download(f"{server.base}/drop-once/digits.tar.gz", SHA256)
 
     assert_extracted(folder)
     progress = capsys.readouterr().err
@@ -143,7 +93,7 @@ def test_dropped_connection_resumes_with_range(server, course, capsys):
 
 
 def test_broken_download_keeps_what_arrived_and_the_next_run_resumes(server, course):
-    url = f"{server.url}/drop-always/digits.tar.gz"
+    url = f"{server.base}/drop-always/digits.tar.gz"
     part = course / "course" / "data" / "digits.tar.gz.part"
     with pytest.raises(CourseError) as caught:
         data.download(url, SHA256, progress=False)
@@ -157,14 +107,14 @@ def test_broken_download_keeps_what_arrived_and_the_next_run_resumes(server, cou
     assert files_under(course / "course" / "data") == ["digits.tar.gz.part"]
     assert not (course / "local").exists()
 
-    folder = data.download(f"{server.url}/ok/digits.tar.gz", SHA256, progress=False)
+    folder = data.download(f"{server.base}/ok/digits.tar.gz", SHA256, progress=False)
     assert server.requests[-1] == ("/ok/digits.tar.gz", f"bytes={kept}-")
     assert_extracted(folder)
     assert files_under(course / "course" / "data") == ["digits.tar.gz"]
 
 
 def test_checksum_mismatch_names_both_hashes_and_keeps_nothing(server, course):
-    url = f"{server.url}/wrong/digits.tar.gz"
+    url = f"{server.base}/wrong/digits.tar.gz"
     with pytest.raises(CourseError) as caught:
         data.download(url, SHA256, progress=False)
 
@@ -183,7 +133,7 @@ def test_corrupt_cache_is_downloaded_again(server, course, capsys):
     cached.parent.mkdir(parents=True)
     cached.write_bytes(ARCHIVE[: len(ARCHIVE) // 3])  # e.g. a Drive copy that never finished syncing
 
-    folder = data.download(f"{server.url}/ok/digits.tar.gz", f"sha256:{SHA256.upper()}", progress=False)
+    folder = data.download(f"{server.base}/ok/digits.tar.gz", f"sha256:{SHA256.upper()}", progress=False)
 
     assert "the cached digits.tar.gz does not match its checksum: downloading it again" in capsys.readouterr().out
     assert cached.read_bytes() == ARCHIVE
@@ -191,7 +141,7 @@ def test_corrupt_cache_is_downloaded_again(server, course, capsys):
 
 
 def test_not_found_says_to_check_the_address(server, course):
-    url = f"{server.url}/ok/missing.zip"
+    url = f"{server.base}/ok/missing.zip"
     with pytest.raises(CourseError) as caught:
         data.download(url, SHA256, progress=False)
 
@@ -237,7 +187,7 @@ def test_zip_without_checksum_prints_the_checksum_to_pin(server, course, capsys)
         archive.writestr("sub/b.txt", "b")
     server.files["letters.zip"] = buffer.getvalue()
 
-    folder = data.download(f"{server.url}/ok/letters.zip", progress=False)
+    folder = data.download(f"{server.base}/ok/letters.zip", progress=False)
 
     assert files_under(folder) == ["a.txt", "sub/b.txt"]
     digest = hashlib.sha256(buffer.getvalue()).hexdigest()
@@ -246,11 +196,11 @@ def test_zip_without_checksum_prints_the_checksum_to_pin(server, course, capsys)
 
 def test_plain_file_and_extract_false_return_the_cached_file(server, course):
     server.files["labels.csv"] = b"id,label\n1,7\n"
-    cached = data.download(f"{server.url}/ok/labels.csv", progress=False)
+    cached = data.download(f"{server.base}/ok/labels.csv", progress=False)
     assert cached == course / "course" / "data" / "labels.csv"
     assert cached.read_bytes() == b"id,label\n1,7\n"
 
-    archive = data.download(f"{server.url}/ok/digits.tar.gz", SHA256, extract=False, progress=False)
+    archive = data.download(f"{server.base}/ok/digits.tar.gz", SHA256, extract=False, progress=False)
     assert archive == course / "course" / "data" / "digits.tar.gz"
     assert not (course / "local").exists()
 
@@ -262,7 +212,7 @@ def test_bad_checksum_argument(course):
 
 def test_simultaneous_downloads_of_one_file_download_it_once(server, course):
     """Two lessons (or sweep workers) asking for the same dataset at once must not interleave writes."""
-    url = f"{server.url}/ok/digits.tar.gz"
+    url = f"{server.base}/ok/digits.tar.gz"
     results, errors = [], []
 
     def fetch():

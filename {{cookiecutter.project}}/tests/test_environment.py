@@ -9,7 +9,7 @@ import sys
 import pytest
 import torch
 
-from {{ cookiecutter.package }} import environment
+from {{ cookiecutter.package }} import bootstrap, environment
 
 from conftest import PACKAGE, ROOT
 
@@ -100,7 +100,7 @@ def test_course_env_prints_a_table(course_cli, subprocess_env, tmp_path):
 def test_env_outside_a_course_still_describes_the_runtime(tmp_path, monkeypatch):
     monkeypatch.delenv("COURSE_ROOT", raising=False)
     monkeypatch.chdir(tmp_path)
-    rows = environment.describe()
+    rows = bootstrap.describe()
     assert rows["course root"].startswith(f"not found (no pyproject.toml in {tmp_path.resolve()} or above")
     assert rows["runtime"] == environment.runtime() and "torch" in rows
 

@@ -6,7 +6,6 @@ The lessons are written by the tests into a temporary course repo (its pyproject
 import csv
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -16,10 +15,12 @@ import nbformat
 import psutil
 import pytest
 
-from conftest import PACKAGE, ROOT
+from conftest import PACKAGE
 
-from {{ cookiecutter.package }} import metrics, overrides
+from {{ cookiecutter.package }} import metrics
 from {{ cookiecutter.package }}.errors import CourseError
+from {{ cookiecutter.package }}.experiments import overrides
+from {{ cookiecutter.package }}.testing import git, lesson_notebook, tiny_course
 
 PROBE_PARAMETERS = """\
 smoke = True
@@ -102,33 +103,14 @@ for epoch in range(epochs):
 """
 
 
-def _lesson(parameters: str, code: str) -> nbformat.NotebookNode:
-    notebook = nbformat.v4.new_notebook()
-    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    notebook.cells = [
-        nbformat.v4.new_code_cell(parameters, metadata={"tags": ["parameters"]}),
-        nbformat.v4.new_code_cell(code),
-    ]
-    return notebook
-
-
 @pytest.fixture
 def course_repo(tmp_path):
     """A course repo with tiny lessons: 01_probe (logs metrics from its parameters), 02_train, 03_wait."""
-    repo = tmp_path / "course"
-    (repo / "lessons").mkdir(parents=True)
-    for name in ("pyproject.toml", ".gitignore"):
-        shutil.copy(ROOT / name, repo / name)
-    nbformat.write(_lesson(PROBE_PARAMETERS, PROBE_CODE), repo / "lessons" / "01_probe.ipynb")
-    nbformat.write(_lesson(TRAIN_PARAMETERS, TRAIN_CODE), repo / "lessons" / "02_train.ipynb")
-    nbformat.write(_lesson(WAIT_PARAMETERS, WAIT_CODE), repo / "lessons" / "03_wait.ipynb")
-    return repo
-
-
-def _git(repo, *args):
-    subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True,
-                   env={**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.org",
-                        "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.org"})
+    return tiny_course(tmp_path / "course", {
+        "01_probe": lesson_notebook(PROBE_CODE, parameters=PROBE_PARAMETERS),
+        "02_train": lesson_notebook(TRAIN_CODE, parameters=TRAIN_PARAMETERS),
+        "03_wait": lesson_notebook(WAIT_CODE, parameters=WAIT_PARAMETERS),
+    })
 
 
 def _one_line_error(result, *fragments):
@@ -146,9 +128,9 @@ def _read(path):
 # ---- course run ----------------------------------------------------------------------------------
 
 def test_run_passes_overrides_and_records_everything(course_repo, course_cli):
-    _git(course_repo, "init", "-q")
-    _git(course_repo, "add", ".")
-    _git(course_repo, "commit", "-q", "-m", "lessons")
+    git(course_repo, "init", "-q")
+    git(course_repo, "add", ".")
+    git(course_repo, "commit", "-q", "-m", "lessons")
     result = course_cli("run", "01", "-p", "lr", "0.03", "-p", "label", "hello", "-p", "batch_size", "16",
                         "--run-id", "try-1", cwd=course_repo)
     assert result.returncode == 0, result.stdout + result.stderr

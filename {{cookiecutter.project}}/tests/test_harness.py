@@ -9,33 +9,19 @@ import os
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
-import nbformat
 import psutil
 import pytest
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from {{ cookiecutter.package }} import harness, lesson_worker
 from {{ cookiecutter.package }}.errors import CourseError
-from {{ cookiecutter.package }}.harness import LessonJob, LessonResult, execute_lesson, run_lessons
-from {{ cookiecutter.package }}.ready_client import ReadyKernelClient
-
-
-def write_notebook(path: Path, *cells, parameters=None) -> Path:
-    """A notebook of code cells (``("md", text)`` for markdown), with a tagged parameters cell first."""
-    notebook_cells = []
-    if parameters is not None:
-        notebook_cells.append(new_code_cell(parameters, metadata={"tags": ["parameters"]}))
-    for cell in cells:
-        if isinstance(cell, tuple):
-            notebook_cells.append(new_markdown_cell(cell[1]))
-        else:
-            notebook_cells.append(new_code_cell(cell))
-    notebook = new_notebook(cells=notebook_cells)
-    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    nbformat.write(notebook, path)
-    return path
+from {{ cookiecutter.package }}.harness import command, worker
+from {{ cookiecutter.package }}.harness.job import LessonJob, LessonResult
+from {{ cookiecutter.package }}.harness.kernel import ReadyKernelClient
+from {{ cookiecutter.package }}.harness.runner import execute_lesson, run_lessons
+from {{ cookiecutter.package }}.notebooks import lesson_parameters, resolve_lessons
+from {{ cookiecutter.package }}.testing import course_cli as run_course_cli
+from {{ cookiecutter.package }}.testing import lesson_notebook, tiny_course, write_notebook
 
 
 def alive(pid: int) -> bool:
@@ -128,7 +114,7 @@ def test_lesson_timeout_stops_a_lesson_of_many_short_cells(tmp_path):
 
 def test_kernel_client_is_ready_when_the_kernel_answers_and_says_when_it_died(tmp_path):
     lesson = write_notebook(tmp_path / "05_ready.ipynb", "x = 1")
-    run = lesson_worker.LessonRun({"notebook": str(lesson), "output": str(tmp_path / "out.ipynb"), "cell_timeout": 60})
+    run = worker.LessonRun(LessonJob(lesson, tmp_path / "out.ipynb", cell_timeout=60))
     run.start_kernel()
 
     async def ready_then_run():
@@ -229,9 +215,9 @@ def test_parallel_lessons_failing_magic_and_shell_command_and_gpu_probe(tmp_path
     threads = os.environ.get("OMP_NUM_THREADS") or str(max(1, os.cpu_count() // 2))
     assert (tmp_path / "threads.txt").read_text() == threads
     # --gpu accepts the CUDA run and fails a run that stayed on the CPU
-    assert harness.check_gpu_use(gpu).status == "passed"
+    assert command.check_gpu_use(gpu).status == "passed"
     cpu_run = LessonResult("00_ok", "passed", device="cpu")
-    assert harness.check_gpu_use(cpu_run).status == "failed"
+    assert command.check_gpu_use(cpu_run).status == "failed"
     assert cpu_run.error.startswith("ran on cpu, not on CUDA (--gpu)")
 
 
@@ -250,7 +236,7 @@ def test_probe_never_initialises_cuda(capsys):
     saved = sys.modules.get("torch")
     sys.modules["torch"] = fake
     try:
-        exec(lesson_worker._PROBE, {})
+        exec(worker._PROBE, {})
     finally:
         if saved is None:
             del sys.modules["torch"]
@@ -269,12 +255,12 @@ def test_warm_up_imports_what_the_lesson_imports(tmp_path):
             {"cell_type": "code", "source": "!pip install x\nimport sklearn.datasets"},
         ]
     }
-    assert lesson_worker.imported_modules(notebook) == ["os", "numpy", "fastai.vision.all", "sklearn.datasets"]
+    assert worker.imported_modules(notebook) == ["os", "numpy", "fastai.vision.all", "sklearn.datasets"]
 
 
 def test_short_error_is_one_line_and_bounded():
-    assert lesson_worker._one_line("AssertionError: \x1b[31mfirst\x1b[0m\nsecond") == "AssertionError: first"
-    assert len(lesson_worker._one_line("ValueError: " + "x" * 1000)) == 300
+    assert worker._one_line("AssertionError: \x1b[31mfirst\x1b[0m\nsecond") == "AssertionError: first"
+    assert len(worker._one_line("ValueError: " + "x" * 1000)) == 300
 
 
 def test_lesson_parameters_reads_defaults(tmp_path):
@@ -283,32 +269,28 @@ def test_lesson_parameters_reads_defaults(tmp_path):
         "x = 1",
         parameters="smoke = False  # fast run\nepochs: int = 3\nlr = 1e-3\ndevice = 'auto'\nsizes = [1, 2]\nroot = Path('.')",
     )
-    assert harness.lesson_parameters(lesson) == {
+    assert lesson_parameters(lesson) == {
         "smoke": False, "epochs": 3, "lr": 1e-3, "device": "auto", "sizes": [1, 2], "root": "Path('.')",
     }
-    assert harness.lesson_parameters(write_notebook(tmp_path / "none.ipynb", "x = 1")) == {}
+    assert lesson_parameters(write_notebook(tmp_path / "none.ipynb", "x = 1")) == {}
     with pytest.raises(CourseError, match="parameters cell is not valid Python"):
-        harness.lesson_parameters(write_notebook(tmp_path / "bad.ipynb", parameters="smoke = ("))
+        lesson_parameters(write_notebook(tmp_path / "bad.ipynb", parameters="smoke = ("))
+
+
+LESSONS = {
+    "00_reads_src": lesson_notebook(
+        "import sys\nsys.path.insert(0, '../src')\nimport helper\nprint('helper', helper.VALUE, 'epochs', epochs)",
+        parameters="smoke = False\nepochs = 3",
+    ),
+    "01_passes": lesson_notebook("print('smoke' if smoke else 'full')", parameters="smoke = False"),
+    "02_fails": lesson_notebook("x = 1", "assert not smoke, 'broken in smoke runs'", parameters="smoke = False"),
+}
 
 
 @pytest.fixture
-def tiny_course(tmp_path):
+def course(tmp_path):
     """A course repo with three small lessons: one reads src/, one passes, one fails in smoke runs."""
-    root = tmp_path / "course"
-    (root / "src").mkdir(parents=True)
-    (root / "pyproject.toml").write_text('[tool.course]\ntitle = "Tiny"\n')
-    (root / "src" / "helper.py").write_text("VALUE = 1\n")
-    lessons = root / "lessons"
-    write_notebook(
-        lessons / "00_reads_src.ipynb",
-        "import sys\nsys.path.insert(0, '../src')\nimport helper\nprint('helper', helper.VALUE, 'epochs', epochs)",
-        parameters="smoke = False\nepochs = 3",
-    )
-    write_notebook(lessons / "01_passes.ipynb", "print('smoke' if smoke else 'full')", parameters="smoke = False")
-    write_notebook(
-        lessons / "02_fails.ipynb", "x = 1", "assert not smoke, 'broken in smoke runs'", parameters="smoke = False"
-    )
-    return root
+    return tiny_course(tmp_path / "course", LESSONS)
 
 
 def _report(root: Path) -> dict:
@@ -316,84 +298,109 @@ def _report(root: Path) -> dict:
     return {lesson["lesson"]: lesson for lesson in data["lessons"]}
 
 
-def test_course_test_runs_reports_and_skips_unchanged_lessons(tiny_course, course_cli):
-    first = course_cli("test", "--smoke", "-n", "2", cwd=tiny_course)
-    assert first.returncode == 1, first.stderr
-    assert "PASS     00_reads_src" in first.stdout and "PASS     01_passes" in first.stdout
-    assert "FAIL     02_fails" in first.stdout
-    assert "cell 2: AssertionError: broken in smoke runs" in first.stdout
-    assert "3 lessons: 2 passed, 1 failed" in first.stdout
-    report = _report(tiny_course)
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """`course test` run after run on one course, changing things in between; every step's outcome kept."""
+    course = tiny_course(tmp_path_factory.mktemp("scenario") / "course", LESSONS)
+    executed = course / "build" / "executed" / "00_reads_src.ipynb"
+    seen = SimpleNamespace(course=course)
+    seen.first = run_course_cli("test", "--smoke", "-n", "2", cwd=course)
+    seen.first_report = _report(course)
+    seen.first_markdown = (course / "build" / "report.md").read_text()
+    seen.second = run_course_cli("test", "--smoke", cwd=course)
+    started = time.monotonic()
+    seen.cached = run_course_cli("test", "--smoke", "00", "01_passes", cwd=course)
+    seen.cached_seconds = time.monotonic() - started
+    (course / "src" / "helper.py").write_text("VALUE = 2\n")
+    seen.src_edited = run_course_cli("test", "--smoke", "00", "01", cwd=course)
+    seen.src_edited_output = executed.read_text()
+    seen.with_epochs = run_course_cli("test", "--smoke", "00", "01", "-p", "epochs", "5", cwd=course)
+    seen.with_epochs_output = executed.read_text()
+    return seen
+
+
+def test_course_test_runs_every_lesson_and_reports_each(runs):
+    assert runs.first.returncode == 1, runs.first.stderr
+    assert "PASS     00_reads_src" in runs.first.stdout and "PASS     01_passes" in runs.first.stdout
+    assert "FAIL     02_fails" in runs.first.stdout
+    assert "cell 2: AssertionError: broken in smoke runs" in runs.first.stdout
+    assert "3 lessons: 2 passed, 1 failed" in runs.first.stdout
+    report = runs.first_report
     assert [report[name]["status"] for name in sorted(report)] == ["passed", "passed", "failed"]
     failed = report["02_fails"]
     assert (failed["failed_cell"], failed["failed_source"]) == (2, "assert not smoke, 'broken in smoke runs'")
     assert all(lesson["device"] == "cpu" and lesson["peak_gpu_memory_mb"] is None for lesson in report.values())
     assert all(Path(lesson["executed_notebook"]).is_file() for lesson in report.values())
-    markdown = (tiny_course / "build" / "report.md").read_text()
-    assert "| 02_fails | failed |" in markdown and "## 02_fails: failed in cell 2" in markdown
-    assert "```python\nassert not smoke, 'broken in smoke runs'\n```" in markdown
-
-    # Nothing changed: passing lessons are cached, the failure runs again.
-    second = course_cli("test", "--smoke", cwd=tiny_course)
-    assert second.returncode == 1
-    assert "CACHED   00_reads_src" in second.stdout and "CACHED   01_passes" in second.stdout
-    assert "FAIL     02_fails" in second.stdout
-    started = time.monotonic()
-    cached = course_cli("test", "--smoke", "00", "01_passes", cwd=tiny_course)
-    assert cached.returncode == 0 and "2 lessons: 2 cached" in cached.stdout
-    assert time.monotonic() - started < 15
-
-    # A change under src/ re-runs every lesson; a parameter re-runs only the lessons that declare it.
-    (tiny_course / "src" / "helper.py").write_text("VALUE = 2\n")
-    edited = course_cli("test", "--smoke", "00", "01", cwd=tiny_course)
-    assert edited.returncode == 0 and "2 lessons: 2 passed" in edited.stdout
-    assert "helper 2" in (tiny_course / "build" / "executed" / "00_reads_src.ipynb").read_text()
-    with_epochs = course_cli("test", "--smoke", "00", "01", "-p", "epochs", "5", cwd=tiny_course)
-    assert with_epochs.returncode == 0
-    assert "PASS     00_reads_src" in with_epochs.stdout and "CACHED   01_passes" in with_epochs.stdout
-    assert "epochs 5" in (tiny_course / "build" / "executed" / "00_reads_src.ipynb").read_text()
 
 
-def test_course_test_refuses_bad_requests_in_one_line(tiny_course, course_cli):
-    unknown = course_cli("test", "7", cwd=tiny_course)
+def test_markdown_report_shows_the_failing_cell(runs):
+    rows = [line.split("|")[1:3] for line in runs.first_markdown.splitlines() if line.startswith("| 0")]
+    assert [[cell.strip() for cell in row] for row in rows] == [
+        ["00_reads_src", "passed"], ["01_passes", "passed"], ["02_fails", "failed"],
+    ]
+    assert "## 02_fails: failed in cell 2" in runs.first_markdown
+    assert "```python\nassert not smoke, 'broken in smoke runs'\n```" in runs.first_markdown
+
+
+def test_unchanged_lessons_that_passed_are_not_run_again(runs):
+    assert runs.second.returncode == 1
+    assert "CACHED   00_reads_src" in runs.second.stdout and "CACHED   01_passes" in runs.second.stdout
+    assert "FAIL     02_fails" in runs.second.stdout, "a failure is never cached"
+    assert runs.cached.returncode == 0 and "2 lessons: 2 cached" in runs.cached.stdout
+    assert runs.cached_seconds < 15
+
+
+def test_a_change_in_src_reruns_every_lesson(runs):
+    assert runs.src_edited.returncode == 0 and "2 lessons: 2 passed" in runs.src_edited.stdout
+    assert "helper 2" in runs.src_edited_output
+
+
+def test_a_parameter_reruns_only_the_lessons_that_declare_it(runs):
+    assert runs.with_epochs.returncode == 0
+    assert "PASS     00_reads_src" in runs.with_epochs.stdout and "CACHED   01_passes" in runs.with_epochs.stdout
+    assert "epochs 5" in runs.with_epochs_output
+
+
+def test_course_test_refuses_bad_requests_in_one_line(course, course_cli):
+    unknown = course_cli("test", "7", cwd=course)
     assert unknown.returncode == 1 and unknown.stdout == ""
     assert unknown.stderr.strip() == (
         "course test: error: '7' is not a lesson: give a number, name or file of one of the lessons: "
         "00_reads_src, 01_passes, 02_fails"
     )
-    shard = course_cli("test", "--shard", "3/2", cwd=tiny_course)
+    shard = course_cli("test", "--shard", "3/2", cwd=course)
     assert shard.returncode == 1 and shard.stderr.strip().endswith("write I/N with 1 <= I <= N, e.g. --shard 1/2")
-    param = course_cli("test", "01", "-p", "epochs", "5", cwd=tiny_course)
+    param = course_cli("test", "01", "-p", "epochs", "5", cwd=course)
     assert param.returncode == 1 and "none of the chosen lessons has a parameter 'epochs'" in param.stderr
     assert len(param.stderr.strip().splitlines()) == 1
-    assert not (tiny_course / "build" / "report.json").exists()
+    assert not (course / "build" / "report.json").exists()
 
 
-def test_gpu_flag_fails_early_without_cuda(tiny_course, course_cli):
+def test_gpu_flag_fails_early_without_cuda(course, course_cli):
     torch = pytest.importorskip("torch")
     if torch.cuda.is_available():
         pytest.skip("this machine has CUDA; the refusal is for machines without it")
-    result = course_cli("test", "--gpu", cwd=tiny_course)
+    result = course_cli("test", "--gpu", cwd=course)
     assert result.returncode == 1
     assert result.stderr.startswith("course test: error: --gpu: CUDA is not available")
     assert len(result.stderr.strip().splitlines()) == 1
-    assert not (tiny_course / "build").exists()
+    assert not (course / "build").exists()
 
 
-def test_lessons_resolve_by_number_name_or_file(tiny_course):
-    lessons = tiny_course / "lessons"
+def test_lessons_resolve_by_number_name_or_file(course):
+    lessons = course / "lessons"
     expected = [lessons / "01_passes.ipynb"]
     for name in ("01", "01_passes", "01_passes.ipynb", "lessons/01_passes.ipynb", str(lessons / "01_passes.ipynb")):
-        assert harness.resolve_lessons(tiny_course, [name]) == expected
-    assert [p.stem for p in harness.resolve_lessons(tiny_course, [])] == ["00_reads_src", "01_passes", "02_fails"]
-    assert harness.resolve_lessons(tiny_course, ["02", "02_fails"]) == [lessons / "02_fails.ipynb"]
+        assert resolve_lessons(course, [name]) == expected
+    assert [p.stem for p in resolve_lessons(course, [])] == ["00_reads_src", "01_passes", "02_fails"]
+    assert resolve_lessons(course, ["02", "02_fails"]) == [lessons / "02_fails.ipynb"]
     with pytest.raises(CourseError, match="'missing' is not a lesson: .*00_reads_src, 01_passes, 02_fails"):
-        harness.resolve_lessons(tiny_course, ["missing"])
+        resolve_lessons(course, ["missing"])
 
 
-def test_shards_split_lessons_for_parallel_ci_jobs(tiny_course):
-    lessons = harness.resolve_lessons(tiny_course, [])
-    shards = [harness.select_shard(lessons, f"{i}/2") for i in (1, 2)]
+def test_shards_split_lessons_for_parallel_ci_jobs(course):
+    lessons = resolve_lessons(course, [])
+    shards = [command.select_shard(lessons, f"{i}/2") for i in (1, 2)]
     assert [[p.stem for p in shard] for shard in shards] == [["00_reads_src", "02_fails"], ["01_passes"]]
     with pytest.raises(CourseError, match="--shard 0/2"):
-        harness.select_shard(lessons, "0/2")
+        command.select_shard(lessons, "0/2")

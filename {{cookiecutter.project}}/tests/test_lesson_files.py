@@ -7,21 +7,21 @@ import nbformat
 import pytest
 
 from conftest import ROOT
-from {{ cookiecutter.package }} import lesson_format
+from {{ cookiecutter.package }} import notebooks
+from {{ cookiecutter.package }}.authoring.commands import lesson_skeleton
+from {{ cookiecutter.package }}.authoring.fixes import apply_fixes
 from {{ cookiecutter.package }}.config import CourseConfig, load_config
 from {{ cookiecutter.package }}.errors import CourseError
 
-LESSONS = sorted((ROOT / "lessons").glob("*.ipynb"))
+LESSONS = notebooks.lesson_files(ROOT)
 SNIPPETS = ROOT / "snippets" / "colab_snippets.ipynb"
 REQUIRED_PARAMETERS = {"smoke", "epochs", "batch_size", "seed", "device"}
 GPU_LESSONS = {"00_environment", "01_first_model", "02_data_and_checkpoints"}
 
 
 def parameters_of(nb) -> dict:
-    (cell,) = [c for c in nb.cells if lesson_format.PARAMETERS_TAG in c.metadata.get("tags", [])]
-    tree = ast.parse(cell.source)
-    return {target.id: ast.literal_eval(node.value) for node in tree.body if isinstance(node, ast.Assign)
-            for target in node.targets}
+    (cell,) = [c for c in nb.cells if notebooks.PARAMETERS_TAG in c.metadata.get("tags", [])]
+    return notebooks.parameter_defaults(cell.source)
 
 
 def test_the_course_has_lessons():
@@ -38,7 +38,7 @@ def test_notebook_is_valid_clean_and_colab_ready(path):
     for index, cell in enumerate(nb.cells):
         if cell.cell_type == "code":
             assert cell.outputs == [] and cell.execution_count is None, f"cell {index} has outputs: strip them"
-    assert path.read_bytes() == lesson_format.notebook_bytes(lesson_format.read_notebook(path)), (
+    assert path.read_bytes() == notebooks.notebook_bytes(notebooks.read_notebook(path)), (
         "not saved in the canonical format: run `course sync`"
     )
 
@@ -46,8 +46,8 @@ def test_notebook_is_valid_clean_and_colab_ready(path):
 @pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.name)
 def test_lesson_starts_with_the_canonical_setup_cell(path):
     first = nbformat.read(path, as_version=4).cells[0]
-    assert lesson_format.SETUP_TAG in first.metadata.get("tags", [])
-    assert first.source == lesson_format.setup_cell_source(load_config(ROOT)), f"{path.name}: run `course sync`"
+    assert notebooks.SETUP_TAG in first.metadata.get("tags", [])
+    assert first.source == notebooks.setup_cell_source(load_config(ROOT)), f"{path.name}: run `course sync`"
 
 
 def test_setup_cells_are_identical_in_every_lesson():
@@ -75,7 +75,7 @@ def test_gpu_request_is_complete(path):
 
 
 def test_setup_cell_is_short_and_valid_python():
-    source = lesson_format.setup_cell_source(load_config(ROOT))
+    source = notebooks.setup_cell_source(load_config(ROOT))
     compile(source, "setup cell", "exec")
     assert len(source.splitlines()) <= 32
 
@@ -85,7 +85,7 @@ def test_setup_cell_keeps_any_title_and_values_intact():
         title='Курс «глубокого» обучения: "ML" 深度学习 \\ it\'s {x}', package="kurs",
         github_user="someone", github_repo="kurs", branch="main", drive_folder='courses/it\'s "mine"',
     )
-    source = lesson_format.setup_cell_source(config)
+    source = notebooks.setup_cell_source(config)
     assert source.splitlines()[0] == (
         f"# @title {config.title} · setup (run me first) " + '{ display-mode: "form" }'
     )
@@ -95,41 +95,47 @@ def test_setup_cell_keeps_any_title_and_values_intact():
 
 def test_setup_cell_title_is_one_line():
     config = CourseConfig("Two\nlines", "kurs", "someone", "kurs", "main", "courses/kurs")
-    assert lesson_format.setup_cell_source(config).splitlines()[0].startswith("# @title Two lines · setup")
+    assert notebooks.setup_cell_source(config).splitlines()[0].startswith("# @title Two lines · setup")
 
 
 def test_write_notebook_writes_what_nbformat_writes(tmp_path):
     for path in [*LESSONS, SNIPPETS]:
         ours, theirs = tmp_path / "ours.ipynb", tmp_path / "theirs.ipynb"
-        lesson_format.write_notebook(ours, lesson_format.read_notebook(path))
+        notebooks.write_notebook(ours, notebooks.read_notebook(path))
         nbformat.write(nbformat.read(path, as_version=4), theirs)
         assert ours.read_bytes() == theirs.read_bytes(), path.name
 
 
-def test_sync_setup_cells_fixes_only_what_differs(tmp_path):
+def test_fixes_restore_edited_and_deleted_setup_cells_byte_for_byte(tmp_path):
     config = load_config(ROOT)
-    edited, missing, untouched = (tmp_path / f"{n}_{LESSONS[0].name}" for n in (1, 2, 3))
+    course = tmp_path / "course"
+    (course / "lessons").mkdir(parents=True)
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, course / name)
+    edited, missing, untouched = (course / "lessons" / f"{n:02d}_{LESSONS[0].name[3:]}" for n in (1, 2, 3))
     for path in (edited, missing, untouched):
         shutil.copy(LESSONS[0], path)
-    nb = lesson_format.read_notebook(edited)
+    nb = notebooks.read_notebook(edited)
     nb["cells"][0]["source"] = "print('old setup')"
-    lesson_format.write_notebook(edited, nb)
-    nb = lesson_format.read_notebook(missing)
+    notebooks.write_notebook(edited, nb)
+    nb = notebooks.read_notebook(missing)
     del nb["cells"][0]
-    lesson_format.write_notebook(missing, nb)
+    notebooks.write_notebook(missing, nb)
+    before = untouched.stat().st_mtime_ns
 
-    assert lesson_format.sync_setup_cells(tmp_path, config) == [edited, missing]
-    assert lesson_format.sync_setup_cells(tmp_path, config) == []
-    for path in (edited, missing):
-        assert path.read_bytes() == LESSONS[0].read_bytes()
+    apply_fixes(course, config)
+
+    for path in (edited, missing, untouched):
+        assert path.read_bytes() == LESSONS[0].read_bytes(), path.name
+    assert untouched.stat().st_mtime_ns == before, "an unchanged notebook is not written again"
 
 
 def test_new_lesson_is_a_valid_notebook_with_setup_and_parameters(tmp_path):
     path = tmp_path / "03_new.ipynb"
-    lesson_format.write_notebook(path, lesson_format.new_lesson(load_config(ROOT), "Convolutions"))
+    notebooks.write_notebook(path, lesson_skeleton(load_config(ROOT), "Convolutions"))
     nb = nbformat.read(path, as_version=4)
     nbformat.validate(nb)
-    assert nb.cells[0].source == lesson_format.setup_cell_source(load_config(ROOT))
+    assert nb.cells[0].source == notebooks.setup_cell_source(load_config(ROOT))
     assert REQUIRED_PARAMETERS <= set(parameters_of(nb))
     assert nb.cells[1].source.startswith("# Convolutions")
 
@@ -138,10 +144,10 @@ def test_unreadable_notebook_is_one_clear_error(tmp_path):
     broken = tmp_path / "01_broken.ipynb"
     broken.write_text('{"cells": [')
     with pytest.raises(CourseError, match="01_broken.ipynb.*restore it"):
-        lesson_format.read_notebook(broken)
+        notebooks.read_notebook(broken)
     broken.write_text(json.dumps(["not", "a", "notebook"]))
     with pytest.raises(CourseError, match="not a Jupyter notebook"):
-        lesson_format.read_notebook(broken)
+        notebooks.read_notebook(broken)
 
 
 def test_snippets_are_titled_sections_with_code():

@@ -2,13 +2,16 @@
 
 A failure shows the failing cell's code, the error and its traceback.
 """
+
 from pathlib import Path
 
 import pytest
 
-from {{ cookiecutter.package }}.harness import available_lessons, execute_lesson, lesson_parameters
+from {{ cookiecutter.package }}.harness.job import limits_for_test
+from {{ cookiecutter.package }}.harness.runner import execute_lesson
+from {{ cookiecutter.package }}.notebooks import lesson_files, lesson_parameters
 
-LESSONS = available_lessons(Path(__file__).resolve().parents[1])
+LESSONS = lesson_files(Path(__file__).resolve().parents[1])
 
 
 @pytest.fixture
@@ -25,7 +28,8 @@ def test_lesson_runs_in_smoke_mode(lesson, overrides, tmp_path):
     declared = lesson_parameters(lesson)
     assert "smoke" in declared, f"{lesson.name} has no `smoke` parameter in its cell tagged 'parameters'"
     parameters = {"smoke": True, **overrides.get(lesson.stem, {})}
-    result = execute_lesson(lesson, tmp_path / lesson.name, parameters, timeout=900, cell_timeout=300)
+    timeout, cell_timeout = limits_for_test(smoke=True)
+    result = execute_lesson(lesson, tmp_path / lesson.name, parameters, timeout=timeout, cell_timeout=cell_timeout)
     if not result.ok:
         pytest.fail(result.describe(), pytrace=False)
     assert result.device in ("cpu", "cuda"), "the in-kernel probe did not report a device"

@@ -22,7 +22,7 @@ from nbclient.exceptions import CellExecutionError
 
 from conftest import PACKAGE, ROOT
 from {{ cookiecutter.package }}.config import load_config
-from {{ cookiecutter.package }}.lesson_format import setup_cell_source
+from {{ cookiecutter.package }}.notebooks import setup_cell_source
 
 CONFIG = load_config(ROOT)
 SETUP_CELL = setup_cell_source(CONFIG)  # what every lesson starts with (test_lesson_files checks that)

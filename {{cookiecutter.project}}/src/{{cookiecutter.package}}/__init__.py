@@ -1,34 +1,25 @@
 """Course code shared by every lesson.
 
-Importing this package must stay cheap (no torch or fastai at import time): the
-setup cell imports it on every run. Submodules load on first attribute access,
-so lessons can write ``course.data.download(...)`` after ``import <package> as course``.
+Importing this package must stay cheap (no torch or fastai at import time): the setup cell
+imports it on every run. Submodules load on first attribute access, so lessons can write
+``course.data.download(...)`` after ``import <package> as course``. A map of the modules is in
+``docs/package.md``.
 """
+
 import importlib
 
 from .errors import CourseError
 
 __version__ = "0.1.0"
-__all__ = ["setup", "CourseError"]
-
-_LAZY_SUBMODULES = {
-    "authoring",
-    "bootstrap",
-    "checkpoints",
-    "config",
-    "data",
-    "drive",
-    "environment",
-    "experiments",
-    "harness",
-    "lesson_format",
-    "metrics",
-}
+__all__ = ["CourseError", "describe", "setup"]
 
 
 def __getattr__(name):
-    if name == "setup":  # lazy too: pathlib and dataclasses alone would double the import time
-        return importlib.import_module(".bootstrap", __name__).setup
-    if name in _LAZY_SUBMODULES:
+    if name in ("setup", "describe"):  # lazy too: pathlib and dataclasses alone would double the import time
+        return getattr(importlib.import_module(".bootstrap", __name__), name)
+    try:
         return importlib.import_module(f".{name}", __name__)
+    except ModuleNotFoundError as error:
+        if error.name != f"{__name__}.{name}":
+            raise
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -40,6 +40,41 @@ def setup(root: Path | str | None = None, *, install: bool | None = None) -> Non
     print(status_line(root, where), *notes, sep="\n")
 
 
+def describe() -> dict[str, str]:
+    """Everything `course env` shows, as label -> value: runtime, device, Drive, versions, paths."""
+    from . import drive
+    from .environment import device_info, runtime, versions
+
+    rows = {"runtime": runtime(), "device": str(device_info())}
+    if rows["runtime"] == "colab":
+        rows["google drive"] = f"mounted at {drive.mount_point()}" if drive.is_mounted() else "not mounted"
+    rows.update(versions())
+    try:
+        paths = course_paths()
+    except CourseError as error:
+        rows["course root"] = f"not found ({error})"
+        return rows
+    rows.update(
+        {
+            "course root": str(paths.root),
+            "data cache": str(paths.data),
+            "local data": str(paths.local_data),
+            "checkpoints": str(paths.checkpoints),
+            "build": str(paths.build),
+        }
+    )
+    return rows
+
+
+def cli_env(args) -> int:
+    """`course env`: print runtime, device, versions and paths as a two-column table."""
+    rows = describe()
+    width = max(map(len, rows))
+    for label, value in rows.items():
+        print(f"{label.ljust(width)}  {value}")
+    return 0
+
+
 def status_line(root: Path, where: str) -> str:
     from .environment import device_info
 
@@ -54,7 +89,7 @@ def status_line(root: Path, where: str) -> str:
 
 def missing_requirements(root: Path) -> list[str]:
     """Requirements of ``[project].dependencies`` that are absent or too old (``NEVER_REINSTALL`` only if absent)."""
-    import importlib.metadata  # here, not at the top: it would double the cost of `import <package>`
+    import importlib.metadata  # not at the top: it would double the cost of `import <package>`
 
     from packaging.requirements import Requirement
     from packaging.utils import canonicalize_name
@@ -127,8 +162,8 @@ def _enable_autoreload(shell) -> list[str]:
     """Edits to src/ take effect in the next cell, without a restart. Returns a note if that is impossible.
 
     ``COURSE_AUTORELOAD=0`` leaves it off: batch runs (``course test``, ``course run``) set it,
-    since nobody edits code during them and with torch and fastai loaded the check before
-    every cell costs about 70 ms.
+    since nobody edits code during them, and with torch and fastai loaded the check before
+    every cell walks hundreds of thousands of module attributes.
     """
     if os.environ.get("COURSE_AUTORELOAD") == "0":
         return []

@@ -5,15 +5,69 @@ Expected failures raise ``CourseError`` and end as one line on stderr with exit 
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 
 from .errors import CourseError
+from .harness import job
+
+
+# Each handler imports its command's module only when that command runs: `course --help`
+# and `import <package>` stay fast, and a reader (or a tool) sees exactly what each one calls.
+def _env(args):
+    from .bootstrap import cli_env
+
+    return cli_env(args)
+
+
+def _test(args):
+    from .harness.command import cli_test
+
+    return cli_test(args)
+
+
+def _new(args):
+    from .authoring.commands import cli_new
+
+    return cli_new(args)
+
+
+def _check(args):
+    from .authoring.commands import cli_check
+
+    return cli_check(args)
+
+
+def _sync(args):
+    from .authoring.commands import cli_sync
+
+    return cli_sync(args)
+
+
+def _run(args):
+    from .experiments.commands import cli_run
+
+    return cli_run(args)
+
+
+def _sweep(args):
+    from .experiments.commands import cli_sweep
+
+    return cli_sweep(args)
+
+
+def _runs(args):
+    from .experiments.commands import cli_runs
+
+    return cli_runs(args)
+
+
+def _minutes(seconds: float) -> str:
+    return f"{seconds / 60:g} minutes" if seconds < 24 * 3600 else f"{seconds / (24 * 3600):g} days"
 
 
 def _add_env(sub):
     p = sub.add_parser("env", help="show runtime, device, paths and library versions")
-    p.set_defaults(handler="environment:cli_env")
+    p.set_defaults(handler=_env)
 
 
 def _add_test(sub):
@@ -27,61 +81,75 @@ def _add_test(sub):
     p.add_argument("--gpu", action="store_true", help="fail lessons that did not run on CUDA")
     p.add_argument("-n", "--workers", type=int, default=1, help="lessons run in parallel (default 1)")
     p.add_argument("--shard", default=None, metavar="I/N", help="run only shard I of N (1-based), for split CI jobs")
-    p.add_argument("--timeout", type=float, default=None, metavar="SECONDS", help="limit per lesson")
-    p.add_argument("--cell-timeout", type=float, default=None, metavar="SECONDS", help="limit per cell")
+    p.add_argument(
+        "--timeout", type=float, default=None, metavar="SECONDS",
+        help=f"limit per lesson (default {_minutes(job.SMOKE_LESSON_TIMEOUT_S)} with --smoke, else none)",
+    )
+    p.add_argument(
+        "--cell-timeout", type=float, default=None, metavar="SECONDS",
+        help=f"limit per cell (default {_minutes(job.SMOKE_CELL_TIMEOUT_S)} with --smoke, else the lesson "
+        f"limit or {_minutes(job.CELL_TIMEOUT_S)})",
+    )
     p.add_argument("--report", default=None, metavar="DIR", help="where report.json/report.md go (default build/)")
     p.add_argument("--force", action="store_true", help="re-run lessons even when unchanged")
     p.add_argument(
         "-p", "--param", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
         help="set a parameter in the lessons that declare it, e.g. -p data_url http://mirror/archive.tgz",
     )
-    p.set_defaults(handler="harness:cli_test")
+    p.set_defaults(handler=_test)
 
 
 def _add_authoring(sub):
     p = sub.add_parser("new", help="add the next numbered lesson and list it in the README")
     p.add_argument("title", help='lesson title, e.g. "Convolutions"')
-    p.set_defaults(handler="authoring:cli_new")
+    p.set_defaults(handler=_new)
     p = sub.add_parser("check", help="list every problem in lessons, README and repo; exit 1 if any")
-    p.set_defaults(handler="authoring:cli_check")
+    p.set_defaults(handler=_check)
     p = sub.add_parser("sync", help="fix what can be fixed automatically, report the rest")
-    p.set_defaults(handler="authoring:cli_sync")
+    p.set_defaults(handler=_sync)
 
 
 def _add_experiments(sub):
     lesson_help = "lesson number, name or file, e.g. 01"
+    cell_limit = (
+        f"(default {_minutes(job.CELL_TIMEOUT_S)}, {_minutes(job.FULL_RUN_CELL_TIMEOUT_S)} with --full)"
+    )
     p = sub.add_parser(
         "run",
         help="execute one lesson with parameter overrides, saved under build/runs/",
         description="Execute a lesson (smoke-sized unless --full) into build/runs/LESSON/RUN-ID/ with its "
-                    "parameters, environment and metrics. The same --run-id again resumes an interrupted run.",
+        "parameters, environment and metrics. The same --run-id again resumes an interrupted run.",
     )
     p.add_argument("lesson", metavar="LESSON", help=lesson_help)
-    p.add_argument("-p", "--param", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
-                   help="override a parameter; VALUE is a Python literal (3e-3, True, [64, 128]) or plain text "
-                        "where the default is text")
+    p.add_argument(
+        "-p", "--param", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
+        help="override a parameter; VALUE is a Python literal (3e-3, True, [64, 128]) or plain text "
+        "where the default is text",
+    )
     p.add_argument("--full", action="store_true", help="full parameters instead of smoke")
     p.add_argument("--run-id", default=None, help="name the run; an existing run's id resumes it")
-    p.add_argument("--cell-timeout", type=float, default=None, metavar="SECONDS",
-                   help="limit per cell (default 30 minutes for smoke runs, a week with --full)")
-    p.set_defaults(handler="experiments:cli_run")
+    p.add_argument("--cell-timeout", type=float, default=None, metavar="SECONDS", help=f"limit per cell {cell_limit}")
+    p.set_defaults(handler=_run)
     p = sub.add_parser(
         "sweep",
         help="run a grid of parameter values and tabulate the results",
         description="Run every combination of the values given (one `course run` each) and write "
-                    "build/runs/LESSON/sweep-ID.md and .csv, the best run marked by the lesson's headline metric.",
+        "build/runs/LESSON/sweep-ID.md and .csv, the best run marked by the lesson's headline metric.",
     )
     p.add_argument("lesson", metavar="LESSON", help=lesson_help)
-    p.add_argument("-p", "--param", nargs=2, action="append", default=[], metavar=("NAME", "V1,V2,..."),
-                   help="values to try for a parameter, comma-separated; every combination runs")
+    p.add_argument(
+        "-p", "--param", nargs=2, action="append", default=[], metavar=("NAME", "V1,V2,..."),
+        help="values to try for a parameter, comma-separated; every combination runs",
+    )
     p.add_argument("-n", "--workers", type=int, default=1, help="runs in parallel (default 1)")
     p.add_argument("--full", action="store_true", help="full parameters instead of smoke")
-    p.add_argument("--cell-timeout", type=float, default=None, metavar="SECONDS",
-                   help="limit per cell of each run (default 30 minutes for smoke runs, a week with --full)")
-    p.set_defaults(handler="experiments:cli_sweep")
+    p.add_argument(
+        "--cell-timeout", type=float, default=None, metavar="SECONDS", help=f"limit per cell of each run {cell_limit}"
+    )
+    p.set_defaults(handler=_sweep)
     p = sub.add_parser("runs", help="list past runs with their parameters and headline metric")
     p.add_argument("lesson", nargs="?", metavar="LESSON", help="only this lesson's runs")
-    p.set_defaults(handler="experiments:cli_runs")
+    p.set_defaults(handler=_runs)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -94,10 +162,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    module_name, function_name = args.handler.split(":")
-    handler = getattr(importlib.import_module(f".{module_name}", __package__), function_name)
     try:
-        return handler(args) or 0
+        return args.handler(args) or 0
     except CourseError as error:
         print(f"course {args.command}: error: {error}", file=sys.stderr)
         return 1

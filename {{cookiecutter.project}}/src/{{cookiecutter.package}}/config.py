@@ -10,6 +10,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from .environment import runtime
 from .errors import CourseError
 
 
@@ -88,6 +89,4 @@ class CoursePaths:
 
 def course_paths(root: Path | None = None) -> CoursePaths:
     """Paths for the current runtime (see ``environment.runtime()``)."""
-    from .environment import runtime
-
     return CoursePaths.for_root(root or find_root(), runtime())

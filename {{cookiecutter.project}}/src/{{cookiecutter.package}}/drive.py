@@ -10,7 +10,6 @@ import os
 import re
 from pathlib import Path
 
-from .errors import CourseError
 
 DEFAULT_MOUNT = "/content/drive"
 # "name (N).ext" -> original "name.ext"; the extension may be compound ("data (1).tar.gz").
@@ -26,17 +25,6 @@ def mount_point() -> Path:
 def is_mounted(mount: Path | None = None) -> bool:
     """True when ``<mount>/MyDrive`` is there, i.e. ``drive.mount()`` has succeeded."""
     return ((mount or mount_point()) / "MyDrive").is_dir()
-
-
-def require_mounted(mount: Path | None = None) -> Path:
-    """The ``MyDrive`` folder, or a CourseError saying how to mount it."""
-    mount = mount or mount_point()
-    if not is_mounted(mount):
-        raise CourseError(
-            f"Google Drive is not mounted at {mount}: run the setup cell again and allow access "
-            f"when Colab asks (or run `from google.colab import drive; drive.mount({str(mount)!r})`)"
-        )
-    return mount / "MyDrive"
 
 
 def original_of(path: Path) -> Path | None:

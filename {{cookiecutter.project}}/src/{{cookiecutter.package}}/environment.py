@@ -1,8 +1,8 @@
 """Where a lesson runs: runtime (Colab, Kaggle, CI, laptop), device and library versions.
 
-Cheap to import on purpose: the setup cell imports the package on every run, so
-torch is imported only inside ``device_info()`` and versions come from package
-metadata, not from importing the libraries.
+A leaf: it imports nothing of the course. Cheap to import on purpose: the setup cell imports
+the package on every run, so torch is imported only inside ``device_info()`` and versions come
+from package metadata, not from importing the libraries.
 """
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ import platform
 import sys
 from dataclasses import dataclass
 
-RUNTIMES = ("colab", "kaggle", "ci", "local")
 VERSIONED_PACKAGES = ("torch", "torchvision", "fastai")
 
 
@@ -81,7 +80,7 @@ def _cpu_info() -> DeviceInfo:
 
 def installed_versions(packages) -> dict[str, str | None]:
     """Installed version of each package (None if absent), from metadata without importing it."""
-    from importlib import metadata  # costs ~20 ms: only when asked
+    from importlib import metadata  # not at the top: it would double the cost of `import <package>`
 
     found = {}
     for package in packages:
@@ -96,40 +95,3 @@ def versions() -> dict[str, str]:
     """Python and library versions, read from installed metadata without importing the libraries."""
     installed = installed_versions(VERSIONED_PACKAGES)
     return {"python": platform.python_version(), **{name: v or "not installed" for name, v in installed.items()}}
-
-
-def describe() -> dict[str, str]:
-    """Everything `course env` shows, as label -> value."""
-    from .config import course_paths
-    from .errors import CourseError
-
-    rows = {"runtime": runtime(), "device": str(device_info())}
-    if rows["runtime"] == "colab":
-        from . import drive
-
-        rows["google drive"] = f"mounted at {drive.mount_point()}" if drive.is_mounted() else "not mounted"
-    rows.update(versions())
-    try:
-        paths = course_paths()
-    except CourseError as error:
-        rows["course root"] = f"not found ({error})"
-        return rows
-    rows.update(
-        {
-            "course root": str(paths.root),
-            "data cache": str(paths.data),
-            "local data": str(paths.local_data),
-            "checkpoints": str(paths.checkpoints),
-            "build": str(paths.build),
-        }
-    )
-    return rows
-
-
-def cli_env(args) -> int:
-    """`course env`: print runtime, device, versions and paths as a two-column table."""
-    rows = describe()
-    width = max(map(len, rows))
-    for label, value in rows.items():
-        print(f"{label.ljust(width)}  {value}")
-    return 0

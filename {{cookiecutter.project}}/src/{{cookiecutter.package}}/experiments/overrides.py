@@ -16,7 +16,7 @@ import difflib
 import re
 from collections.abc import Iterable
 
-from .errors import CourseError
+from ..errors import CourseError
 
 _JSON_TYPES = (type(None), bool, int, float, str, list, dict)
 _BARE_WORD = re.compile(r"[^\s\[\](){}'\",]+")  # no spaces, brackets, quotes or commas
@@ -105,6 +105,11 @@ def check_value(name: str, value, default):
             f"({type(default).__name__}): write e.g. -p {name} {_example(default)}"
         )
     return value
+
+
+def as_flags(overrides: dict) -> str:
+    """Overrides as ``name=value`` words (``smoke`` left out: tables say smoke or full elsewhere)."""
+    return " ".join(f"{name}={value!r}" for name, value in overrides.items() if name != "smoke")
 
 
 def split_choices(name: str, text: str) -> list[str]:

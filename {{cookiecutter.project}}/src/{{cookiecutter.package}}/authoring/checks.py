@@ -1,25 +1,22 @@
-"""The rules a course keeps: each check returns the problems it finds, each with its fix; `sync` applies the fixes.
+"""The rules a course keeps: each check returns the problems it finds, each with its fix.
 
-Standard library only: the template's post-generation hook imports the package from a freshly
-generated course with cookiecutter's interpreter, before any dependency is installed.
+`course check` lists them; ``fixes`` applies the ones marked fixable (`course sync`).
 """
+
 from __future__ import annotations
 
-import ast
 import copy
-import json
 import re
 import shlex
-import uuid
 import warnings
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
-from . import atomic, lesson_format
-from .config import CourseConfig
-from .errors import CourseError
-from .lessons import LESSON_NAME, MARKERS_FIX, readme_with_table, slugify, table_span
+from .. import drive, notebooks
+from ..config import CourseConfig
+from .naming import slugify
+from .readme import MARKERS_FIX, readme_with_table, stale_colab_links, table_span
 
 
 @dataclass(frozen=True)
@@ -39,11 +36,11 @@ SYNC = "run `course sync`"
 
 
 class Course:
-    """The repository under check; each notebook is parsed once and shared by every check."""
+    """The repository under check; each notebook is read once and shared by every check."""
 
     def __init__(self, root: Path, config: CourseConfig):
         self.root, self.config = root, config
-        self._parsed: dict[Path, tuple[dict | None, str | None]] = {}
+        self._read: dict[Path, tuple[dict | None, str | None]] = {}
 
     def rel(self, path: Path) -> str:
         return path.relative_to(self.root).as_posix()
@@ -51,7 +48,6 @@ class Course:
     @cached_property
     def duplicates(self) -> list[Path]:
         """Google Drive sync copies (``x (1).py``) where a teacher edits files; data/ and build/ are left out."""
-        from . import drive
 
         def is_copy(path: Path) -> bool:
             original = drive.original_of(path)
@@ -65,10 +61,8 @@ class Course:
 
     @cached_property
     def lessons(self) -> list[Path]:
-        """Every notebook in lessons/, well named or not, except Drive duplicates."""
-        folder = self.root / "lessons"
-        found = sorted(folder.glob("*.ipynb")) if folder.is_dir() else []
-        return [p for p in found if p not in self.duplicates]
+        """Every lesson, well named or not."""
+        return notebooks.lesson_files(self.root)
 
     @cached_property
     def notebooks(self) -> list[Path]:
@@ -76,34 +70,26 @@ class Course:
         snippets = sorted(folder.glob("*.ipynb")) if folder.is_dir() else []
         return self.lessons + [p for p in snippets if p not in self.duplicates]
 
-    def parse(self, path: Path) -> tuple[dict | None, str | None]:
-        """The notebook as JSON, or None and why it cannot be read."""
-        if path not in self._parsed:
+    def read(self, path: Path) -> tuple[dict | None, str | None]:
+        """The notebook, or None and why it cannot be read."""
+        if path not in self._read:
             try:
-                notebook = json.loads(path.read_text(encoding="utf-8"))
-                self._parsed[path] = (notebook, None) if isinstance(notebook, dict) else (None, "not a JSON object")
-            except (OSError, UnicodeDecodeError) as error:
-                self._parsed[path] = (None, str(error))
-            except json.JSONDecodeError as error:
-                self._parsed[path] = (None, f"not valid JSON (line {error.lineno}: {error.msg})")
-        return self._parsed[path]
+                self._read[path] = (notebooks.read_notebook(path), None)
+            except notebooks.NotebookError as error:
+                self._read[path] = (None, error.reason)
+        return self._read[path]
 
     def notebook(self, path: Path) -> dict | None:
-        return self.parse(path)[0]
-
-
-def _cells(notebook: dict) -> list[dict]:
-    cells = notebook.get("cells")
-    return [cell for cell in cells if isinstance(cell, dict)] if isinstance(cells, list) else []
+        return self.read(path)[0]
 
 
 def check_lesson_names(course: Course) -> list[Problem]:
     """Lessons are ``NN_slug.ipynb`` with numbers that run without gaps or repeats."""
     problems, by_number = [], {}
     for path in course.lessons:
-        match = LESSON_NAME.fullmatch(path.name)
-        if match:
-            by_number.setdefault(int(match.group("number")), []).append(path)
+        number = notebooks.lesson_number(path)
+        if number is not None:
+            by_number.setdefault(number, []).append(path)
             continue
         number = re.match(r"\d+", path.stem)
         wanted = f"{int(number.group()):02d}_{slugify(path.stem[number.end():])}" if number else f"NN_{slugify(path.stem)}"
@@ -135,7 +121,7 @@ def check_notebooks_valid(course: Course) -> list[Problem]:
 
     problems = []
     for path in course.notebooks:
-        notebook, error = course.parse(path)
+        notebook, error = course.read(path)
         if notebook is None:
             problems.append(Problem(course.rel(path), f"cannot read the notebook: {error}",
                                     f"restore it with `git checkout -- {shlex.quote(course.rel(path))}` or repair the JSON"))
@@ -156,14 +142,14 @@ def check_notebooks_valid(course: Course) -> list[Problem]:
 OUTPUT_METADATA = ("colab", "executionInfo", "outputId")
 
 
-def _output_metadata(cell: dict) -> list[str]:
+def output_metadata(cell: dict) -> list[str]:
     metadata = cell.get("metadata")
     return [key for key in OUTPUT_METADATA if key in metadata] if isinstance(metadata, dict) else []
 
 
-def _has_output(cell: dict) -> bool:
+def has_output(cell: dict) -> bool:
     return cell.get("cell_type") == "code" and bool(
-        cell.get("outputs") or cell.get("execution_count") is not None or _output_metadata(cell)
+        cell.get("outputs") or cell.get("execution_count") is not None or output_metadata(cell)
     )
 
 
@@ -171,15 +157,15 @@ def check_outputs(course: Course) -> list[Problem]:
     """Notebooks are committed without outputs or execution counts (small diffs, no leaked data)."""
     problems = []
     for path in course.notebooks:
-        cells = _cells(course.notebook(path) or {})
-        dirty = [str(i) for i, cell in enumerate(cells, 1) if _has_output(cell)]
+        cells = notebooks.cells(course.notebook(path) or {})
+        dirty = [str(i) for i, cell in enumerate(cells, 1) if has_output(cell)]
         if dirty:
             problems.append(Problem(course.rel(path), f"outputs or execution counts committed (cells {', '.join(dirty)})",
                                     f"{SYNC} (or `nbstripout {shlex.quote(course.rel(path))}`)", fixable=True))
     return problems
 
 
-def _rewritable(notebook: dict | None) -> bool:
+def rewritable(notebook: dict | None) -> bool:
     """A v4 notebook whose cells are all objects: safe to normalise and save again."""
     if notebook is None or notebook.get("nbformat") != 4:
         return False
@@ -187,21 +173,16 @@ def _rewritable(notebook: dict | None) -> bool:
     return isinstance(cells, list) and all(isinstance(cell, dict) for cell in cells)
 
 
-def _in_memory(notebook: dict) -> dict:
-    """The notebook with each cell source as one string, as ``lesson_format.read_notebook`` returns it."""
-    return dict(notebook, cells=[dict(cell, source=lesson_format.cell_source(cell)) for cell in _cells(notebook)])
-
-
 def check_format(course: Course) -> list[Problem]:
     """Notebooks are nbformat 4.5 (cell ids) saved as Jupyter saves them, so edits give small diffs."""
     problems = []
     for path in course.notebooks:
         notebook = course.notebook(path)
-        if not _rewritable(notebook):
+        if not rewritable(notebook):
             continue
         if notebook.get("nbformat_minor", 0) < 5:
             message = f"saved as nbformat 4.{notebook.get('nbformat_minor', 0)}, without cell ids (Colab does that)"
-        elif path.read_bytes() != lesson_format.notebook_bytes(_in_memory(notebook)):
+        elif path.read_bytes() != notebooks.notebook_bytes(notebook):
             message = "not saved in the canonical format (Jupyter's: sorted keys, one-space indent)"
         else:
             continue
@@ -211,17 +192,17 @@ def check_format(course: Course) -> list[Problem]:
 
 def check_setup_cells(course: Course) -> list[Problem]:
     """Every lesson starts with the canonical setup cell, so it runs the same in Colab, Kaggle and CI."""
-    canonical = lesson_format.setup_cell_source(course.config)
+    canonical = notebooks.setup_cell_source(course.config)
     problems = []
     for path in course.lessons:
         notebook = course.notebook(path)
         if notebook is None:
             continue
-        cells = _cells(notebook)
+        cells = notebooks.cells(notebook)
         first = cells[0] if cells else {}
-        if first.get("cell_type") != "code" or not lesson_format.has_tag(first, lesson_format.SETUP_TAG):
-            message = f"the first cell is not the code cell tagged `{lesson_format.SETUP_TAG}`"
-        elif lesson_format.cell_source(first) != canonical:
+        if first.get("cell_type") != "code" or not notebooks.has_tag(first, notebooks.SETUP_TAG):
+            message = f"the first cell is not the code cell tagged `{notebooks.SETUP_TAG}`"
+        elif notebooks.cell_source(first) != canonical:
             message = "the setup cell differs from the canonical one"
         else:
             continue
@@ -232,33 +213,26 @@ def check_setup_cells(course: Course) -> list[Problem]:
 REQUIRED_PARAMETERS = ("smoke", "epochs", "batch_size", "seed", "device")
 
 
-def _assigned_names(source: str) -> set[str]:
-    names = set()
-    for node in ast.walk(ast.parse(source)):
-        targets = node.targets if isinstance(node, ast.Assign) else [getattr(node, "target", None)]
-        names.update(t.id for t in targets if isinstance(t, ast.Name))
-    return names
-
-
 def check_parameters_cells(course: Course) -> list[Problem]:
     """Every lesson has a papermill `parameters` cell with the names the harness sets."""
-    tag, problems = lesson_format.PARAMETERS_TAG, []
+    tag, problems = notebooks.PARAMETERS_TAG, []
     for path in course.lessons:
         notebook = course.notebook(path)
         if notebook is None:
             continue
-        cells = [c for c in _cells(notebook) if c.get("cell_type") == "code" and lesson_format.has_tag(c, tag)]
-        wanted = ", ".join(f"{name} = ..." for name in REQUIRED_PARAMETERS)
-        if not cells:
+        cell = notebooks.parameters_cell(notebook)
+        if cell is None:
+            wanted = ", ".join(f"{name} = ..." for name in REQUIRED_PARAMETERS)
             problems.append(Problem(course.rel(path), f"no code cell tagged `{tag}`",
                                     f"add one after the setup cell defining {wanted}"))
             continue
         try:
-            missing = [n for n in REQUIRED_PARAMETERS if n not in _assigned_names(lesson_format.cell_source(cells[0]))]
+            defaults = notebooks.parameter_defaults(notebooks.cell_source(cell))
         except SyntaxError as error:
             problems.append(Problem(course.rel(path), f"the `{tag}` cell is not valid Python ({error.msg})",
                                     "fix its syntax: one `name = value` per line"))
             continue
+        missing = [name for name in REQUIRED_PARAMETERS if name not in defaults]
         if missing:
             problems.append(Problem(course.rel(path), f"the `{tag}` cell does not set {', '.join(missing)}",
                                     f"add {', '.join(f'{n} = ...' for n in missing)} to it"))
@@ -268,7 +242,7 @@ def check_parameters_cells(course: Course) -> list[Problem]:
 REQUIRED_METADATA = ("colab", "kernelspec")
 
 
-def _missing_metadata(notebook: dict) -> list[str]:
+def missing_metadata(notebook: dict) -> list[str]:
     metadata = notebook.get("metadata")
     metadata = metadata if isinstance(metadata, dict) else {}
     return [key for key in REQUIRED_METADATA if not isinstance(metadata.get(key), dict)]
@@ -279,27 +253,11 @@ def check_colab_metadata(course: Course) -> list[Problem]:
     problems = []
     for path in course.lessons:
         notebook = course.notebook(path)
-        missing = _missing_metadata(notebook) if notebook is not None else []
+        missing = missing_metadata(notebook) if notebook is not None else []
         if missing:
             problems.append(Problem(course.rel(path), f"notebook metadata lacks {', '.join(missing)}",
                                     SYNC, fixable=True))
     return problems
-
-
-COLAB_LINK = re.compile(r"https://colab\.research\.google\.com/github/[^/\s]+/[^/\s]+/blob/[^/\s]+/([^\s)\]\"'>`]+)")
-
-
-def stale_colab_links(root: Path, config: CourseConfig, text: str) -> dict[str, str | None]:
-    """Colab links in ``text`` that do not open a file of this repository (other user, repo or branch;
-    a missing file), each with the link that would, or None if the file does not exist."""
-    prefix = config.colab_url("")[: -len("lessons/")]  # the Colab URL of the repository's top folder
-    stale = {}
-    for match in COLAB_LINK.finditer(text):
-        link = match.group(0)
-        if link.startswith(prefix) and (root / link[len(prefix):]).is_file():
-            continue
-        stale[link] = prefix + match.group(1) if (root / match.group(1)).is_file() else None
-    return stale
 
 
 def check_readme(course: Course) -> list[Problem]:
@@ -323,22 +281,8 @@ def check_readme(course: Course) -> list[Problem]:
     return problems
 
 
-def sync_readme(root: Path, config: CourseConfig) -> None:
-    """Rewrite the lesson table, and Colab links that name another user, repository or branch."""
-    try:
-        current, wanted = readme_with_table(root, config)
-    except CourseError:
-        return  # no README or no table markers: reported by check_readme
-    for link, fixed in stale_colab_links(root, config, wanted).items():
-        wanted = wanted.replace(link, fixed) if fixed else wanted
-    if wanted != current:
-        atomic.write_text(root / "README.md", wanted)
-
-
 def check_drive_duplicates(course: Course) -> list[Problem]:
     """Google Drive sync copies (``utils (1).py``) hide edits: the original is what gets imported and run."""
-    from . import drive
-
     problems = []
     for path in course.duplicates:
         original = drive.original_of(path).name
@@ -378,7 +322,7 @@ def check_secrets(course: Course) -> list[Problem]:
         if notebook is None:
             parts = [("the file", path.read_text(encoding="utf-8", errors="replace"))]
         else:
-            parts = [(f"cell {i}", "\n".join(_strings(cell))) for i, cell in enumerate(_cells(notebook), 1)]
+            parts = [(f"cell {i}", "\n".join(_strings(cell))) for i, cell in enumerate(notebooks.cells(notebook), 1)]
             parts.append(("the notebook metadata", "\n".join(_strings(notebook.get("metadata", {})))))
         for where, text in parts:
             for kind, pattern in _SECRETS.items():
@@ -410,68 +354,3 @@ def find_problems(root: Path, config: CourseConfig) -> list[Problem]:
     return [problem for check in CHECKS for problem in check(course)]
 
 
-def _strip_outputs(notebook: dict) -> None:
-    for cell in _cells(notebook):
-        if _has_output(cell):
-            for key in _output_metadata(cell):
-                del cell["metadata"][key]
-            cell["outputs"], cell["execution_count"] = [], None
-
-
-def _add_cell_ids(notebook: dict) -> None:
-    """Upgrade an nbformat 4.0-4.4 notebook to 4.5 by giving every cell a unique id."""
-    if notebook.get("nbformat") != 4 or notebook.get("nbformat_minor", 0) >= 5:
-        return
-    notebook["nbformat_minor"] = 5
-    seen = set()
-    for cell in _cells(notebook):
-        if not cell.get("id") or cell["id"] in seen:
-            cell["id"] = uuid.uuid4().hex[:8]
-        seen.add(cell["id"])
-
-
-def _put_setup_cell(notebook: dict, config: CourseConfig) -> None:
-    """Make the first cell the canonical setup cell: rewrite it, move a tagged one up, or insert one."""
-    canonical, cells = lesson_format.setup_cell(config), notebook.setdefault("cells", [])
-    tagged = [i for i, c in enumerate(cells) if isinstance(c, dict) and lesson_format.has_tag(c, lesson_format.SETUP_TAG)]
-    if tagged and tagged[0] == 0 and cells[0].get("cell_type") == "code":
-        cells[0]["source"] = canonical["source"]
-        return
-    cell = cells.pop(tagged[0]) if tagged else canonical
-    cell.update(cell_type="code", source=canonical["source"], outputs=[], execution_count=None)
-    if "id" in cell and any(isinstance(c, dict) and c.get("id") == cell["id"] for c in cells):
-        cell["id"] = uuid.uuid4().hex[:8]
-    cells.insert(0, cell)
-
-
-def _add_metadata(notebook: dict) -> None:
-    """Add the missing kernel and Colab metadata (asking for no GPU: that is the teacher's choice)."""
-    defaults = lesson_format.notebook_metadata(gpu=False)
-    for key in _missing_metadata(notebook):
-        notebook.setdefault("metadata", {})[key] = defaults[key]
-
-
-def fix_notebooks(course: Course) -> None:
-    """Strip outputs and save every notebook canonically; give lessons the setup cell and Colab metadata."""
-    for path in course.notebooks:
-        notebook = course.notebook(path)
-        if not _rewritable(notebook):
-            continue
-        _strip_outputs(notebook)
-        _add_cell_ids(notebook)
-        if path in course.lessons:
-            _put_setup_cell(notebook, course.config)
-            _add_metadata(notebook)
-        notebook = _in_memory(notebook)
-        if path.read_bytes() != lesson_format.notebook_bytes(notebook):
-            lesson_format.write_notebook(path, notebook)
-
-
-def sync(root: Path, config: CourseConfig) -> tuple[list[Problem], list[Problem]]:
-    """Fix what can be fixed; returns the problems fixed and those left."""
-    before = find_problems(root, config)
-    if any(problem.fixable for problem in before):
-        fix_notebooks(Course(root, config))
-        sync_readme(root, config)
-    after = find_problems(root, config)
-    return [problem for problem in before if problem not in after], after

@@ -21,10 +21,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .config import course_paths
-from .errors import CourseError
-from .atomic import write_json
-from .metrics import read_metrics
+from ..atomic import write_json
+from ..config import course_paths
+from ..errors import CourseError
+from ..metrics import read_metrics
 
 RUN_FILE = "run.json"
 PARAMS_FILE = "params.json"
@@ -107,8 +107,8 @@ def list_runs(root: Path, lesson: str | None = None) -> list[Run]:
 
 def environment_snapshot(root: Path) -> dict:
     """What a result depends on besides the parameters: where and with what it ran."""
-    from . import __version__
-    from .environment import runtime, versions
+    from .. import __version__
+    from ..environment import runtime, versions
 
     return {
         "runtime": runtime(),

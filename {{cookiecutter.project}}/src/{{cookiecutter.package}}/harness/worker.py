@@ -1,11 +1,11 @@
-"""One lesson, one process: ``python -m <package>.lesson_worker`` (started by ``harness``).
+"""One lesson, one process: ``python -m <package>.harness.worker`` (started by ``runner``).
 
 The worker is a child subreaper (see ``processes``), so after the lesson it can find
 and kill everything the kernel started, including processes that left the kernel's
-session. Protocol on stdin: one JSON request line, then ``go`` (or end of file to
+session. Protocol on stdin: one ``LessonJob`` as a JSON line, then ``go`` (or end of file to
 cancel). Between the two the kernel is already started and warmed: it imports what
 the lesson imports (never touching CUDA), so a queued lesson starts at full speed.
-The result is written as JSON to the request's ``result_path``.
+The ``LessonResult`` is written as JSON to the job's ``result_path``.
 
 Timeouts are enforced here by a watchdog thread rather than inside nbclient: it
 interrupts the kernel (SIGINT) when the running cell or the whole lesson is over its
@@ -27,8 +27,10 @@ import threading
 import time
 from pathlib import Path
 
+from .. import notebooks
+from ..errors import CourseError
 from . import processes
-from .harness import LessonResult
+from .job import LessonJob, LessonResult
 
 KERNEL_NAME = "course-python"
 INTERRUPT_GRACE_S = 3.0  # after SIGINT, how long a cell may take to stop before the kernel is killed
@@ -52,8 +54,8 @@ _PRELUDE = (
 ).format(source=_CHECKED_SHELL)
 
 # The imports live as long as the kernel: freezing them keeps the garbage collector from
-# walking torch's and fastai's half a million objects in every full collection (about
-# 0.3 s each; one falls inside a short training loop).
+# walking torch's and fastai's half a million objects in every full collection (one can
+# fall inside a short training loop).
 _WARM = """
 def _course_warm(names):
     import gc, importlib
@@ -93,10 +95,10 @@ TRACEBACK_LINES = 40
 def imported_modules(notebook: dict) -> list[str]:
     """Top-level modules the lesson's code cells import (magics and shell lines skipped)."""
     names: list[str] = []
-    for cell in notebook.get("cells", []):
+    for cell in notebooks.cells(notebook):
         if cell.get("cell_type") != "code":
             continue
-        source = "".join(cell.get("source", ""))
+        source = notebooks.cell_source(cell)
         if source.lstrip().startswith("%%"):
             continue
         code = "\n".join(line for line in source.splitlines() if not line.lstrip().startswith(("%", "!")))
@@ -166,13 +168,10 @@ class _Watchdog(threading.Thread):
 class LessonRun:
     """A kernel bound to this interpreter, started in the lesson's folder, and one execution in it."""
 
-    def __init__(self, request: dict):
-        self.notebook = Path(request["notebook"])
-        self.output = Path(request["output"])
-        self.parameters = request.get("parameters") or {}
-        self.timeout = request.get("timeout")
-        self.cell_timeout = request["cell_timeout"]
-        self.env = {**os.environ, **(request.get("env") or {})}
+    def __init__(self, job: LessonJob):
+        self.job = job
+        self.notebook, self.output = job.notebook, job.output
+        self.env = {**os.environ, **job.env}
         self.km = None
         self.kernel = None  # the kernel's subprocess.Popen
         self._kernel_dir = tempfile.TemporaryDirectory(prefix="course-kernel-")  # connection file, sockets
@@ -209,7 +208,7 @@ class LessonRun:
         from jupyter_client.blocking import BlockingKernelClient
         from jupyter_client.provisioning import LocalProvisioner
 
-        from .ready_client import ReadyKernelClient
+        from .kernel import ReadyKernelClient
 
         # A manager for the kernel launched above, for nbclient: it polls and signals `process`.
         self.km = AsyncKernelManager(
@@ -225,7 +224,7 @@ class LessonRun:
         client.start_channels()
         import papermill  # noqa: F401  (loads while the kernel boots)
 
-        notebook = json.loads(self.notebook.read_text(encoding="utf-8"))
+        notebook = notebooks.read_notebook(self.notebook)
         code = _PRELUDE + _WARM.format(names=imported_modules(notebook))
         self._warm_msg = client.execute(code, silent=True, store_history=False)
         self._warm_client = client
@@ -288,7 +287,7 @@ class LessonRun:
         # Kernel start-up is not the lesson's time: on a busy machine it alone could eat a short
         # lesson timeout. The wait is bounded on its own; the lesson's clock starts after it.
         self._finish_warm_up(STARTUP_TIMEOUT_S)
-        watchdog = _Watchdog(self.kernel.pid, self.cell_timeout, self.timeout)
+        watchdog = _Watchdog(self.kernel.pid, self.job.cell_timeout, self.job.timeout)
         watchdog.start()
         error: BaseException | None = None
         self.output.parent.mkdir(parents=True, exist_ok=True)
@@ -296,14 +295,14 @@ class LessonRun:
             execute_notebook(
                 str(self.notebook),
                 str(self.output),
-                parameters=self.parameters,
+                parameters=self.job.parameters,
                 kernel_name=KERNEL_NAME,
                 language="python",
                 progress_bar=False,
                 log_output=False,
                 km=self.km,
                 # A backstop only (the watchdog acts first): papermill must never wait forever.
-                execution_timeout=int(self.cell_timeout + 4 * INTERRUPT_GRACE_S + 30),
+                execution_timeout=int(self.job.cell_timeout + 4 * INTERRUPT_GRACE_S + 30),
                 on_cell_execute=watchdog.cell_started,
                 on_cell_executed=watchdog.cell_finished,
             )
@@ -346,7 +345,7 @@ class LessonRun:
         result.error = message
         if index is not None and executed is not None:
             cells = executed["cells"]
-            result.failed_source = "".join(cells[index].get("source", "")) if index < len(cells) else ""
+            result.failed_source = notebooks.cell_source(cells[index]) if index < len(cells) else ""
             if not result.traceback and index < len(cells):
                 result.traceback = _error_output_traceback(cells[index])
             result.failed_cell = _lesson_cell_index(cells, index)
@@ -356,16 +355,16 @@ class LessonRun:
 def _read_notebook(path: Path) -> dict | None:
     """The executed notebook as it ran: without the error banners papermill adds on failure."""
     try:
-        nb = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        nb = notebooks.read_notebook(path)
+    except CourseError:
         return None
-    nb["cells"] = [c for c in nb["cells"] if "papermill-error-cell-tag" not in c.get("metadata", {}).get("tags", [])]
+    nb["cells"] = [c for c in notebooks.cells(nb) if not notebooks.has_tag(c, "papermill-error-cell-tag")]
     return nb
 
 
 def _lesson_cell_index(cells: list[dict], index: int) -> int:
     """Index in the lesson as written: papermill's injected-parameters cell is not counted."""
-    injected = [i for i, c in enumerate(cells) if "injected-parameters" in c.get("metadata", {}).get("tags", [])]
+    injected = [i for i, c in enumerate(cells) if notebooks.has_tag(c, notebooks.INJECTED_TAG)]
     return index - 1 if injected and index > injected[0] else index
 
 
@@ -399,8 +398,8 @@ def _exit_description(status: int) -> str:
 def main() -> int:
     processes.become_subreaper()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    request = json.loads(sys.stdin.readline())
-    run = LessonRun(request)
+    job = LessonJob.from_json(sys.stdin.readline())
+    run = LessonRun(job)
     result = None
     try:
         run.start_kernel()
@@ -409,18 +408,18 @@ def main() -> int:
         result = run.execute()
     except Exception as error:
         result = LessonResult(
-            lesson=Path(request["notebook"]).stem,
+            lesson=job.notebook.stem,
             status="failed",
             error=f"could not run the lesson: {type(error).__name__}: {error}",
-            executed_notebook=Path(request["output"]),
+            executed_notebook=job.output,
         )
         raise
     finally:
         run.stop()
         if result is not None:
-            from .atomic import write_text
+            from ..atomic import write_text
 
-            write_text(Path(request["result_path"]), json.dumps(result.to_json()))
+            write_text(job.result_path, json.dumps(result.to_json()))
     return 0
 
 

@@ -1,18 +1,36 @@
 """`course new`, `course check` and `course sync`: the commands that keep a course consistent while it grows."""
+
 from __future__ import annotations
 
 from pathlib import Path
 
-from . import lesson_format
-from .config import CourseConfig, find_root, load_config
-from .course_checks import Problem, find_problems, sync
-from .errors import CourseError
-from .lessons import (
-    lesson_files,
-    next_lesson_path,
-    readme_with_table,
-    write_lesson_table,
-)
+from .. import notebooks
+from ..config import CourseConfig, find_root, load_config
+from ..errors import CourseError
+from .checks import Problem, find_problems
+from .fixes import sync
+from .naming import next_lesson_path
+from .readme import readme_with_table, write_lesson_table
+
+DEFAULT_PARAMETERS = """\
+# Parameters: `course test --smoke` and CI replace these (papermill) with tiny, fast values.
+smoke = False  # True: a few batches only, to check that everything runs
+epochs = 3
+batch_size = 64
+seed = 42
+device = "auto"  # "auto", "cpu" or "cuda\""""
+
+
+def lesson_skeleton(config: CourseConfig, title: str) -> dict:
+    """A new lesson: setup cell, title, parameters cell, a first section to fill in."""
+    heading = " ".join(title.split())
+    return notebooks.new_notebook([
+        notebooks.setup_cell(config),
+        notebooks.markdown_cell(f"# {heading}\n\nWhat you will learn, in two or three sentences.", id="title"),
+        notebooks.code_cell(DEFAULT_PARAMETERS, id=notebooks.PARAMETERS_TAG, tags=[notebooks.PARAMETERS_TAG]),
+        notebooks.markdown_cell("## First step\n\nExplain the idea, then show it in code.", id="first-step"),
+        notebooks.code_cell("", id="first-step-code"),
+    ])
 
 
 def new_lesson(root: Path, config: CourseConfig, title: str) -> Path:
@@ -22,7 +40,7 @@ def new_lesson(root: Path, config: CourseConfig, title: str) -> Path:
     readme_with_table(root, config)  # fail before writing anything if the README has no table
     path = next_lesson_path(root, title)
     path.parent.mkdir(exist_ok=True)
-    lesson_format.write_notebook(path, lesson_format.new_lesson(config, title.strip()))
+    notebooks.write_notebook(path, lesson_skeleton(config, title.strip()))
     write_lesson_table(root, config)
     return path
 
@@ -48,7 +66,7 @@ def cli_check(args) -> int:
     root = find_root()
     problems = find_problems(root, load_config(root))
     if not problems:
-        print(f"all good: {len(lesson_files(root))} lessons checked")
+        print(f"all good: {len(notebooks.lesson_files(root))} lessons checked")
         return 0
     _report(problems)
     return 1
@@ -62,5 +80,5 @@ def cli_sync(args) -> int:
     if left:
         _report(left)
         return 1
-    print(f"all good: {len(fixed)} fixed, {len(lesson_files(root))} lessons checked")
+    print(f"all good: {len(fixed)} fixed, {len(notebooks.lesson_files(root))} lessons checked")
     return 0

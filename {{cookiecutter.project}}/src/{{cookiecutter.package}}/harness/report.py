@@ -5,7 +5,8 @@ import json
 import platform
 from pathlib import Path
 
-from .atomic import write_text
+from ..atomic import write_text
+from ..formatting import escape_markdown, markdown_table, text_table
 
 _MARK = {"passed": "PASS", "cached": "CACHED", "failed": "FAIL", "timed out": "TIMEOUT"}
 
@@ -30,22 +31,19 @@ def where(result) -> str:
 
 def summary_table(results) -> str:
     """A plain-text table of every lesson and a totals line."""
-    rows = [("lesson", "status", "seconds", "device", "peak GPU MiB", "failing cell")]
-    for r in results:
-        rows.append(
-            (
-                r.lesson,
-                r.status,
-                f"{r.seconds:.1f}",
-                r.gpu_name or r.device or "-",
-                "-" if r.peak_gpu_memory_mb is None else f"{r.peak_gpu_memory_mb:.0f}",
-                "-" if r.failed_cell is None else str(r.failed_cell),
-            )
-        )
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows]
-    lines.insert(1, "  ".join("-" * width for width in widths))
-    return "\n".join(lines + ["", totals(results)])
+    columns = ["lesson", "status", "seconds", "device", "peak GPU MiB", "failing cell"]
+    rows = [
+        {
+            "lesson": r.lesson,
+            "status": r.status,
+            "seconds": f"{r.seconds:.1f}",
+            "device": r.gpu_name or r.device or "-",
+            "peak GPU MiB": "-" if r.peak_gpu_memory_mb is None else f"{r.peak_gpu_memory_mb:.0f}",
+            "failing cell": "-" if r.failed_cell is None else str(r.failed_cell),
+        }
+        for r in results
+    ]
+    return text_table(columns, rows) + "\n\n" + totals(results)
 
 
 def totals(results) -> str:
@@ -72,33 +70,34 @@ def write_reports(folder: Path, results, *, options: dict, environment: dict) ->
 
 
 def markdown(results, environment: dict) -> str:
+    columns = ["lesson", "status", "seconds", "device", "GPU", "peak GPU memory (MiB)", "failing cell"]
+    rows = [
+        {
+            "lesson": r.lesson,
+            "status": "cached (unchanged since it passed)" if r.status == "cached" else r.status,
+            "seconds": f"{r.seconds:.1f}",
+            "device": r.device or "unknown",
+            "GPU": r.gpu_name,
+            "peak GPU memory (MiB)": None if r.peak_gpu_memory_mb is None else f"{r.peak_gpu_memory_mb:.0f}",
+            "failing cell": r.failed_cell,
+        }
+        for r in results
+    ]
     lines = [
         "# Lesson report",
         "",
         f"{totals(results)} (Python {environment.get('python')}, "
         f"torch {environment.get('packages', {}).get('torch')})",
         "",
-        "| lesson | status | seconds | device | GPU | peak GPU memory (MiB) | failing cell |",
-        "|---|---|---:|---|---|---:|---:|",
+        markdown_table(columns, rows, right=("seconds", "peak GPU memory (MiB)", "failing cell")).rstrip("\n"),
     ]
-    for r in results:
-        peak = "" if r.peak_gpu_memory_mb is None else f"{r.peak_gpu_memory_mb:.0f}"
-        cell = "" if r.failed_cell is None else str(r.failed_cell)
-        status = "cached (unchanged since it passed)" if r.status == "cached" else r.status
-        lines.append(
-            f"| {r.lesson} | {status} | {r.seconds:.1f} | {r.device or 'unknown'} | {r.gpu_name or ''} | {peak} | {cell} |"
-        )
     for r in results:
         if r.ok:
             continue
         cell = f" in cell {r.failed_cell}" if r.failed_cell is not None else ""
-        lines += ["", f"## {r.lesson}: {r.status}{cell}", "", f"**{_escape(r.error)}**"]
+        lines += ["", f"## {r.lesson}: {r.status}{cell}", "", f"**{escape_markdown(r.error)}**"]
         if r.failed_source:
             lines += ["", "```python", r.failed_source.rstrip(), "```"]
         if r.traceback:
             lines += ["", "<details><summary>traceback</summary>", "", "```", r.traceback.rstrip(), "```", "", "</details>"]
     return "\n".join(lines) + "\n"
-
-
-def _escape(text: str) -> str:
-    return text.replace("|", "\\|").replace("*", "\\*")

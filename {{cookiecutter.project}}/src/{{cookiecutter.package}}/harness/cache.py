@@ -13,25 +13,26 @@ import json
 import platform
 from pathlib import Path
 
-from .atomic import write_text
-from .environment import installed_versions
+from .. import notebooks
+from ..atomic import write_text
+from ..environment import installed_versions
 
 KEY_PACKAGES = (
     "torch", "torchvision", "fastai", "fastcore", "numpy", "pandas", "scikit-learn",
     "matplotlib", "papermill", "nbclient", "ipykernel", "jupyter_client",
 )
-_RUN_TAGS = ("parameters", "skip-execution", "raises-exception")
+_RUN_TAGS = (notebooks.PARAMETERS_TAG, "skip-execution", "raises-exception")
 _SKIPPED_PARTS = {"__pycache__", ".ipynb_checkpoints"}
 
 
 def notebook_digest(notebook: Path) -> str:
     """Hash of the code that runs: code cell sources, their behaviour tags, the parameters cell position."""
-    cells = json.loads(notebook.read_text(encoding="utf-8")).get("cells", [])
+    cells = notebooks.cells(notebooks.read_notebook(notebook))
     code = [
         {
             "index": index,
-            "source": "".join(cell.get("source", "")),
-            "tags": sorted(set(cell.get("metadata", {}).get("tags", [])) & set(_RUN_TAGS)),
+            "source": notebooks.cell_source(cell),
+            "tags": sorted(set(notebooks.tags(cell)) & set(_RUN_TAGS)),
         }
         for index, cell in enumerate(cells)
         if cell.get("cell_type") == "code"

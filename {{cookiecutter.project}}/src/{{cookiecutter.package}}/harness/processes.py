@@ -1,6 +1,10 @@
-"""Process-tree control for lesson runs: nothing a kernel starts may outlive its lesson.
+"""Child processes of the harness: the environment they start with, and clean-up of their trees.
 
-A kernel's children can escape the usual clean-up: a process that calls ``setsid``
+Every child that runs course code (lesson workers, kernels, sweep runs) gets its environment
+from ``child_env``: this package importable and, when several run side by side, its share of
+the cores.
+
+Nothing a kernel starts may outlive its lesson. A kernel's children can escape the usual clean-up: a process that calls ``setsid``
 (``start_new_session=True``) leaves the kernel's process group, and one whose parent
 died is re-parented to init. The lesson worker therefore makes itself a *child
 subreaper* (Linux ``PR_SET_CHILD_SUBREAPER``): orphans below it are re-parented to
@@ -13,10 +17,37 @@ import os
 import signal
 import sys
 import time
+from pathlib import Path
 
 import psutil
 
 _PR_SET_CHILD_SUBREAPER = 36
+_THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+
+
+def child_env(*, workers: int = 1, **extra: str) -> dict:
+    """This process's environment for a child running course code, plus ``extra``.
+
+    The package's folder goes first on ``PYTHONPATH``: in Colab only ``sys.path`` knows it.
+    """
+    env = dict(os.environ)
+    package_parent = str(Path(__file__).resolve().parents[2])
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_parent, env.get("PYTHONPATH")]))
+    env.update(thread_limits(workers))
+    env.update(extra)
+    return env
+
+
+def thread_limits(workers: int) -> dict:
+    """Environment giving each of ``workers`` parallel kernels (lessons, sweep runs) its share of the cores.
+
+    Each torch/OpenMP/BLAS runtime starts one thread per core by default; two lessons on two
+    cores then run four busy threads that slow each other down. Settings the user made win.
+    """
+    if workers <= 1:
+        return {}
+    share = str(max(1, (os.cpu_count() or 1) // workers))
+    return {name: share for name in _THREAD_VARIABLES if name not in os.environ}
 
 
 def become_subreaper() -> bool:

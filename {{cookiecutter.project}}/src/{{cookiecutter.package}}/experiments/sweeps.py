@@ -9,6 +9,7 @@ button in a notebook) interrupts the running runs and starts no new ones.
 from __future__ import annotations
 
 import itertools
+import math
 import os
 import signal
 import subprocess
@@ -17,13 +18,15 @@ import threading
 from concurrent.futures import ThreadPoolExecutor, as_completed, wait
 from pathlib import Path
 
-from . import run_table
-from .errors import CourseError
-from .harness import thread_limits
-from .atomic import write_text
-from .metrics import headline
-from .run_store import load_run, runs_dir, timestamp_id
+from ..atomic import write_text
+from ..errors import CourseError
+from ..formatting import markdown_table, shown, write_csv
+from ..harness.processes import child_env
+from ..metrics import headline
+from .overrides import as_flags
+from .store import load_run, runs_dir, timestamp_id
 
+_PACKAGE = __package__.rpartition(".")[0]
 STOP_GRACE_S = 30.0  # an interrupted run records its state and stops its kernel within this
 
 
@@ -40,8 +43,8 @@ def sweep(root: Path, lesson: str, grid: dict[str, list], *, workers: int, full:
     combos = [dict(zip(grid, values)) for values in itertools.product(*grid.values())]
     entries = [{"run": f"sweep-{sweep_id}-{k}", "overrides": combo} for k, combo in enumerate(combos, 1)]
     print(f"course sweep: {len(entries)} runs of {lesson}, {min(workers, len(entries))} at a time; "
-          f"table: {run_table.shown(table)}", flush=True)
-    runner = _Runner(root, lesson, full=full, cell_timeout=cell_timeout, threads=thread_limits(workers))
+          f"table: {shown(table)}", flush=True)
+    runner = _Runner(root, lesson, full=full, cell_timeout=cell_timeout, workers=workers)
     with ThreadPoolExecutor(max_workers=workers) as pool:
         futures = {pool.submit(runner.run, entry): entry for entry in entries}
         try:
@@ -49,7 +52,7 @@ def sweep(root: Path, lesson: str, grid: dict[str, list], *, workers: int, full:
                 entry = futures[future]
                 entry.update(future.result())
                 error = f" ({entry['error']})" if entry.get("error") else ""
-                print(f"  [{done}/{len(entries)}] {entry['run']} {run_table.flags(entry['overrides'])}: "
+                print(f"  [{done}/{len(entries)}] {entry['run']} {as_flags(entry['overrides'])}: "
                       f"{entry['status']}{error}", flush=True)
                 write_sweep_table(table, lesson, list(grid), entries)
         except KeyboardInterrupt:
@@ -61,29 +64,27 @@ def sweep(root: Path, lesson: str, grid: dict[str, list], *, workers: int, full:
                 if future.done() and "status" not in futures[future]:
                     futures[future].update(future.result())
             write_sweep_table(table, lesson, list(grid), entries)
-            print(f"course sweep: interrupted; what finished is in {run_table.shown(table)}", flush=True)
+            print(f"course sweep: interrupted; what finished is in {shown(table)}", flush=True)
             raise
     failed = [entry for entry in entries if entry["status"] != "passed"]
     print(f"course sweep: {len(entries) - len(failed)} passed, {len(failed)} failed; "
-          f"results in {run_table.shown(table)} and {run_table.shown(table.with_suffix('.csv'))}")
+          f"results in {shown(table)} and {shown(table.with_suffix('.csv'))}")
     return table, len(failed)
 
 
 class _Runner:
     """Starts sweep runs as `course run` processes, and stops the running ones when asked."""
 
-    def __init__(self, root: Path, lesson: str, *, full: bool, cell_timeout: float | None, threads: dict):
+    def __init__(self, root: Path, lesson: str, *, full: bool, cell_timeout: float | None, workers: int):
         self.root, self.lesson, self.full, self.cell_timeout = root, lesson, full, cell_timeout
-        package_parent = str(Path(__file__).resolve().parents[1])  # in Colab only sys.path knows it
-        python_path = os.pathsep.join(filter(None, [package_parent, os.environ.get("PYTHONPATH")]))
-        self.env = {**os.environ, **threads, "COURSE_ROOT": str(root), "PYTHONPATH": python_path}
+        self.env = child_env(workers=workers, COURSE_ROOT=str(root))
         self.running: set[subprocess.Popen] = set()
         self.stopping = False
         self.lock = threading.Lock()
 
     def run(self, entry: dict) -> dict:
         """One run; its own process group, so an interrupt reaches it (and its lesson worker) from here."""
-        command = [sys.executable, "-m", __package__, "run", self.lesson, "--run-id", entry["run"]]
+        command = [sys.executable, "-m", _PACKAGE, "run", self.lesson, "--run-id", entry["run"]]
         for name, value in entry["overrides"].items():
             command += ["-p", name, repr(value)]  # read back exactly, whatever the lesson's default
         if self.full:
@@ -143,7 +144,7 @@ def write_sweep_table(table: Path, lesson: str, names: list[str], entries: list[
     rows = [{"run": entry["run"], **entry["overrides"], **record.get("latest", {}), "seconds": entry.get("seconds"),
              "status": entry["status"], "error": entry.get("error")} for entry, record in zip(finished, records)]
     if name:
-        best = run_table.best_row([row["status"] == "passed" and row.get(name) for row in rows], lower)
+        best = best_row([row["status"] == "passed" and row.get(name) for row in rows], lower)
         if best is not None:
             rows[best]["best"] = "best"
     columns = ["run", *names, *metric_names, "seconds", "status", "best"]
@@ -151,5 +152,16 @@ def write_sweep_table(table: Path, lesson: str, names: list[str], entries: list[
         columns.append("error")
     ranking = f"best = {'lower' if lower else 'higher'} {name}" if name else "no metrics logged, so no best run"
     heading = f"# Sweep {table.stem} of {lesson}\n\n{len(finished)} of {len(entries)} runs finished; {ranking}.\n\n"
-    run_table.write_csv(table.with_suffix(".csv"), columns, rows)
-    write_text(table, heading + run_table.markdown(columns, rows))
+    write_csv(table.with_suffix(".csv"), columns, rows)
+    write_text(table, heading + markdown_table(columns, rows))
+
+
+def best_row(values: list, lower_is_better: bool) -> int | None:
+    """Index of the best finite number in ``values`` (None where there is none)."""
+    numbers = [
+        (value, index) for index, value in enumerate(values)
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    ]
+    if not numbers:
+        return None
+    return (min(numbers) if lower_is_better else max(numbers, key=lambda pair: (pair[0], -pair[1])))[1]

@@ -1,0 +1,87 @@
+"""What `course sync` repairs by itself: outputs, notebook format, setup cells, metadata, the README.
+
+The template's post-generation hook calls ``apply_fixes`` on every fresh bake, so a new course
+passes `course check` by construction. Standard library only for that reason: the hook runs
+before any dependency is installed.
+"""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+from .. import notebooks
+from ..config import CourseConfig
+from .checks import Course, Problem, find_problems, has_output, missing_metadata, output_metadata, rewritable
+from .readme import sync_readme
+
+
+def sync(root: Path, config: CourseConfig) -> tuple[list[Problem], list[Problem]]:
+    """Fix what can be fixed; returns the problems fixed and those left."""
+    before = find_problems(root, config)
+    if any(problem.fixable for problem in before):
+        apply_fixes(root, config)
+    after = find_problems(root, config)
+    return [problem for problem in before if problem not in after], after
+
+
+def apply_fixes(root: Path, config: CourseConfig) -> None:
+    """Strip outputs and save every notebook canonically; give lessons the setup cell and Colab
+    metadata; rewrite the README's lesson table and its Colab links. Writes only what changes."""
+    course = Course(root, config)
+    for path in course.notebooks:
+        notebook = course.notebook(path)
+        if not rewritable(notebook):
+            continue
+        _strip_outputs(notebook)
+        _add_cell_ids(notebook)
+        if path in course.lessons:
+            _put_setup_cell(notebook, config)
+            _add_metadata(notebook)
+        if path.read_bytes() != notebooks.notebook_bytes(notebook):
+            notebooks.write_notebook(path, notebook)
+    sync_readme(root, config)
+
+
+def _strip_outputs(notebook: dict) -> None:
+    for cell in notebooks.cells(notebook):
+        if has_output(cell):
+            for key in output_metadata(cell):
+                del cell["metadata"][key]
+            cell["outputs"], cell["execution_count"] = [], None
+
+
+def _add_cell_ids(notebook: dict) -> None:
+    """Upgrade an nbformat 4.0-4.4 notebook to 4.5 by giving every cell a unique id."""
+    if notebook.get("nbformat_minor", 0) >= 5:
+        return
+    notebook["nbformat_minor"] = 5
+    seen = set()
+    for cell in notebooks.cells(notebook):
+        if not cell.get("id") or cell["id"] in seen:
+            cell["id"] = uuid.uuid4().hex[:8]
+        seen.add(cell["id"])
+
+
+def _put_setup_cell(notebook: dict, config: CourseConfig) -> None:
+    """Make the first cell the canonical setup cell: rewrite it, move a tagged one up, or insert one."""
+    canonical, cells = notebooks.setup_cell(config), notebook["cells"]
+    source = notebooks.setup_cell_source(config)
+    tagged = [i for i, cell in enumerate(cells) if notebooks.has_tag(cell, notebooks.SETUP_TAG)]
+    if tagged and tagged[0] == 0 and cells[0].get("cell_type") == "code":
+        cells[0]["source"] = source
+        return
+    cell = cells.pop(tagged[0]) if tagged else canonical
+    cell.update(cell_type="code", source=source, outputs=[], execution_count=None)
+    taken = {other.get("id") for other in cells}
+    number = 1
+    while cell.get("id") in taken:
+        cell["id"], number = f"{notebooks.SETUP_TAG}-{number}", number + 1
+    cells.insert(0, cell)
+
+
+def _add_metadata(notebook: dict) -> None:
+    """Add the missing kernel and Colab metadata (asking for no GPU: that is the teacher's choice)."""
+    defaults = notebooks.notebook_metadata(gpu=False)
+    for key in missing_metadata(notebook):
+        notebook.setdefault("metadata", {})[key] = defaults[key]

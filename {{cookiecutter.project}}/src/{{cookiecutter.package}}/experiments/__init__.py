@@ -1,0 +1,53 @@
+"""Experiments: run a lesson with other parameters, sweep a grid of them, compare past runs.
+
+Each run executes the lesson with papermill (through the harness) into its own folder
+``build/runs/<lesson>/<run-id>/`` (layout in ``store``). Runs are smoke-sized unless ``full``
+is asked for. A run gets ``COURSE_RUN_DIR`` (where ``log_metrics`` writes) and
+``COURSE_CHECKPOINTS`` (its own checkpoint folder) in the kernel's environment, so re-running
+with the same run id resumes lessons that train with ``course.checkpoints.fit_resumable``
+from their last finished epoch.
+
+From a terminal: ``course run``, ``course sweep``, ``course runs`` (``commands``). From a
+notebook (Colab): ``course.experiments.run("01", lr=3e-3)``,
+``course.experiments.sweep("01", lr=[1e-3, 3e-3])``, ``course.experiments.runs()`` do the
+same; results land in the repo's build/ (on Drive in Colab).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..config import find_root
+from ..errors import CourseError
+from . import sweeps
+from .execution import execute_run, lesson_and_defaults, lesson_stem
+from .overrides import check_overrides
+from .store import Run, list_runs
+
+
+def run(lesson: str, *, full: bool = False, run_id: str | None = None, cell_timeout: float | None = None,
+        **parameters) -> Run:
+    """Execute ``lesson`` with ``parameters`` overriding its defaults; the same ``run_id`` resumes."""
+    root = find_root()
+    notebook, defaults = lesson_and_defaults(root, lesson)
+    overrides = check_overrides(notebook.stem, parameters, defaults)
+    return execute_run(root, notebook, defaults, overrides, full=full, run_id=run_id, cell_timeout=cell_timeout)
+
+
+def sweep(lesson: str, *, workers: int = 1, full: bool = False, cell_timeout: float | None = None,
+          **grid) -> Path:
+    """Run every combination of ``grid`` (name -> list of values); returns the Markdown table's path."""
+    root = find_root()
+    notebook, defaults = lesson_and_defaults(root, lesson)
+    for name, values in grid.items():
+        if not isinstance(values, list):
+            raise CourseError(f"sweep({name}={values!r}): give a list of values to try, e.g. {name}=[1, 2]")
+        for value in values:
+            check_overrides(notebook.stem, {name: value}, defaults)
+    return sweeps.sweep(root, notebook.stem, grid, workers=workers, full=full, cell_timeout=cell_timeout)[0]
+
+
+def runs(lesson: str | None = None) -> list[Run]:
+    """Past runs, oldest first (of one lesson if given)."""
+    root = find_root()
+    return list_runs(root, lesson_stem(root, lesson) if lesson else None)

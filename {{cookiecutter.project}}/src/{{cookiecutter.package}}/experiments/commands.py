@@ -1,0 +1,66 @@
+"""`course run`, `course sweep` and `course runs`."""
+
+from __future__ import annotations
+
+import signal
+
+from ..config import find_root
+from ..formatting import cell, markdown_table, shown
+from ..metrics import headline
+from . import sweeps
+from .execution import execute_run, lesson_and_defaults, lesson_stem
+from .overrides import as_flags, parse_grid, parse_overrides
+from .store import Run, list_runs, runs_dir
+
+
+def cli_run(args) -> int:
+    """`course run LESSON [-p NAME VALUE]... [--full] [--run-id ID]`."""
+    root = find_root()
+    notebook, defaults = lesson_and_defaults(root, args.lesson)
+    overrides = parse_overrides(notebook.stem, args.param, defaults)
+    signal.signal(signal.SIGTERM, _interrupt)  # `kill PID` stops a run as cleanly as Ctrl-C
+    record = execute_run(root, notebook, defaults, overrides, full=args.full, run_id=args.run_id,
+                         cell_timeout=args.cell_timeout)
+    return 0 if record.status == "passed" else 1
+
+
+def cli_sweep(args) -> int:
+    """`course sweep LESSON -p NAME V1,V2 ... [-n WORKERS] [--full]`."""
+    root = find_root()
+    notebook, defaults = lesson_and_defaults(root, args.lesson)
+    grid = parse_grid(notebook.stem, args.param, defaults)
+    signal.signal(signal.SIGTERM, _interrupt)  # stops the running runs too (they have their own sessions)
+    _, failed = sweeps.sweep(root, notebook.stem, grid, workers=args.workers, full=args.full,
+                             cell_timeout=args.cell_timeout)
+    return 1 if failed else 0
+
+
+def cli_runs(args) -> int:
+    """`course runs [LESSON]`: a table of past runs."""
+    root = find_root()
+    lesson = lesson_stem(root, args.lesson) if args.lesson else None
+    found = list_runs(root, lesson)
+    if not found:
+        where = runs_dir(root) / (lesson or "")
+        print(f"no runs in {shown(where)} yet: start one with `course run {args.lesson or 'LESSON'}`")
+        return 0
+    columns = ["lesson", "run", "status", "started", "seconds", "parameters", "headline"]
+    print(markdown_table(columns, [_listing_row(record) for record in found], right=("seconds",)), end="")
+    return 0
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+def _listing_row(record: Run) -> dict:
+    overrides = {key: value for key, value in record.info.get("overrides", {}).items() if key != "smoke"}
+    smoke = record.info.get("overrides", {}).get("smoke")
+    name, value, _ = headline(record.metrics)
+    return {
+        "lesson": record.lesson, "run": record.run_id, "status": record.status,
+        "started": (record.info.get("started") or "")[:19].replace("T", " "),
+        "seconds": record.info.get("seconds"),
+        "parameters": ("smoke " if smoke else "full " if smoke is False else "") + as_flags(overrides),
+        "headline": f"{name}={cell(value)}" if name else "",
+    }

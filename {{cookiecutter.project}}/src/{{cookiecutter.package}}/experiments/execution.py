@@ -1,0 +1,156 @@
+"""One experiment run: claim its folder, record parameters and environment, execute the lesson, report."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from ..atomic import write_json
+from ..errors import CourseError
+from ..formatting import cell, shown
+from ..metrics import FILE_NAME as METRICS_FILE
+from ..metrics import headline
+from ..notebooks import lesson_parameters, resolve_lessons
+from .overrides import as_flags, as_text
+from .store import (
+    CHECKPOINTS_DIR,
+    ENVIRONMENT_FILE,
+    PARAMS_FILE,
+    Run,
+    check_run_id,
+    current_process,
+    environment_snapshot,
+    load_run,
+    runs_dir,
+    timestamp_id,
+)
+
+
+def execute_run(root: Path, notebook: Path, defaults: dict, overrides: dict, *, full: bool, run_id: str | None,
+                cell_timeout: float | None) -> Run:
+    """Run ``notebook`` with ``overrides`` into its run folder (a new one, or ``run_id``'s to resume it)."""
+    from ..harness.runner import execute_lesson
+    from ..harness.job import cell_timeout_for_run
+
+    given = _normalised({"smoke": not full, **overrides} if "smoke" in defaults else overrides)
+    record = _claim(runs_dir(root) / notebook.stem, run_id, notebook.stem, given, defaults)
+    directory = record.directory
+    write_json(directory / PARAMS_FILE, {**defaults, **given})
+    environment = environment_snapshot(root)
+    write_json(directory / ENVIRONMENT_FILE, environment)
+    attempt = record.info.get("attempts", 0) + 1
+    record.save(status="running", attempts=attempt, started=_now(), finished=None, seconds=None,
+                error=None, failed_cell=None, process=current_process())
+    resumed = f" (attempt {attempt}, resuming)" if attempt > 1 else ""
+    print(f"course run: {notebook.stem} run {record.run_id}{resumed} -> {shown(directory)}")
+    print(f"  if interrupted, resume with: {_command(notebook.stem, given, defaults, record.run_id)}", flush=True)
+    kernel_env = {
+        "COURSE_ROOT": str(root),
+        "COURSE_RUN_DIR": str(directory),
+        "COURSE_CHECKPOINTS": str(directory / CHECKPOINTS_DIR),
+    }
+    try:
+        result = execute_lesson(notebook, directory / notebook.name, given, env=kernel_env,
+                                cell_timeout=cell_timeout_for_run(full=full, cell_timeout=cell_timeout))
+    except KeyboardInterrupt:  # execute_lesson has already stopped the lesson's worker and kernel
+        record.save(status="interrupted", finished=_now(), process=None)
+        raise
+    except Exception as error:
+        record.save(status="failed", finished=_now(), error=str(error), process=None)
+        raise
+    environment.update(device=result.device, gpu_name=result.gpu_name,
+                       peak_gpu_memory_mb=result.peak_gpu_memory_mb)
+    write_json(directory / ENVIRONMENT_FILE, environment)
+    record.save(status=result.status, finished=_now(), seconds=round(result.seconds, 2), error=result.error,
+                failed_cell=result.failed_cell, process=None)
+    _report(record, result)
+    return record
+
+
+def _claim(lesson_runs: Path, run_id: str | None, lesson: str, given: dict, defaults: dict) -> Run:
+    """The run folder to use: a new one, or an earlier run with this id to resume. Checks before creating."""
+    if run_id is None:
+        run_id = timestamp_id(lambda candidate: (lesson_runs / candidate).exists())
+    directory = lesson_runs / check_run_id(run_id)
+    earlier = load_run(directory)
+    if earlier is None:
+        if directory.exists() and any(directory.iterdir()):
+            raise CourseError(f"{shown(directory)} exists but holds no run.json: choose another --run-id")
+        directory.mkdir(parents=True, exist_ok=True)
+        return Run(directory, {"lesson": lesson, "run_id": run_id, "overrides": given, "attempts": 0})
+    if earlier.status == "running":
+        process = earlier.info.get("process") or {}
+        raise CourseError(
+            f"run {run_id} is still running (pid {process.get('pid')}): wait for it to finish, "
+            "or stop it and run this command again"
+        )
+    if earlier.info.get("overrides") != given:
+        raise CourseError(
+            f"run {run_id} was started with other parameters ({as_flags(earlier.info.get('overrides', {}))}): "
+            f"resume it with {_command(lesson, earlier.info.get('overrides', {}), defaults, run_id)}, "
+            "or leave out --run-id for a new run"
+        )
+    return earlier
+
+
+def _report(record: Run, result) -> None:
+    """Say how the run went (the failing cell and traceback if it failed) and where everything went."""
+    directory = record.directory
+    if result.status == "passed":
+        where = f" on {result.gpu_name or result.device}" if result.device else ""
+        print(f"course run: {record.lesson} passed in {result.seconds:.1f} s{where}")
+    else:
+        print(f"course run: {result.describe()}")
+    name, value, _ = headline(record.metrics)
+    for label, path, extra in (
+        ("notebook", result.executed_notebook, ""),
+        ("parameters", directory / PARAMS_FILE, ""),
+        ("metrics", directory / METRICS_FILE, f"  ({name} = {cell(value)})" if name else ""),
+        ("environment", directory / ENVIRONMENT_FILE, ""),
+        ("checkpoints", directory / CHECKPOINTS_DIR, ""),
+    ):
+        if path and Path(path).exists():
+            print(f"  {label:<12} {shown(Path(path))}{extra}")
+
+
+def lesson_and_defaults(root: Path, name: str) -> tuple[Path, dict]:
+    """The lesson a name stands for (``01``, ``01_first_model``, a path) and its parameters' defaults."""
+    [notebook] = resolve_lessons(root, [name])
+    return notebook, lesson_parameters(notebook)
+
+
+def lesson_stem(root: Path, name: str) -> str:
+    """A lesson's stem; also accepts the folder name of runs whose lesson no longer exists."""
+    if (runs_dir(root) / name).is_dir():
+        return name
+    return lesson_and_defaults(root, name)[0].stem
+
+
+def _normalised(values: dict) -> dict:
+    """As stored in JSON (tuples become lists), so a resumed run compares equal to what it saved."""
+    return json.loads(json.dumps(values))
+
+
+def _command(lesson: str, given: dict, defaults: dict, run_id: str) -> str:
+    """The `course run` command line that repeats (and so resumes) this run."""
+    parts = ["course", "run", lesson]
+    for name, value in given.items():
+        if name != "smoke":
+            parts += ["-p", name, _shell_word(as_text(name, value, defaults.get(name)))]
+    if given.get("smoke") is False:
+        parts.append("--full")
+    return " ".join([*parts, "--run-id", run_id])
+
+
+def _shell_word(text: str) -> str:
+    """``text`` as one shell word, in double quotes where that reads better than shlex's quoting."""
+    import shlex
+
+    if shlex.quote(text) == text or any(char in text for char in '"$`\\!'):
+        return shlex.quote(text)
+    return f'"{text}"'
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S%z")

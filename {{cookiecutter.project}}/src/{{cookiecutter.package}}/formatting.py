@@ -1,0 +1,81 @@
+"""How commands show results: aligned tables (Markdown for files and CI summaries, plain text for
+the terminal), CSV for spreadsheets, short paths. Every table the course writes comes from here.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from pathlib import Path
+
+from .atomic import write_text
+
+
+def cell(value) -> str:
+    """A short rendering of a value for a table cell (numbers to 4 significant digits)."""
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return str(value) if math.isnan(value) or math.isinf(value) else f"{value:.4g}"
+    return str(value)
+
+
+def escape_markdown(text: str) -> str:
+    """Text that stays one table cell or one line of Markdown: no column breaks, emphasis, code or HTML."""
+    for char in "\\|*`<":
+        text = text.replace(char, "\\" + char)
+    return " ".join(text.splitlines())
+
+
+def markdown_table(
+    columns: list[str], rows: list[dict], *, right: tuple[str, ...] = (), markdown: tuple[str, ...] = ()
+) -> str:
+    """Rows (dicts keyed by column) as a Markdown table, padded so it also reads well as plain text.
+
+    Values are escaped, except in the columns named in ``markdown`` (links, badges: already Markdown).
+    Columns named in ``right`` are right-aligned (numbers).
+    """
+
+    def text(column, value):
+        return cell(value) if column in markdown else escape_markdown(cell(value))
+
+    header = [escape_markdown(column) for column in columns]
+    body = [[text(column, row.get(column)) for column in columns] for row in rows]
+    widths = _widths([header, *body], minimum=3)
+    rule = [("-" * (width - 1) + ":") if column in right else "-" * width for column, width in zip(columns, widths)]
+
+    def line(values):
+        return "| " + " | ".join(value.ljust(width) for value, width in zip(values, widths)) + " |"
+
+    return "\n".join([line(header), line(rule), *map(line, body)]) + "\n"
+
+
+def text_table(columns: list[str], rows: list[dict]) -> str:
+    """Rows as aligned plain-text columns under a dashed rule, for the terminal."""
+    lines = [list(columns), *([cell(row.get(column)) for column in columns] for row in rows)]
+    widths = _widths(lines)
+    shown = ["  ".join(value.ljust(width) for value, width in zip(line, widths)).rstrip() for line in lines]
+    shown.insert(1, "  ".join("-" * width for width in widths))
+    return "\n".join(shown)
+
+
+def _widths(lines: list[list[str]], minimum: int = 0) -> list[int]:
+    return [max([minimum, *(len(line[i]) for line in lines)]) for i in range(len(lines[0]))]
+
+
+def write_csv(path: Path, columns: list[str], rows: list[dict]) -> None:
+    """Full-precision values, one row per dict, written atomically."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    writer.writerows({key: "" if value is None else value for key, value in row.items()} for row in rows)
+    write_text(path, buffer.getvalue())
+
+
+def shown(path: Path) -> str:
+    """A path relative to the working directory when below it (shorter), else absolute."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)

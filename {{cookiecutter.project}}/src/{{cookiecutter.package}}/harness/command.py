@@ -1,0 +1,130 @@
+"""`course test`: choose lessons, skip the unchanged ones, run the rest, print and write the report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..errors import CourseError
+from ..notebooks import lesson_parameters, resolve_lessons
+from .job import LessonJob, LessonResult, limits_for_test
+from .runner import run_lessons
+
+
+def cli_test(args) -> int:
+    """Run the chosen lessons (cached when unchanged), print and write the report."""
+    from ..config import find_root
+    from ..experiments.overrides import parse_value
+    from ..formatting import shown
+    from . import cache as lesson_cache
+    from . import report
+
+    root = find_root()
+    build = root / "build"
+    report_dir = Path(args.report).resolve() if args.report else build
+    if args.workers < 1:
+        raise CourseError(f"-n {args.workers}: the number of workers must be at least 1")
+    if args.gpu:
+        _require_cuda()
+    lessons = select_shard(resolve_lessons(root, args.lessons), args.shard)
+    timeout, cell_timeout = limits_for_test(smoke=args.smoke, timeout=args.timeout, cell_timeout=args.cell_timeout)
+
+    overrides = list(args.param or [])
+    declared = {lesson: lesson_parameters(lesson) for lesson in lessons}
+    for name, _ in overrides:
+        if not any(name in defaults for defaults in declared.values()):
+            raise CourseError(
+                f"-p {name}: none of the chosen lessons has a parameter {name!r}; "
+                "see the cell tagged 'parameters' in each lesson"
+            )
+    environment = lesson_cache.environment_key(gpu=args.gpu)
+    cache = lesson_cache.LessonCache(build / "cache" / "lessons")
+    jobs, keys, results = [], {}, {}
+    for lesson, defaults in declared.items():
+        parameters = {"smoke": True} if args.smoke and "smoke" in defaults else {}
+        parameters.update(
+            {name: parse_value(name, text, defaults[name]) for name, text in overrides if name in defaults}
+        )
+        key = lesson_cache.fingerprint(lesson, root / "src", parameters, environment)
+        keys[lesson.stem] = key
+        stored = None if args.force else cache.lookup(lesson.stem, key)
+        if stored is not None:
+            results[lesson.stem] = LessonResult.from_json({**stored, "status": "cached"})
+            continue
+        output = build / "executed" / lesson.name
+        jobs.append(LessonJob(lesson, output, parameters, timeout=timeout, cell_timeout=cell_timeout))
+
+    workers = min(args.workers, max(1, len(jobs)))
+    print(
+        f"course test: {len(lessons)} lessons, {len(jobs)} to run on {workers} "
+        f"workers{' (smoke)' if args.smoke else ''}",
+        flush=True,
+    )
+    for result in results.values():
+        print(report.status_line(result), flush=True)
+
+    def finished(result: LessonResult) -> None:
+        if args.gpu:
+            check_gpu_use(result)
+        if result.status == "passed":
+            cache.store(result.lesson, keys[result.lesson], result.to_json())
+        else:
+            cache.forget(result.lesson)
+        results[result.lesson] = result
+        print(report.status_line(result), flush=True)
+
+    run_lessons(jobs, workers=args.workers, on_result=finished)
+    ordered = [results[lesson.stem] for lesson in lessons]
+    options = {
+        "lessons": [p.stem for p in lessons],
+        "smoke": args.smoke,
+        "gpu": args.gpu,
+        "workers": args.workers,
+        "shard": args.shard,
+        "timeout": timeout,
+        "cell_timeout": cell_timeout,
+        "force": args.force,
+        "parameters": dict(overrides),
+    }
+    json_path, md_path = report.write_reports(report_dir, ordered, options=options, environment=environment)
+    print()
+    print(report.summary_table(ordered))
+    print(f"report: {shown(md_path)}, {shown(json_path)}")
+    return 0 if all(r.ok for r in ordered) else 1
+
+
+def select_shard(lessons: list[Path], shard: str | None) -> list[Path]:
+    """Lessons of shard I of N (1-based; lesson k goes to shard k mod N), for CI jobs in parallel."""
+    if not shard:
+        return lessons
+    try:
+        index, count = (int(part) for part in shard.split("/"))
+        if not 1 <= index <= count:
+            raise ValueError
+    except ValueError:
+        raise CourseError(f"--shard {shard}: write I/N with 1 <= I <= N, e.g. --shard 1/2") from None
+    return lessons[index - 1 :: count]
+
+
+def check_gpu_use(result: LessonResult) -> LessonResult:
+    """Fail a passed lesson that did not run on CUDA (``--gpu``): a silent CPU fallback is a bug there."""
+    if result.status == "passed" and result.device != "cuda":
+        result.status = "failed"
+        result.error = (
+            f"ran on {result.device or 'an unknown device'}, not on CUDA (--gpu): "
+            "make the lesson put its model and data on the GPU (device='auto' or 'cuda')"
+        )
+    return result
+
+
+def _require_cuda() -> None:
+    """Fail before anything runs when --gpu is asked for on a machine without a usable CUDA GPU."""
+    try:
+        import torch
+    except ImportError:
+        raise CourseError("--gpu: torch is not installed: install the course (pip install -e .) first") from None
+    if not torch.cuda.is_available():
+        raise CourseError(
+            f"--gpu: CUDA is not available (torch {torch.__version__}, CUDA build "
+            f"{torch.version.cuda or 'none'}): run on a machine with an NVIDIA GPU and a CUDA build of torch, "
+            "or drop --gpu"
+        )

@@ -1,0 +1,117 @@
+"""What a lesson worker is asked to do (``LessonJob``) and what came of it (``LessonResult``).
+
+The leaf of the harness: the scheduler (``runner``) sends a job to a worker process as one
+line of JSON, the worker (``worker``) writes the result back as JSON, and both import only
+this module to agree on the format. Every timeout default is decided here.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+CELL_TIMEOUT_S = 1800.0  # a full-size training cell on a slow GPU
+SMOKE_CELL_TIMEOUT_S = 300.0
+SMOKE_LESSON_TIMEOUT_S = 900.0
+FULL_RUN_CELL_TIMEOUT_S = 7 * 24 * 3600.0  # `course run --full` trains for hours: only a hung cell should hit this
+
+
+def limits_for_test(*, smoke: bool, timeout: float | None = None, cell_timeout: float | None = None):
+    """``(lesson timeout, cell timeout)`` of `course test`: smoke runs are bounded, full runs only per cell."""
+    if timeout is None and smoke:
+        timeout = SMOKE_LESSON_TIMEOUT_S
+    if cell_timeout is None:
+        cell_timeout = min(SMOKE_CELL_TIMEOUT_S, timeout) if smoke else (timeout or CELL_TIMEOUT_S)
+    return timeout, cell_timeout
+
+
+def cell_timeout_for_run(*, full: bool, cell_timeout: float | None = None) -> float:
+    """The cell timeout of `course run` and `course sweep` (no lesson timeout: a run may train for days)."""
+    if cell_timeout is not None:
+        return cell_timeout
+    return FULL_RUN_CELL_TIMEOUT_S if full else CELL_TIMEOUT_S
+
+
+@dataclass
+class LessonJob:
+    """One lesson to run: the notebook, where its executed copy goes, its parameters and limits.
+
+    ``env`` is added to the kernel's environment. ``cell_timeout`` defaults to the lesson
+    timeout, else ``CELL_TIMEOUT_S``. ``result_path`` is where the worker writes its result.
+    """
+
+    notebook: Path
+    output: Path
+    parameters: dict = field(default_factory=dict)
+    timeout: float | None = None
+    cell_timeout: float | None = None
+    env: dict = field(default_factory=dict)
+    result_path: Path | None = None
+
+    def __post_init__(self):
+        self.notebook, self.output = Path(self.notebook), Path(self.output)
+        if self.result_path is not None:
+            self.result_path = Path(self.result_path)
+        if self.cell_timeout is None:
+            self.cell_timeout = self.timeout or CELL_TIMEOUT_S
+        self.parameters, self.env = dict(self.parameters or {}), dict(self.env or {})
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), default=str)
+
+    @classmethod
+    def from_json(cls, text: str) -> LessonJob:
+        return cls(**json.loads(text))
+
+
+@dataclass
+class LessonResult:
+    """The outcome of one lesson run; ``failed_cell`` indexes the lesson's cells as written."""
+
+    lesson: str
+    status: str  # "passed", "failed", "timed out" or "cached"
+    seconds: float = 0.0
+    device: str | None = None  # "cuda" or "cpu" as seen inside the kernel; None if unknown
+    gpu_name: str | None = None
+    peak_gpu_memory_mb: float | None = None
+    failed_cell: int | None = None
+    failed_source: str = ""
+    error: str = ""
+    executed_notebook: Path | None = None
+    traceback: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.status in ("passed", "cached")
+
+    def to_json(self) -> dict:
+        data = asdict(self)
+        data["executed_notebook"] = str(self.executed_notebook) if self.executed_notebook else None
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict) -> LessonResult:
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in data.items() if k in known}
+        if values.get("executed_notebook"):
+            values["executed_notebook"] = Path(values["executed_notebook"])
+        return cls(**values)
+
+    def describe(self) -> str:
+        """A failure as a person wants to read it: where, the cell's code, the error and its traceback."""
+        if self.ok:
+            return f"{self.lesson}: {self.status} in {self.seconds:.1f} s"
+        cell = f" in cell {self.failed_cell}" if self.failed_cell is not None else ""
+        parts = [f"{self.lesson} {self.status}{cell}: {self.error}"]
+        if self.failed_source:
+            parts.append("cell source:\n" + _indent(self.failed_source))
+        if self.traceback:
+            parts.append("traceback:\n" + _indent(self.traceback))
+        if self.executed_notebook:
+            parts.append(f"executed notebook: {self.executed_notebook}")
+        return "\n".join(parts)
+
+
+def _indent(text: str) -> str:
+    return "\n".join("    " + line for line in text.rstrip().splitlines())

@@ -1,0 +1,282 @@
+"""The notebook vocabulary: which files are lessons, how a lesson is read and written, its cells and tags,
+the shared setup cell, and the parameters cell.
+
+Every other module reads and writes notebooks through this one. Standard library only: the
+template's post-generation hook imports it from a freshly generated course, before any
+dependency is installed.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+from pathlib import Path
+
+from . import atomic
+from .drive import original_of
+from .errors import CourseError
+
+SETUP_TAG = "setup"
+PARAMETERS_TAG = "parameters"
+INJECTED_TAG = "injected-parameters"  # the cell papermill adds below the parameters cell
+KERNELSPEC = {"display_name": "Python 3", "language": "python", "name": "python3"}
+LESSON_NAME = re.compile(r"(?P<number>\d{2,})_(?P<slug>[a-z0-9]+(?:_[a-z0-9]+)*)\.ipynb")
+
+
+# -- which files are lessons -------------------------------------------------------------------
+def lesson_files(root: Path, *, strict: bool = False) -> list[Path]:
+    """The notebooks in ``<root>/lessons``, in order.
+
+    Hidden files and Google Drive copies (``01_intro (1).ipynb`` beside ``01_intro.ipynb``) are
+    never lessons. ``strict`` keeps only well-named ones (``NN_slug.ipynb``): those the README lists.
+    """
+    folder = Path(root) / "lessons"
+    if not folder.is_dir():
+        return []
+    found = []
+    for path in sorted(folder.glob("*.ipynb")):
+        copied = original_of(path)
+        if path.name.startswith(".") or (copied is not None and copied.is_file()):
+            continue
+        if strict and not LESSON_NAME.fullmatch(path.name):
+            continue
+        found.append(path)
+    return found
+
+
+def lesson_number(path: Path) -> int | None:
+    """The ``NN`` of ``NN_slug.ipynb``; None for a name that does not follow the pattern."""
+    match = LESSON_NAME.fullmatch(Path(path).name)
+    return int(match["number"]) if match else None
+
+
+def resolve_lessons(root: Path, names) -> list[Path]:
+    """Lesson files for names such as ``01``, ``01_first_model`` or ``lessons/01_first_model.ipynb``.
+
+    No names means every lesson. An unknown or ambiguous name raises ``CourseError`` listing the lessons.
+    """
+    lessons = lesson_files(root)
+    if not names:
+        return lessons
+    chosen: list[Path] = []
+    for name in names:
+        matches = _matching(lessons, str(name), Path(root))
+        if len(matches) != 1:
+            available = ", ".join(p.stem for p in lessons) or "none (lessons/ is empty)"
+            problem = "is ambiguous" if matches else "is not a lesson"
+            raise CourseError(f"{name!r} {problem}: give a number, name or file of one of the lessons: {available}")
+        if matches[0] not in chosen:
+            chosen.append(matches[0])
+    return chosen
+
+
+def _matching(lessons: list[Path], name: str, root: Path) -> list[Path]:
+    as_path = Path(name).expanduser()
+    for candidate in (as_path, root / as_path, root / "lessons" / as_path):
+        if candidate.suffix == ".ipynb" and candidate.is_file():
+            return [p for p in lessons if p.resolve() == candidate.resolve()]
+    stem = as_path.name.removesuffix(".ipynb")
+    exact = [p for p in lessons if p.stem == stem]
+    return exact or [p for p in lessons if p.stem.split("_", 1)[0] == stem]
+
+
+# -- reading and writing --------------------------------------------------------------------------
+class NotebookError(CourseError):
+    """A file that cannot be read as a notebook; ``reason`` says why in a few words."""
+
+    def __init__(self, path: Path, reason: str):
+        super().__init__(f"cannot read notebook {path} ({reason}): restore it with `git checkout -- {path}`")
+        self.path, self.reason = path, reason
+
+
+def read_notebook(path: Path) -> dict:
+    """A notebook as a dict whose cell sources are single strings; ``NotebookError`` if it is unreadable."""
+    path = Path(path)
+    try:
+        nb = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as error:
+        raise NotebookError(path, f"not valid JSON (line {error.lineno}: {error.msg})") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise NotebookError(path, str(error)) from None
+    if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list):
+        raise NotebookError(path, "not a Jupyter notebook: no list of cells")
+    nb["cells"] = [dict(cell, source=cell_source(cell)) if isinstance(cell, dict) else cell for cell in nb["cells"]]
+    return nb
+
+
+def notebook_bytes(nb: dict) -> bytes:
+    """Exactly what ``nbformat.write`` produces, so saving from Jupyter or from here gives no diff."""
+    on_disk = dict(nb, cells=[_split_source(cell) for cell in nb["cells"]])
+    return (json.dumps(on_disk, sort_keys=True, indent=1, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def write_notebook(path: Path, nb: dict) -> None:
+    """Write atomically: a crash mid-write leaves the old notebook, never half a file."""
+    atomic.write_bytes(Path(path), notebook_bytes(nb))
+
+
+def _split_source(cell: dict) -> dict:
+    source = cell.get("source", "")
+    return dict(cell, source=_lines(source) if isinstance(source, str) else source)
+
+
+def _lines(source: str) -> list[str]:
+    """Cell source as nbformat stores it on disk: a list of lines that keep their newlines."""
+    return source.splitlines(keepends=True)
+
+
+# -- cells ----------------------------------------------------------------------------------------
+def cells(nb: dict) -> list[dict]:
+    """The notebook's cells, skipping anything malformed that `course check` reports instead."""
+    found = nb.get("cells") if isinstance(nb, dict) else None
+    return [cell for cell in found if isinstance(cell, dict)] if isinstance(found, list) else []
+
+
+def cell_source(cell: dict) -> str:
+    """A cell's code as one string (on disk it may be a list of lines)."""
+    source = cell.get("source", "")
+    return "".join(source) if isinstance(source, list) else str(source)
+
+
+def tags(cell: dict) -> list[str]:
+    """The cell's tags; tolerates the malformed metadata `course check` must report rather than crash on."""
+    metadata = cell.get("metadata")
+    found = metadata.get("tags", []) if isinstance(metadata, dict) else []
+    return [tag for tag in found if isinstance(tag, str)] if isinstance(found, list) else []
+
+
+def has_tag(cell: dict, tag: str) -> bool:
+    return tag in tags(cell)
+
+
+def code_cell(source: str, *, id: str, tags: list[str] | None = None) -> dict:
+    metadata = {"tags": list(tags)} if tags else {}
+    return {
+        "cell_type": "code",
+        "execution_count": None,
+        "id": id,
+        "metadata": metadata,
+        "outputs": [],
+        "source": _lines(source),
+    }
+
+
+def markdown_cell(source: str, *, id: str) -> dict:
+    return {"cell_type": "markdown", "id": id, "metadata": {}, "source": _lines(source)}
+
+
+def notebook_metadata(*, gpu: bool = True) -> dict:
+    """Kernel and Colab metadata; ``gpu`` asks Colab for a GPU runtime when the notebook opens."""
+    colab = {"provenance": [], "toc_visible": True}
+    metadata = {"colab": colab, "kernelspec": dict(KERNELSPEC), "language_info": {"name": "python"}}
+    if gpu:
+        colab["gpuType"] = "T4"
+        metadata["accelerator"] = "GPU"
+    return metadata
+
+
+def new_notebook(cells: list[dict], *, gpu: bool = True) -> dict:
+    return {"cells": cells, "metadata": notebook_metadata(gpu=gpu), "nbformat": 4, "nbformat_minor": 5}
+
+
+# -- the setup cell ------------------------------------------------------------------------------
+# {placeholders} are filled by setup_cell_source(), {{ }} are literal braces.
+_SETUP_CELL = """\
+# @title {title} · setup (run me first) {{ display-mode: "form" }}
+import os, subprocess, sys
+from pathlib import Path
+try:
+    from google.colab import drive  # importable only in Colab
+except ImportError:
+    drive = None
+kaggle = "KAGGLE_KERNEL_RUN_TYPE" in os.environ
+if drive:  # Colab: the course lives on your Google Drive, so your work survives a runtime reset
+    mount = Path(os.environ.get("COURSE_DRIVE_MOUNT", "/content/drive"))
+    if not (mount / "MyDrive").is_dir():
+        drive.mount(str(mount))
+    root = mount / "MyDrive" / {drive_folder}
+elif kaggle:
+    root = Path("/kaggle/working") / {repo_name}
+else:  # your computer: the repository this notebook is in
+    here = Path.cwd()
+    root = Path(os.environ.get("COURSE_ROOT") or next((p for p in (here, *here.parents) if (p / "pyproject.toml").is_file()), here))
+if drive or kaggle:  # copy the course the first time, update it later (git refuses to overwrite your edits)
+    update, url = (root / ".git").is_dir(), os.environ.get("COURSE_REPO_URL", {repo_url})
+    git = ["-C", str(root), "pull", "--quiet", "--ff-only"] if update else ["clone", "--quiet", "--branch", {branch}, url, str(root)]
+    done = subprocess.run(["git", *git], capture_output=True, text=True)
+    reason = [line for line in done.stderr.splitlines() if not line.startswith("hint:")] or ["git failed"]
+    if done.returncode:
+        print("Course not updated, your copy is kept:" if update else "Could not copy the course:", reason[0])
+if not (root / "src" / {package}).is_dir():
+    raise SystemExit(f"No course code in {{root}}: " + ("see git's message above" if drive or kaggle else "open the notebook inside the course folder, or set COURSE_ROOT to it"))
+if str(root / "src") not in sys.path:
+    sys.path.insert(0, str(root / "src"))
+import {package_name} as course
+course.setup(root)
+"""
+
+
+def _literal(text: str) -> str:
+    """A double-quoted Python string literal (JSON string syntax is valid Python when non-ASCII stays raw)."""
+    return json.dumps(text, ensure_ascii=False)
+
+
+def setup_cell_source(config) -> str:
+    """The setup cell every lesson starts with, for this course's ``[tool.course]`` values."""
+    return _SETUP_CELL.format(
+        title=" ".join(config.title.split()),  # one line: it is the Colab form title
+        drive_folder=_literal(config.drive_folder),
+        repo_name=_literal(config.github_repo),
+        branch=_literal(config.branch),
+        repo_url=_literal(config.repo_url),
+        package=_literal(config.package),
+        package_name=config.package,
+    ).rstrip("\n")
+
+
+def setup_cell(config) -> dict:
+    cell = code_cell(setup_cell_source(config), id=SETUP_TAG, tags=[SETUP_TAG])
+    cell["metadata"]["cellView"] = "form"
+    return cell
+
+
+# -- the parameters cell ------------------------------------------------------------------------
+def parameters_cell(nb: dict) -> dict | None:
+    """The first code cell tagged ``parameters`` (papermill injects its values after it)."""
+    return next((c for c in cells(nb) if c.get("cell_type") == "code" and has_tag(c, PARAMETERS_TAG)), None)
+
+
+def parameter_defaults(source: str) -> dict:
+    """``name -> default`` for every top-level ``name = value`` (or ``name: type = value``) of a parameters cell.
+
+    Literal values are returned as Python values; anything else (``Path('.')``) as its source text.
+    Raises ``SyntaxError`` when the cell is not valid Python.
+    """
+    defaults = {}
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1:
+            target = node.targets[0]
+        elif isinstance(node, ast.AnnAssign) and node.value is not None:
+            target = node.target
+        else:
+            continue
+        if isinstance(target, ast.Name):
+            try:
+                defaults[target.id] = ast.literal_eval(node.value)
+            except ValueError:
+                defaults[target.id] = ast.get_source_segment(source, node.value)
+    return defaults
+
+
+def lesson_parameters(notebook: Path) -> dict:
+    """Names and default values of the lesson's parameters cell (empty if it has none)."""
+    cell = parameters_cell(read_notebook(notebook))
+    if cell is None:
+        return {}
+    try:
+        return parameter_defaults(cell_source(cell))
+    except SyntaxError as error:
+        raise CourseError(
+            f"{notebook}: the parameters cell is not valid Python ({error.msg}, line {error.lineno}): fix it"
+        ) from None
