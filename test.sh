@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Install the pinned tools into .venv (only when requirements-ci.txt changed) and run every
-# template test on 2 workers. Extra arguments go to pytest, e.g. `bash test.sh --fast`.
+# Install the pinned tools into .venv (only when requirements-ci.txt changed), lint the template's
+# own code with ruff, and run every template test on 2 workers. Extra arguments go to pytest,
+# e.g. `bash test.sh --fast`. A lint failure is reported and the tests still run.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -19,10 +20,20 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
     echo "$wanted" > "$stamp"
 fi
 
+lint=0
+# The generated course's files are linted on a bake (tests/test_lint.py): they hold Jinja here.
+"$venv/bin/python" -m ruff check hooks tests benchmarks || lint=$?
+"$venv/bin/python" -m ruff format --check hooks tests benchmarks || lint=$?
+
 status=0
 "$venv/bin/python" -m pytest tests -n 2 "$@" || status=$?
 if [ "$status" -eq 5 ]; then
     echo "ERROR: pytest collected no tests; check that tests/ exists and the arguments select some" >&2
+    exit 1
+fi
+if [ "$status" -eq 0 ] && [ "$lint" -ne 0 ]; then
+    echo "ERROR: ruff found problems in hooks/, tests/ or benchmarks/ (see above): run" \
+        "\`.venv/bin/ruff check --fix hooks tests benchmarks && .venv/bin/ruff format hooks tests benchmarks\`" >&2
     exit 1
 fi
 exit "$status"

@@ -6,6 +6,7 @@ without the first git commit. Prints a table and writes benchmarks/results-bake.
 
     python benchmarks/bake.py [--repeat 5]
 """
+
 import argparse
 import contextlib
 import os
@@ -26,9 +27,20 @@ GOAL_SECONDS = 1.0
 
 def bake_cli(output, config, init_git):
     subprocess.run(
-        [sys.executable, "-m", "cookiecutter", str(TEMPLATE), "--no-input", "-o", str(output),
-         "--config-file", str(config), f"init_git={init_git}"],
-        check=True, capture_output=True,
+        [
+            sys.executable,
+            "-m",
+            "cookiecutter",
+            str(TEMPLATE),
+            "--no-input",
+            "-o",
+            str(output),
+            "--config-file",
+            str(config),
+            f"init_git={init_git}",
+        ],
+        check=True,
+        capture_output=True,
     )
 
 
@@ -48,8 +60,13 @@ def hook_output_hidden():
 
 def bake_api(output, config, init_git):
     with hook_output_hidden():
-        cookiecutter(str(TEMPLATE), no_input=True, output_dir=str(output), config_file=str(config),
-                     extra_context={"init_git": init_git})
+        cookiecutter(
+            str(TEMPLATE),
+            no_input=True,
+            output_dir=str(output),
+            config_file=str(config),
+            extra_context={"init_git": init_git},
+        )
 
 
 def median_seconds(bake, init_git, repeat, workdir, config):
@@ -71,19 +88,26 @@ def main():
         workdir = Path(tmp)
         config = workdir / "config.yaml"
         config.write_text(f'replay_dir: "{workdir / "replay"}"\ncookiecutters_dir: "{workdir / "t"}"\n')
-        for label, bake in [("`cookiecutter --no-input` (new process)", bake_cli), ("Python API, in process", bake_api)]:
+        for label, bake in [
+            ("`cookiecutter --no-input` (new process)", bake_cli),
+            ("Python API, in process", bake_api),
+        ]:
             for init_git in ("no", "yes"):
                 median, low, high = median_seconds(bake, init_git, args.repeat, workdir, config)
                 rows.append((label, init_git, median, low, high))
     table = [
         "| how | init_git | median s | min s | max s | under 1 s |",
         "|---|---|---|---|---|---|",
-        *(f"| {label} | {init_git} | {median:.3f} | {low:.3f} | {high:.3f} | {'yes' if median < GOAL_SECONDS else 'NO'} |"
-          for label, init_git, median, low, high in rows),
+        *(
+            f"| {label} | {init_git} | {median:.3f} | {low:.3f} | {high:.3f} | {'yes' if median < GOAL_SECONDS else 'NO'} |"
+            for label, init_git, median, low, high in rows
+        ),
     ]
-    machine = (f"Python {platform.python_version()}, {platform.system()} {platform.machine()}, "
-               f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at the end; "
-               f"{args.repeat} bakes per row, defaults otherwise.")
+    machine = (
+        f"Python {platform.python_version()}, {platform.system()} {platform.machine()}, "
+        f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at the end; "
+        f"{args.repeat} bakes per row, defaults otherwise."
+    )
     text = "\n".join(["# Bake time with the default answers", "", machine, "", *table, ""])
     print(text)
     RESULTS.write_text(text, encoding="utf-8")

@@ -11,6 +11,7 @@ Writes benchmarks/gpu/results.md and benchmarks/gpu/report.json (course test's o
 
     python benchmarks/gpu.py
 """
+
 import json
 import platform
 import shutil
@@ -52,8 +53,13 @@ def epoch_seconds(root: Path, env: dict, device: str) -> dict:
     )
     metrics_files = list((root / "build" / "runs").glob(f"{LESSON}_*/{device}/metrics.json"))
     latest = json.loads(metrics_files[0].read_text())["latest"] if status == 0 and metrics_files else {}
-    return {"device": device, "passed": status == 0, "seconds": seconds, **latest,
-            "error": "" if status == 0 else _failure_line(output)}
+    return {
+        "device": device,
+        "passed": status == 0,
+        "seconds": seconds,
+        **latest,
+        "error": "" if status == 0 else _failure_line(output),
+    }
 
 
 def _failure_line(output: str) -> str:

@@ -12,6 +12,7 @@ Prints a table and writes benchmarks/results.md.
 
     python benchmarks/harness.py [--repeat 3]
 """
+
 import argparse
 import contextlib
 import hashlib
@@ -35,7 +36,8 @@ LESSON = "01_first_model"
 def bake(workdir: Path) -> Path:
     subprocess.run(
         [sys.executable, "-m", "cookiecutter", str(TEMPLATE), "--no-input", "-o", str(workdir)],
-        check=True, capture_output=True,
+        check=True,
+        capture_output=True,
     )
     return workdir / "deep-learning-course"
 
@@ -76,7 +78,9 @@ def timed(command, cwd: Path, env: dict) -> float:
     done = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True)
     seconds = time.perf_counter() - start
     if done.returncode:
-        raise SystemExit(f"{' '.join(map(str, command))} failed ({done.returncode}):\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
+        raise SystemExit(
+            f"{' '.join(map(str, command))} failed ({done.returncode}):\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+        )
     return seconds
 
 
@@ -112,8 +116,13 @@ def nbmake_copies(course: Path, data: dict) -> Path:
     folder.mkdir()
     for lesson in sorted((course / "lessons").glob("*.ipynb")):
         papermill.execute_notebook(
-            str(lesson), str(folder / lesson.name), parameters=parameters_for(lesson, data),
-            prepare_only=True, progress_bar=False, kernel_name="python3", language="python",
+            str(lesson),
+            str(folder / lesson.name),
+            parameters=parameters_for(lesson, data),
+            prepare_only=True,
+            progress_bar=False,
+            kernel_name="python3",
+            language="python",
         )
     return folder
 
@@ -144,7 +153,11 @@ def measure(course: Path, data: dict, repeat: int) -> dict:
         wipe(course)
         copies = nbmake_copies(course, data)
         times["nbmake_cold"].append(
-            timed([python, "-m", "pytest", "--nbmake", "-n", "2", "-q", "-p", "no:cacheprovider", str(copies)], course, env)
+            timed(
+                [python, "-m", "pytest", "--nbmake", "-n", "2", "-q", "-p", "no:cacheprovider", str(copies)],
+                course,
+                env,
+            )
         )
     script.unlink()
     wipe(course)
@@ -173,7 +186,7 @@ def table(times: dict, repeat: int) -> str:
         ratios = (
             statistics.median(mine) / statistics.median(theirs),
             min(mine) / min(theirs),
-            statistics.median(a / b for a, b in zip(mine, theirs)),
+            statistics.median(a / b for a, b in zip(mine, theirs, strict=True)),
         )
         met = "yes" if max(ratios[0], ratios[2]) <= goal else "NO"
         lines.append(

@@ -9,6 +9,7 @@ benchmarks/results-import.md.
 
     python benchmarks/import_time.py [--repeat 21]
 """
+
 import argparse
 import os
 import platform
@@ -39,8 +40,13 @@ def bake(workdir: Path) -> tuple[Path, str]:
     config.write_text(f'replay_dir: "{workdir / "replay"}"\ncookiecutters_dir: "{workdir / "t"}"\n')
     with hook_output_hidden():
         project = Path(
-            cookiecutter(str(TEMPLATE), no_input=True, output_dir=str(workdir), config_file=str(config),
-                         extra_context={"init_git": "no"})
+            cookiecutter(
+                str(TEMPLATE),
+                no_input=True,
+                output_dir=str(workdir),
+                config_file=str(config),
+                extra_context={"init_git": "no"},
+            )
         )
     (package,) = [p.name for p in (project / "src").iterdir() if (p / "__init__.py").is_file()]
     return project / "src", package
@@ -71,7 +77,11 @@ def in_process_ms(package: str, env: dict, repeat: int) -> tuple[list[float], li
 def slowest_modules(package: str, env: dict, count: int = 8) -> list[tuple[str, float]]:
     """Modules with the largest cumulative import time under the package, from `-X importtime`."""
     result = subprocess.run(
-        [sys.executable, "-X", "importtime", "-c", f"import {package}"], env=env, check=True, capture_output=True, text=True
+        [sys.executable, "-X", "importtime", "-c", f"import {package}"],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
     )
     rows = []
     for line in result.stderr.splitlines():
@@ -92,8 +102,15 @@ def main():
         imported = wall_ms(f"import {package}", env, args.repeat)
         inside, inside_cpu = in_process_ms(package, env, args.repeat)
         heavy = subprocess.run(
-            [sys.executable, "-c", f"import sys, {package}; print(sorted(m for m in ('torch', 'fastai', 'numpy') if m in sys.modules))"],
-            env=env, check=True, capture_output=True, text=True,
+            [
+                sys.executable,
+                "-c",
+                f"import sys, {package}; print(sorted(m for m in ('torch', 'fastai', 'numpy') if m in sys.modules))",
+            ],
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
         ).stdout.strip()
         slowest = slowest_modules(package, env)
     cost = statistics.median(imported) - statistics.median(bare)

@@ -6,6 +6,7 @@ Runs in the new course folder with cookiecutter's interpreter, before anything i
 standard library only, plus the course package's own modules from the fresh src/ (the
 template's tests run this hook in an interpreter that has nothing but the standard library).
 """
+
 import importlib
 import json
 import shutil
@@ -14,7 +15,7 @@ import sys
 from pathlib import Path
 
 # Every answer, read safely: quotes, backslashes and newlines in a title cannot break this file.
-ANSWERS = json.loads(r'''{{ cookiecutter | tojson }}''')
+ANSWERS = json.loads(r"""{{ cookiecutter | tojson }}""")
 
 ROOT = Path.cwd()
 GPU_WORKFLOW = ROOT / ".github" / "workflows" / "lessons-gpu.yml"
@@ -73,8 +74,16 @@ def init_git():
         "init": ["init", "--quiet"],
         "branch": ["symbolic-ref", "HEAD", f"refs/heads/{ANSWERS['branch']}"],
         "add": ["add", "--all"],
-        "commit": [*git_identity(), "-c", "commit.gpgsign=false", "commit", "--quiet",
-                   "--no-verify", "-m", FIRST_COMMIT],
+        "commit": [
+            *git_identity(),
+            "-c",
+            "commit.gpgsign=false",
+            "commit",
+            "--quiet",
+            "--no-verify",
+            "-m",
+            FIRST_COMMIT,
+        ],
     }
     for name, args in steps.items():
         result = git(*args)
@@ -86,7 +95,7 @@ def init_git():
 
 def next_steps(config, git_line, lessons):
     lines = [
-        f"Created {ANSWERS['project']}/ for the course \"{ANSWERS['course_name']}\".",
+        f'Created {ANSWERS["project"]}/ for the course "{ANSWERS["course_name"]}".',
         *([git_line] if git_line else []),
         "Next steps:",
         f"  cd {ANSWERS['project']}",

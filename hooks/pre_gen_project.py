@@ -4,6 +4,7 @@ A bad answer stops the bake with one line per problem (which answer, what is wro
 how to fix it) and exit code 1; cookiecutter then removes the half-made folder.
 Only the standard library: the hook runs with cookiecutter's own interpreter.
 """
+
 import json
 import keyword
 import re
@@ -11,7 +12,7 @@ import sys
 import unicodedata
 
 # Every answer, read safely: quotes, backslashes and newlines in a title cannot break this file.
-ANSWERS = json.loads(r'''{{ cookiecutter | tojson }}''')
+ANSWERS = json.loads(r"""{{ cookiecutter | tojson }}""")
 
 CHOICES = {
     "license": ("MIT", "Apache-2.0", "CC-BY-4.0", "none"),
@@ -23,12 +24,49 @@ CHOICES = {
 # names would be imported instead of the real module (compared in lower case, as macOS
 # and Windows file systems do).
 IMPORTED_BY_LESSONS = {
-    "course", "conftest", "cv2", "datasets", "fastai", "fastcore", "fastdownload",
-    "fastprogress", "google", "ipykernel", "ipython", "ipywidgets", "jupyter", "jupyter_client",
-    "kaggle", "lessons", "matplotlib", "nbclient", "nbformat", "numpy", "packaging", "pandas",
-    "papermill", "pil", "pip", "pooch", "psutil", "pytest", "requests", "scipy", "seaborn",
-    "setuptools", "sklearn", "src", "test", "tests", "tomli", "torch", "torchaudio",
-    "torchvision", "tqdm", "transformers", "yaml",
+    "course",
+    "conftest",
+    "cv2",
+    "datasets",
+    "fastai",
+    "fastcore",
+    "fastdownload",
+    "fastprogress",
+    "google",
+    "ipykernel",
+    "ipython",
+    "ipywidgets",
+    "jupyter",
+    "jupyter_client",
+    "kaggle",
+    "lessons",
+    "matplotlib",
+    "nbclient",
+    "nbformat",
+    "numpy",
+    "packaging",
+    "pandas",
+    "papermill",
+    "pil",
+    "pip",
+    "pooch",
+    "psutil",
+    "pytest",
+    "requests",
+    "scipy",
+    "seaborn",
+    "setuptools",
+    "sklearn",
+    "src",
+    "test",
+    "tests",
+    "tomli",
+    "torch",
+    "torchaudio",
+    "torchvision",
+    "tqdm",
+    "transformers",
+    "yaml",
 }
 SHADOWED = IMPORTED_BY_LESSONS | {name.lower() for name in sys.stdlib_module_names}
 
@@ -62,16 +100,10 @@ def check_course_name(name):
 
 def check_project(project):
     if not project:
-        return (
-            "project is empty (the course name gives no ASCII slug); "
-            'type one, e.g. "deep-learning-course"'
-        )
+        return 'project is empty (the course name gives no ASCII slug); type one, e.g. "deep-learning-course"'
     if not re.fullmatch(r"[a-z0-9-]+", project):
         fixed = re.sub(r"[^a-z0-9]+", "-", project.lower()).strip("-") or "my-course"
-        return (
-            f'project "{project}" may contain only lowercase ASCII letters, digits and dashes; '
-            f'use e.g. "{fixed}"'
-        )
+        return f'project "{project}" may contain only lowercase ASCII letters, digits and dashes; use e.g. "{fixed}"'
     if project.startswith("-") or project.endswith("-"):
         return f'project "{project}" starts or ends with a dash; use "{project.strip("-")}"'
     return None
@@ -165,8 +197,7 @@ def check_drive_folder(folder):
         )
     if ".." in parts:
         return (
-            f'drive_folder "{folder}" contains ".."; give a folder inside MyDrive, '
-            'e.g. "courses/deep-learning-course"'
+            f'drive_folder "{folder}" contains ".."; give a folder inside MyDrive, e.g. "courses/deep-learning-course"'
         )
     if "\\" in folder or '"' in folder:
         return f'drive_folder "{folder}" contains a backslash or a quote; separate folders with "/"'

@@ -7,6 +7,7 @@ The helpers for driving a course (notebook editing, `course` runs, git, a loopba
 server) are the course's own: ``deep_learning_course.testing`` from a bake of the defaults,
 put on ``sys.path`` here for every test module.
 """
+
 import atexit
 import json
 import os
@@ -59,10 +60,16 @@ def template_snapshot(destination):
     Keeps caches that local runs leave in the template (``__pycache__``, build output) out
     of the bakes. Outside a git checkout the template folder is used as it is.
     """
-    listed = subprocess.run(
-        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        cwd=TEMPLATE, capture_output=True, text=True,
-    ) if shutil.which("git") else None
+    listed = (
+        subprocess.run(
+            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+            cwd=TEMPLATE,
+            capture_output=True,
+            text=True,
+        )
+        if shutil.which("git")
+        else None
+    )
     if not listed or listed.returncode != 0:
         return TEMPLATE
     for name in filter(None, listed.stdout.split("\0")):
@@ -111,7 +118,8 @@ def tool_env(tmp_path, **extra):
     env = {name: value for name, value in os.environ.items() if not name.startswith("COURSE_")}
     env.update(
         PATH=os.pathsep.join([str(BIN), env.get("PATH", "")]),
-        GIT_CONFIG_GLOBAL=str(tmp_path / "gitconfig"), GIT_CONFIG_NOSYSTEM="1",
+        GIT_CONFIG_GLOBAL=str(tmp_path / "gitconfig"),
+        GIT_CONFIG_NOSYSTEM="1",
         PRE_COMMIT_HOME=str(tmp_path / "pre-commit-cache"),
         **GIT_IDENTITY,
         **extra,
@@ -135,8 +143,11 @@ def _put_course_helpers_on_path():
     config = workdir / "config.yaml"
     config.write_text(f'cookiecutters_dir: "{workdir / "templates"}"\nreplay_dir: "{workdir / "replay"}"\n')
     course = cookiecutter(
-        str(template_snapshot(workdir / "template")), no_input=True, output_dir=str(workdir),
-        config_file=str(config), accept_hooks=False,
+        str(template_snapshot(workdir / "template")),
+        no_input=True,
+        output_dir=str(workdir),
+        config_file=str(config),
+        accept_hooks=False,
     )
     sys.path.insert(0, str(Path(course) / "src"))
 

@@ -1,4 +1,5 @@
 """Bad answers stop the bake in pre_gen_project.py: one line naming the answer and the fix, no folder."""
+
 import json
 
 import pytest
@@ -8,17 +9,26 @@ from cookiecutter.main import cookiecutter
 from conftest import DEFAULTS, bake_into
 
 BAD_ANSWERS = {
-    "empty-name": ({"course_name": ""}, 'ERROR: course_name is empty; type the course title'),
+    "empty-name": ({"course_name": ""}, "ERROR: course_name is empty; type the course title"),
     "blank-name": ({"course_name": "   ", "project": "x"}, "ERROR: course_name is empty"),
     "name-with-newline": ({"course_name": "Deep\nLearning"}, "ERROR: course_name contains a line break"),
     "project-spaces-capitals": (
         {"project": "My Course"},
         'ERROR: project "My Course" may contain only lowercase ASCII letters, digits and dashes; use e.g. "my-course"',
     ),
-    "project-leading-dash": ({"project": "-course", "package": "course_x"}, 'ERROR: project "-course" starts or ends with a dash; use "course"'),
+    "project-leading-dash": (
+        {"project": "-course", "package": "course_x"},
+        'ERROR: project "-course" starts or ends with a dash; use "course"',
+    ),
     "project-trailing-dash": ({"project": "dl-", "package": "dl"}, 'ERROR: project "dl-" starts or ends with a dash'),
-    "package-digit": ({"package": "2026_course"}, 'ERROR: package "2026_course" starts with a digit; choose another, e.g. "course_2026_course"'),
-    "package-keyword": ({"package": "class"}, 'ERROR: package "class" is a Python keyword; choose another, e.g. "class_course"'),
+    "package-digit": (
+        {"package": "2026_course"},
+        'ERROR: package "2026_course" starts with a digit; choose another, e.g. "course_2026_course"',
+    ),
+    "package-keyword": (
+        {"package": "class"},
+        'ERROR: package "class" is a Python keyword; choose another, e.g. "class_course"',
+    ),
     "package-not-identifier": ({"package": "my-course"}, 'ERROR: package "my-course" is not a valid import name'),
     "package-capitals": ({"package": "MyCourse"}, 'ERROR: package "MyCourse" is not a valid import name'),
     "package-torch": ({"package": "torch"}, 'ERROR: package "torch" would shadow the module "torch"'),
@@ -27,22 +37,37 @@ BAD_ANSWERS = {
     "package-test": ({"package": "test"}, 'ERROR: package "test" would shadow the module "test"'),
     "package-pil": ({"package": "pil"}, 'ERROR: package "pil" would shadow'),
     "package-course": ({"package": "course"}, 'ERROR: package "course" would shadow'),
-    "author-empty": ({"author": " "}, 'ERROR: author is empty or spans several lines; type a name'),
+    "author-empty": ({"author": " "}, "ERROR: author is empty or spans several lines; type a name"),
     "email-no-at": ({"email": "teacher.example.com"}, 'ERROR: email "teacher.example.com" is not an e-mail address'),
     "email-space": ({"email": "a b@example.com"}, 'ERROR: email "a b@example.com" is not an e-mail address'),
-    "github-user-leading-hyphen": ({"github_user": "-teacher"}, 'ERROR: github_user "-teacher" is not a valid GitHub user name'),
-    "github-user-double-hyphen": ({"github_user": "deep--teacher"}, 'ERROR: github_user "deep--teacher" is not a valid GitHub user name'),
+    "github-user-leading-hyphen": (
+        {"github_user": "-teacher"},
+        'ERROR: github_user "-teacher" is not a valid GitHub user name',
+    ),
+    "github-user-double-hyphen": (
+        {"github_user": "deep--teacher"},
+        'ERROR: github_user "deep--teacher" is not a valid GitHub user name',
+    ),
     "github-user-too-long": ({"github_user": "a" * 40}, "is not a valid GitHub user name (1-39 letters"),
     "github-user-underscore": ({"github_user": "deep_teacher"}, 'ERROR: github_user "deep_teacher"'),
-    "github-repo-space": ({"github_repo": "deep course"}, 'ERROR: github_repo "deep course" is not a valid GitHub repository name'),
-    "github-repo-dot-git": ({"github_repo": "course.git"}, 'ERROR: github_repo "course.git" ends with ".git"; type the name without it: "course"'),
+    "github-repo-space": (
+        {"github_repo": "deep course"},
+        'ERROR: github_repo "deep course" is not a valid GitHub repository name',
+    ),
+    "github-repo-dot-git": (
+        {"github_repo": "course.git"},
+        'ERROR: github_repo "course.git" ends with ".git"; type the name without it: "course"',
+    ),
     "branch-space": ({"branch": "spring 2026"}, 'ERROR: branch "spring 2026" is not a valid git branch name'),
     "branch-dots": ({"branch": "a..b"}, 'ERROR: branch "a..b" is not a valid git branch name'),
     "branch-hash": ({"branch": "v1#2"}, 'ERROR: branch "v1#2" is not a valid git branch name'),
     "branch-lock": ({"branch": "main.lock"}, 'ERROR: branch "main.lock"'),
     "branch-leading-dash": ({"branch": "-main"}, 'ERROR: branch "-main"'),
     "branch-trailing-slash": ({"branch": "main/"}, 'ERROR: branch "main/"'),
-    "drive-absolute": ({"drive_folder": "/content/drive/MyDrive/dl"}, 'ERROR: drive_folder "/content/drive/MyDrive/dl" is absolute; give a folder relative to MyDrive'),
+    "drive-absolute": (
+        {"drive_folder": "/content/drive/MyDrive/dl"},
+        'ERROR: drive_folder "/content/drive/MyDrive/dl" is absolute; give a folder relative to MyDrive',
+    ),
     "drive-dotdot": ({"drive_folder": "courses/../../etc"}, 'ERROR: drive_folder "courses/../../etc" contains ".."'),
     "drive-mydrive-prefix": ({"drive_folder": "MyDrive/courses/dl"}, 'drop the prefix: "courses/dl"'),
     "python-2": ({"python_version": "2.7"}, 'ERROR: python_version "2.7" must look like "3.N", e.g. "3.11"'),
@@ -78,9 +103,14 @@ def test_unknown_option_is_refused_before_anything_is_written(tmp_path, cookiecu
 def test_unknown_option_in_a_replayed_context_stops_in_the_hook(tmp_path, cookiecutter_config, template, capfd, key):
     """Replay files (and edited answer files) skip cookiecutter's own choice check; the hook does not."""
     answers = {k: (v[0] if isinstance(v, list) else v) for k, v in DEFAULTS.items() if not k.startswith("_")}
-    answers.update(course_name="Deep Learning Course", project="deep-learning-course",
-                   package="deep_learning_course", github_repo="deep-learning-course",
-                   drive_folder="courses/deep-learning-course", **{key: "GPL"})
+    answers.update(
+        course_name="Deep Learning Course",
+        project="deep-learning-course",
+        package="deep_learning_course",
+        github_repo="deep-learning-course",
+        drive_folder="courses/deep-learning-course",
+        **{key: "GPL"},
+    )
     replay = tmp_path / "replay.json"
     replay.write_text(json.dumps({"cookiecutter": {**answers, "_template": str(template)}}), encoding="utf-8")
     output = tmp_path / "out"
@@ -104,6 +134,9 @@ def test_project_with_a_slash_is_refused_and_writes_no_file(tmp_path, cookiecutt
     output = tmp_path / "out"
     with pytest.raises(FailedHookException):
         bake_into(output, cookiecutter_config, template, project="courses/dl", package="dl", github_repo="dl")
-    assert 'ERROR: project "courses/dl" may contain only lowercase ASCII letters, digits and dashes; use e.g. "courses-dl"' in capfd.readouterr().err
+    assert (
+        'ERROR: project "courses/dl" may contain only lowercase ASCII letters, digits and dashes; use e.g. "courses-dl"'
+        in capfd.readouterr().err
+    )
     assert not (output / "courses" / "dl").exists()
     assert not [path for path in output.rglob("*") if not path.is_dir()]

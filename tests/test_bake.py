@@ -1,4 +1,5 @@
 """Real bakes of the template: defaults, Unicode titles, every option value, the generated files."""
+
 import json
 import os
 import re
@@ -34,10 +35,19 @@ def setup_source(notebook):
 def test_defaults_give_a_complete_course(default_course):
     assert default_course.name == "deep-learning-course"
     expected = {
-        "README.md", "LICENSE", "pyproject.toml", ".gitignore", ".pre-commit-config.yaml",
-        "snippets/colab_snippets.ipynb", "src/deep_learning_course/__init__.py",
-        "src/deep_learning_course/__main__.py", "tests/conftest.py",
-        ".github/workflows/lessons-cpu.yml", ".github/workflows/lessons-gpu.yml", "constraints/ci.txt",
+        "README.md",
+        "LICENSE",
+        "pyproject.toml",
+        ".gitignore",
+        ".pre-commit-config.yaml",
+        "snippets/colab_snippets.ipynb",
+        "docs/package.md",
+        "src/deep_learning_course/__init__.py",
+        "src/deep_learning_course/__main__.py",
+        "tests/conftest.py",
+        ".github/workflows/lessons-cpu.yml",
+        ".github/workflows/lessons-gpu.yml",
+        "constraints/ci.txt",
         *(f"lessons/{name}" for name in LESSONS),
     }
     present = {p.relative_to(default_course).as_posix() for p in course_files(default_course)}
@@ -45,8 +55,18 @@ def test_defaults_give_a_complete_course(default_course):
     assert not [p for p in present if "__pycache__" in p or p.endswith(".pyc")]
     top_level = {p.name for p in default_course.iterdir()} - {".git"}
     assert top_level <= {
-        "README.md", "LICENSE", "pyproject.toml", ".gitignore", ".pre-commit-config.yaml",
-        "lessons", "snippets", "src", "tests", ".github", "constraints",
+        "README.md",
+        "LICENSE",
+        "pyproject.toml",
+        ".gitignore",
+        ".pre-commit-config.yaml",
+        "lessons",
+        "snippets",
+        "src",
+        "tests",
+        ".github",
+        "constraints",
+        "docs",
     }, "unexpected files at the top of the course"
     assert course_table(default_course) == {
         "title": "Deep Learning Course",
@@ -116,7 +136,9 @@ def test_unicode_title_gives_ascii_names_and_stays_as_typed(bake, title, project
         assert title in setup_source(lesson), lesson.name
     imported = subprocess.run(
         [sys.executable, "-c", f"import {package} as course; print(course.__name__)"],
-        env={**os.environ, "PYTHONPATH": str(course / "src")}, capture_output=True, text=True,
+        env={**os.environ, "PYTHONPATH": str(course / "src")},
+        capture_output=True,
+        text=True,
     )
     assert imported.returncode == 0, imported.stderr
     assert imported.stdout.strip() == package
@@ -135,8 +157,10 @@ def test_baked_package_imports_without_torch(default_course):
         "assert 'torch' not in sys.modules and 'fastai' not in sys.modules; print('ok')"
     )
     result = subprocess.run(
-        [sys.executable, "-c", code], env={**os.environ, "PYTHONPATH": str(default_course / "src")},
-        capture_output=True, text=True,
+        [sys.executable, "-c", code],
+        env={**os.environ, "PYTHONPATH": str(default_course / "src")},
+        capture_output=True,
+        text=True,
     )
     assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr
 
@@ -155,11 +179,14 @@ def test_badges_point_to_colab_for_the_repo_branch_and_lesson(bake):
     assert f"`{snippets}`" in readme and (course / "snippets/colab_snippets.ipynb").is_file()
 
 
-@pytest.mark.parametrize("license, first_line", [
-    ("MIT", "MIT License"),
-    ("Apache-2.0", "Apache License"),
-    ("CC-BY-4.0", "Attribution 4.0 International"),
-])
+@pytest.mark.parametrize(
+    "license, first_line",
+    [
+        ("MIT", "MIT License"),
+        ("Apache-2.0", "Apache License"),
+        ("CC-BY-4.0", "Attribution 4.0 International"),
+    ],
+)
 def test_license_file_holds_the_full_text(bake, license, first_line):
     course = bake(license=license, author="Ada Lovelace", init_git="no")
     text = (course / "LICENSE").read_text(encoding="utf-8")
@@ -197,7 +224,8 @@ OPTION_COMBINATIONS = [
 
 
 @pytest.mark.parametrize(
-    "answers", OPTION_COMBINATIONS,
+    "answers",
+    OPTION_COMBINATIONS,
     ids=[",".join(f"{key}={value}" for key, value in answers.items()) for answers in OPTION_COMBINATIONS],
 )
 def test_every_option_value_bakes(bake, answers):
@@ -269,15 +297,23 @@ def test_title_with_quotes_and_backslashes_stays_valid(bake):
 def test_baking_is_deterministic_and_rebaking_in_place_is_safe(tmp_path, cookiecutter_config, template):
     first = bake_into(tmp_path / "a", cookiecutter_config, template, init_git="no")
     second = bake_into(tmp_path / "b", cookiecutter_config, template, init_git="no")
-    contents = lambda course: {p.relative_to(course): p.read_bytes() for p in course_files(course)}
+
+    def contents(course):
+        return {p.relative_to(course): p.read_bytes() for p in course_files(course)}
+
     assert contents(first) == contents(second)
 
     committed = bake_into(tmp_path / "c", cookiecutter_config, template)
     before = contents(committed)
-    again = Path(cookiecutter(
-        str(template), no_input=True, output_dir=str(tmp_path / "c"),
-        overwrite_if_exists=True, config_file=str(cookiecutter_config),
-    ))
+    again = Path(
+        cookiecutter(
+            str(template),
+            no_input=True,
+            output_dir=str(tmp_path / "c"),
+            overwrite_if_exists=True,
+            config_file=str(cookiecutter_config),
+        )
+    )
     assert again == committed and contents(again) == before
     assert git(again, "rev-list", "--count", "HEAD").strip() == "1"
     assert git(again, "status", "--porcelain") == ""

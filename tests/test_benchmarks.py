@@ -1,4 +1,5 @@
 """The GPU benchmark's two ends that run without a GPU: its refusal, and its results page."""
+
 import importlib.util
 import subprocess
 import sys

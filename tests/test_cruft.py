@@ -1,4 +1,5 @@
 """A course made with cruft from a local git copy of the template takes later template changes."""
+
 import shutil
 
 import pytest
@@ -42,7 +43,8 @@ def test_cruft_update_brings_template_changes_and_keeps_the_course(template_repo
     old_line = next(line for line in text.splitlines() if line.startswith("Lessons are Jupyter notebooks"))
     readme.write_text(text.replace(old_line, old_line + " (updated)"), encoding="utf-8")
     (repo / "{{cookiecutter.project}}" / "UPDATING.md").write_text(
-        "# Updating {{ cookiecutter.course_name }}\n\nRun `cruft update`.\n", encoding="utf-8")
+        "# Updating {{ cookiecutter.course_name }}\n\nRun `cruft update`.\n", encoding="utf-8"
+    )
     run(["git", "add", "--all"], repo, env)
     run(["git", "commit", "--quiet", "-m", "Improve the README, add UPDATING.md"], repo, env)
 

@@ -1,4 +1,5 @@
 """The baked course's pre-commit hooks, run for real: outputs get stripped, a changed setup cell is refused."""
+
 import sys
 
 import pytest
@@ -52,7 +53,9 @@ def test_changed_setup_cell_fails_the_hook_and_blocks_the_commit(course):
     edit_notebook(lesson, lambda nb: nb["cells"][0].update(source=nb["cells"][0]["source"] + "\nprint('my own setup')"))
     result = pre_commit(course, env, "run", "--all-files")
     assert result.returncode == 1
-    assert f"lessons/{lesson.name}: the setup cell differs from the canonical one; fix: run `course sync`" in result.stdout
+    assert (
+        f"lessons/{lesson.name}: the setup cell differs from the canonical one; fix: run `course sync`" in result.stdout
+    )
 
     run([sys.executable, "-m", "pre_commit", "install"], course, env)
     head = run(["git", "rev-parse", "HEAD"], course, env).stdout

@@ -1,4 +1,5 @@
 """`course new`, `course check` and `course sync`, run as a teacher would, on copies of this repository."""
+
 import json
 import shutil
 from pathlib import Path
@@ -8,7 +9,8 @@ import pytest
 from {{ cookiecutter.package }} import notebooks
 from {{ cookiecutter.package }}.authoring.naming import slugify
 from {{ cookiecutter.package }}.config import load_config
-from {{ cookiecutter.package }}.notebooks import LESSON_NAME, lesson_files as lessons
+from {{ cookiecutter.package }}.notebooks import LESSON_NAME
+from {{ cookiecutter.package }}.notebooks import lesson_files as lessons
 from {{ cookiecutter.package }}.testing import add_output as add_cell_output
 from {{ cookiecutter.package }}.testing import edit_notebook, tagged_cell
 
@@ -103,15 +105,27 @@ def test_check_finds_every_kind_of_secret(course_copy, course_cli):
     lesson = lessons(course_copy)[0]
     secrets = fake_secrets()
     first = len(notebooks.read_notebook(lesson)["cells"]) + 1
-    edit_notebook(lesson, lambda nb: nb["cells"].extend(
-        {"cell_type": "code", "execution_count": None, "id": f"leak-{i}", "metadata": {}, "outputs": [], "source": text}
-        for i, (_, text) in enumerate(secrets)
-    ))
+    edit_notebook(
+        lesson,
+        lambda nb: nb["cells"].extend(
+            {
+                "cell_type": "code",
+                "execution_count": None,
+                "id": f"leak-{i}",
+                "metadata": {},
+                "outputs": [],
+                "source": text,
+            }
+            for i, (_, text) in enumerate(secrets)
+        ),
+    )
     result = course_cli("check", cwd=course_copy)
     assert result.returncode == 1
     lines = problem_lines(result, f"lessons/{lesson.name}")
     for cell, (kind, text) in enumerate(secrets, first):
-        expected = f"lessons/{lesson.name}: cell {cell} contains what looks like a secret ({kind}); fix: delete it, revoke"
+        expected = (
+            f"lessons/{lesson.name}: cell {cell} contains what looks like a secret ({kind}); fix: delete it, revoke"
+        )
         assert any(line.startswith(expected) for line in lines), f"{kind} in cell {cell} not reported:\n{result.stdout}"
         assert text not in result.stdout
     assert len(lines) == len(secrets)
@@ -119,11 +133,16 @@ def test_check_finds_every_kind_of_secret(course_copy, course_cli):
 
 def test_check_ignores_tokens_read_from_colab_secrets(course_copy, course_cli):
     lesson = lessons(course_copy)[0]
-    safe = ('from google.colab import userdata\nos.environ["KAGGLE_KEY"] = userdata.get("KAGGLE_KEY")\n'
-            'login(token=os.environ["HF_TOKEN"])  # a token looks like hf_xxx')
-    edit_notebook(lesson, lambda nb: nb["cells"].append(
-        {"cell_type": "code", "execution_count": None, "id": "safe", "metadata": {}, "outputs": [], "source": safe}
-    ))
+    safe = (
+        'from google.colab import userdata\nos.environ["KAGGLE_KEY"] = userdata.get("KAGGLE_KEY")\n'
+        'login(token=os.environ["HF_TOKEN"])  # a token looks like hf_xxx'
+    )
+    edit_notebook(
+        lesson,
+        lambda nb: nb["cells"].append(
+            {"cell_type": "code", "execution_count": None, "id": "safe", "metadata": {}, "outputs": [], "source": safe}
+        ),
+    )
     result = course_cli("check", cwd=course_copy)
     assert result.returncode == 0, result.stdout
 
@@ -131,8 +150,12 @@ def test_check_ignores_tokens_read_from_colab_secrets(course_copy, course_cli):
 def test_sync_strips_a_secret_printed_in_outputs(course_copy, course_cli):
     lesson = lessons(course_copy)[0]
     printed = "hf_" + "QwErTyUiOp" * 4
-    edit_notebook(lesson, lambda nb: tagged_cell(nb, notebooks.PARAMETERS_TAG).update(
-        outputs=[{"output_type": "stream", "name": "stdout", "text": [printed + "\n"]}], execution_count=1))
+    edit_notebook(
+        lesson,
+        lambda nb: tagged_cell(nb, notebooks.PARAMETERS_TAG).update(
+            outputs=[{"output_type": "stream", "name": "stdout", "text": [printed + "\n"]}], execution_count=1
+        ),
+    )
     assert "Hugging Face token" in course_cli("check", cwd=course_copy).stdout
     result = course_cli("sync", cwd=course_copy)  # stripping the output removes the leaked token
     assert result.returncode == 0, result.stdout
@@ -144,8 +167,9 @@ def test_check_reports_stale_readme_table_and_badges(course_copy, course_cli):
     config = load_config(course_copy)
     first = lessons(course_copy)[0].name
     text = readme.read_text(encoding="utf-8")
-    readme.write_text(text.replace(config.colab_url(first), config.colab_url(first).replace("/blob/", "/tree/")),
-                      encoding="utf-8")
+    readme.write_text(
+        text.replace(config.colab_url(first), config.colab_url(first).replace("/blob/", "/tree/")), encoding="utf-8"
+    )
     result = course_cli("check", cwd=course_copy)
     assert result.returncode == 1
     assert "README.md: the lesson table is out of date with lessons/; fix: run `course sync`" in result.stdout
@@ -162,8 +186,10 @@ def test_check_reports_colab_link_to_a_missing_notebook(course_copy, course_cli)
     readme.write_text(readme.read_text(encoding="utf-8") + f"\nOld: [removed]({missing}).\n", encoding="utf-8")
     result = course_cli("sync", cwd=course_copy)
     assert result.returncode == 1
-    assert (f"README.md: Colab link {missing} does not open a notebook of this repository; "
-            "fix: point it at a notebook that exists here, or remove it") in result.stdout
+    assert (
+        f"README.md: Colab link {missing} does not open a notebook of this repository; "
+        "fix: point it at a notebook that exists here, or remove it"
+    ) in result.stdout
 
 
 def test_sync_follows_the_course_to_another_github_account(course_copy, course_cli):
@@ -171,10 +197,13 @@ def test_sync_follows_the_course_to_another_github_account(course_copy, course_c
     pyproject, readme = course_copy / "pyproject.toml", course_copy / "README.md"
     old = load_config(course_copy)
     first = lessons(course_copy)[0].name
-    readme.write_text(readme.read_text(encoding="utf-8") + f"\nStart [here]({old.colab_url(first)}).\n",
-                      encoding="utf-8")
+    readme.write_text(
+        readme.read_text(encoding="utf-8") + f"\nStart [here]({old.colab_url(first)}).\n", encoding="utf-8"
+    )
     text = pyproject.read_text(encoding="utf-8")
-    pyproject.write_text(text.replace(f'github_user = "{old.github_user}"', 'github_user = "new-org"'), encoding="utf-8")
+    pyproject.write_text(
+        text.replace(f'github_user = "{old.github_user}"', 'github_user = "new-org"'), encoding="utf-8"
+    )
     new = load_config(course_copy)
     assert new.github_user == "new-org"
 
@@ -182,8 +211,10 @@ def test_sync_follows_the_course_to_another_github_account(course_copy, course_c
     assert result.returncode == 1
     assert f"lessons/{first}: the setup cell differs from the canonical one" in result.stdout
     assert "README.md: the lesson table is out of date with lessons/" in result.stdout
-    assert (f"README.md: Colab link {old.colab_url(first)} does not open a notebook of this repository; "
-            f"fix: run `course sync` (it becomes {new.colab_url(first)})") in result.stdout
+    assert (
+        f"README.md: Colab link {old.colab_url(first)} does not open a notebook of this repository; "
+        f"fix: run `course sync` (it becomes {new.colab_url(first)})"
+    ) in result.stdout
 
     result = course_cli("sync", cwd=course_copy)
     assert result.returncode == 0, result.stdout
@@ -202,8 +233,10 @@ def test_check_reports_drive_duplicates(course_copy, course_cli):
     (course_copy / "snippets" / "utils (1).py").write_text("x = 2\n", encoding="utf-8")
     result = course_cli("check", cwd=course_copy)
     assert result.returncode == 1
-    assert (f"lessons/{copy.name}: Google Drive duplicate of {lesson.name}; "
-            f"fix: move any edits you want to keep into {lesson.name}, then delete this copy") in result.stdout
+    assert (
+        f"lessons/{copy.name}: Google Drive duplicate of {lesson.name}; "
+        f"fix: move any edits you want to keep into {lesson.name}, then delete this copy"
+    ) in result.stdout
     assert "snippets/utils (1).py: Google Drive duplicate of utils.py" in result.stdout
     assert "NN_slug" not in result.stdout  # the copy is reported once, as a duplicate
 
@@ -218,9 +251,11 @@ def test_check_reports_lesson_numbering(course_copy, course_cli):
     assert result.returncode == 1
     assert f"lessons/: lesson numbers skip {number:02d}, {number + 1:02d}; fix: renumber" in result.stdout
     assert f"lessons/: lesson number {number + 2:02d} is used by 2 lessons" in result.stdout
-    assert ("lessons/7 Extra Lesson.ipynb: lesson file name is not NN_slug.ipynb (two digits, lowercase ASCII, "
-            "underscores); fix: rename it with `git mv 'lessons/7 Extra Lesson.ipynb' lessons/07_extra_lesson.ipynb`"
-            in result.stdout)
+    assert (
+        "lessons/7 Extra Lesson.ipynb: lesson file name is not NN_slug.ipynb (two digits, lowercase ASCII, "
+        "underscores); fix: rename it with `git mv 'lessons/7 Extra Lesson.ipynb' lessons/07_extra_lesson.ipynb`"
+        in result.stdout
+    )
 
 
 def test_check_reports_unreadable_notebook(course_copy, course_cli):
@@ -228,8 +263,10 @@ def test_check_reports_unreadable_notebook(course_copy, course_cli):
     lesson.write_text('{"cells": [', encoding="utf-8")
     result = course_cli("check", cwd=course_copy)
     assert result.returncode == 1
-    assert (f"lessons/{lesson.name}: cannot read the notebook: not valid JSON (line 1: " in result.stdout
-            and f"fix: restore it with `git checkout -- lessons/{lesson.name}`" in result.stdout)
+    assert (
+        f"lessons/{lesson.name}: cannot read the notebook: not valid JSON (line 1: " in result.stdout
+        and f"fix: restore it with `git checkout -- lessons/{lesson.name}`" in result.stdout
+    )
     assert "Traceback" not in result.stdout + result.stderr
 
 
@@ -243,8 +280,9 @@ def test_sync_saves_a_colab_edited_notebook_as_nbformat_4_5(course_copy, course_
     lesson.write_text(json.dumps(notebook, indent=2), encoding="utf-8")
     result = course_cli("check", cwd=course_copy)
     assert result.returncode == 1
-    assert (f"lessons/{lesson.name}: saved as nbformat 4.0, without cell ids (Colab does that); "
-            "fix: run `course sync`") in result.stdout
+    assert (
+        f"lessons/{lesson.name}: saved as nbformat 4.0, without cell ids (Colab does that); fix: run `course sync`"
+    ) in result.stdout
 
     assert course_cli("sync", cwd=course_copy).returncode == 0
     saved = json.loads(lesson.read_text(encoding="utf-8"))
@@ -272,11 +310,13 @@ def test_sync_fixes_setup_cell_readme_metadata_and_outputs(course_copy, course_c
 
     result = course_cli("sync", cwd=course_copy)
     assert result.returncode == 0, result.stdout + result.stderr
-    for fixed in (f"fixed lessons/{first.name}: the setup cell differs",
-                  f"fixed lessons/{first.name}: outputs or execution counts committed",
-                  f"fixed lessons/{last.name}: the first cell is not the code cell tagged `setup`",
-                  f"fixed lessons/{last.name}: notebook metadata lacks colab",
-                  "fixed README.md: the lesson table is out of date"):
+    for fixed in (
+        f"fixed lessons/{first.name}: the setup cell differs",
+        f"fixed lessons/{first.name}: outputs or execution counts committed",
+        f"fixed lessons/{last.name}: the first cell is not the code cell tagged `setup`",
+        f"fixed lessons/{last.name}: notebook metadata lacks colab",
+        "fixed README.md: the lesson table is out of date",
+    ):
         assert fixed in result.stdout
     check = course_cli("check", cwd=course_copy)
     assert check.returncode == 0, check.stdout
@@ -318,20 +358,23 @@ def test_new_adds_numbered_lessons_with_unicode_titles(course_copy, course_cli):
         assert f"# {title}" in "".join(cell["source"] for cell in notebook["cells"])
         readme = (course_copy / "README.md").read_text(encoding="utf-8")
         row = next(line for line in readme.splitlines() if f"(lessons/{name})" in line)
-        assert f"[{title}](lessons/{name})" in row and f"[![Open In Colab]" in row and config.colab_url(name) in row
+        assert f"[{title}](lessons/{name})" in row and "[![Open In Colab]" in row and config.colab_url(name) in row
     check = course_cli("check", cwd=course_copy)
     assert check.returncode == 0, check.stdout
 
 
-@pytest.mark.parametrize("title, slug", [
-    ("Transfer Learning, Part 2!", "transfer_learning_part_2"),
-    ("Éléments de Straße", "elements_de_strasse"),
-    ("Київ і Ґанок", "kiyiv_i_ganok"),
-    ("Νευρωνικά δίκτυα", "neyronika_diktya"),
-    ("深度学习 101", "101"),
-    ("🤖 → 🧠", "lesson"),
-    ("x" * 80, "x" * 40),
-])
+@pytest.mark.parametrize(
+    "title, slug",
+    [
+        ("Transfer Learning, Part 2!", "transfer_learning_part_2"),
+        ("Éléments de Straße", "elements_de_strasse"),
+        ("Київ і Ґанок", "kiyiv_i_ganok"),
+        ("Νευρωνικά δίκτυα", "neyronika_diktya"),
+        ("深度学习 101", "101"),
+        ("🤖 → 🧠", "lesson"),
+        ("x" * 80, "x" * 40),
+    ],
+)
 def test_slugs_are_short_ascii_file_names(title, slug):
     assert slugify(title) == slug
     assert LESSON_NAME.fullmatch(f"07_{slug}.ipynb")
@@ -341,7 +384,10 @@ def test_new_refuses_empty_title_and_readme_without_table(course_copy, course_cl
     before = lessons(course_copy)
     result = course_cli("new", "   ", cwd=course_copy)
     assert result.returncode == 1
-    assert result.stderr.strip() == 'course new: error: the lesson title is empty: give one, e.g. course new "Convolutions"'
+    assert (
+        result.stderr.strip()
+        == 'course new: error: the lesson title is empty: give one, e.g. course new "Convolutions"'
+    )
 
     readme = course_copy / "README.md"
     readme.write_text(readme.read_text(encoding="utf-8").replace("<!-- lessons:start -->", ""), encoding="utf-8")

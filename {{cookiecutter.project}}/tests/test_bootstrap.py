@@ -1,4 +1,5 @@
 """bootstrap.setup() pieces: which requirements a runtime lacks, and installing only those."""
+
 import subprocess
 
 import pytest
@@ -16,13 +17,18 @@ def course_with(tmp_path, dependencies):
 
 
 def test_missing_requirements_lists_absent_and_too_old_but_never_torch(tmp_path):
-    root = course_with(tmp_path, [
-        "packaging>=1",  # present and new enough
-        "pytest>=999",  # present, too old
-        "torch>=999", "torchvision>=999", "ipykernel>=999",  # look too old, but the runtime's own builds stay
-        "surely-not-installed-course-dependency>=1",
-        "packaging>=999; python_version < '3'",  # not for this Python
-    ])
+    root = course_with(
+        tmp_path,
+        [
+            "packaging>=1",  # present and new enough
+            "pytest>=999",  # present, too old
+            "torch>=999",
+            "torchvision>=999",
+            "ipykernel>=999",  # look too old, but the runtime's own builds stay
+            "surely-not-installed-course-dependency>=1",
+            "packaging>=999; python_version < '3'",  # not for this Python
+        ],
+    )
     assert bootstrap.missing_requirements(root) == ["pytest>=999", "surely-not-installed-course-dependency>=1"]
 
 
@@ -36,7 +42,9 @@ def test_nothing_missing_means_no_pip_call(monkeypatch):
 def test_failed_install_is_one_clear_error(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("PIP_NO_INDEX", "1")  # a real pip run that cannot find the package, offline
     root = course_with(tmp_path, ["surely-not-installed-course-dependency>=1"])
-    with pytest.raises(CourseError, match="pip could not install surely-not-installed-course-dependency.*rerun the setup cell"):
+    with pytest.raises(
+        CourseError, match="pip could not install surely-not-installed-course-dependency.*rerun the setup cell"
+    ):
         bootstrap.install_missing(root)
     assert "Installing what this runtime lacks: surely-not-installed-course-dependency>=1" in capsys.readouterr().out
 

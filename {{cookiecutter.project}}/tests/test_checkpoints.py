@@ -4,6 +4,7 @@ Each process pays the fastai import, so one test runs them all (and stays on one
 worker): an uninterrupted run, a run killed after an epoch and one killed in the middle of an
 epoch run side by side; then both killed runs are started again and checked against the first.
 """
+
 import json
 import re
 import signal
@@ -17,6 +18,7 @@ import pytest
 import torch
 
 from {{ cookiecutter.package }} import checkpoint_files
+from {{ cookiecutter.package }}.testing import course_env
 
 EPOCHS = 4
 TRAIN_SCRIPT = '''
@@ -150,13 +152,25 @@ def assert_same_weights(a: dict, b: dict):
         assert torch.allclose(a[key], b[key]), key
 
 
-def check_uninterrupted_run_saves_every_epoch_and_keeps_the_last_three(runs):
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """Three trainings of one tiny model: whole, killed after an epoch, killed mid-epoch; then resumed."""
+    return run_all(tmp_path_factory.mktemp("resume"), course_env())
+
+
+# These share one set of trainings: one worker runs them all, so the trainings run once.
+RESUME = pytest.mark.xdist_group("resume")
+
+
+@RESUME
+def test_uninterrupted_run_saves_every_epoch_and_keeps_the_last_three(runs):
     assert runs["whole"]["steps"] == [[e, i] for e in range(EPOCHS) for i in range(16)]
     folder = runs["tmp"] / "whole" / "tiny"
     assert sorted(p.name for p in folder.iterdir()) == ["epoch-002.pt", "epoch-003.pt", "epoch-004.pt"]
 
 
-def check_run_killed_after_an_epoch_trains_only_the_remaining_epochs(runs):
+@RESUME
+def test_run_killed_after_an_epoch_trains_only_the_remaining_epochs(runs):
     at_kill = runs["files_at_kill"]["after_epoch"]
     done = checkpoint_files.position(Path(at_kill[-1]))[0]
     assert at_kill[-1] == f"epoch-{done:03d}.pt" and 2 <= done < EPOCHS
@@ -168,7 +182,8 @@ def check_run_killed_after_an_epoch_trains_only_the_remaining_epochs(runs):
     assert_same_weights(resumed["weights"], runs["whole"]["weights"])
 
 
-def check_run_killed_mid_epoch_resumes_at_the_next_batch(runs):
+@RESUME
+def test_run_killed_mid_epoch_resumes_at_the_next_batch(runs):
     newest = runs["files_at_kill"]["mid_epoch"][-1]
     epoch, batches = checkpoint_files.position(Path(newest))
     assert batches > 0
@@ -182,13 +197,15 @@ def check_run_killed_mid_epoch_resumes_at_the_next_batch(runs):
     assert not list((runs["tmp"] / "mid_epoch" / "tiny").glob(".*.tmp"))
 
 
-def check_finished_run_is_not_trained_again(runs):
+@RESUME
+def test_finished_run_is_not_trained_again(runs):
     resumed = runs["after_epoch"]
     assert resumed["steps_again"] == []
     assert "'tiny' is already trained (epoch-004.pt)" in resumed["log"]
 
 
-def check_other_epoch_count_is_refused_with_the_fix(runs):
+@RESUME
+def test_other_epoch_count_is_refused_with_the_fix(runs):
     folder = runs["tmp"] / "after_epoch" / "tiny"
     assert runs["after_epoch"]["other_epochs_error"] == (
         f"the checkpoints in {folder} belong to a 4-epoch run, not 6: pass epochs=4 to finish it, "
@@ -196,19 +213,16 @@ def check_other_epoch_count_is_refused_with_the_fix(runs):
     )
 
 
-def test_killed_training_resumes_exactly(tmp_path, subprocess_env):
-    runs = run_all(tmp_path, subprocess_env)
-    check_uninterrupted_run_saves_every_epoch_and_keeps_the_last_three(runs)
-    check_run_killed_after_an_epoch_trains_only_the_remaining_epochs(runs)
-    check_run_killed_mid_epoch_resumes_at_the_next_batch(runs)
-    check_finished_run_is_not_trained_again(runs)
-    check_other_epoch_count_is_refused_with_the_fix(runs)
-
-
 def test_damaged_checkpoint_is_skipped_with_a_warning(tmp_path):
     for epoch in (1, 2, 3):
-        state = {"epoch": epoch, "iteration": 0, "n_epoch": 3, "model": {"w": torch.full((64, 64), epoch)},
-                 "opt": {}, "rng": torch.get_rng_state()}
+        state = {
+            "epoch": epoch,
+            "iteration": 0,
+            "n_epoch": 3,
+            "model": {"w": torch.full((64, 64), epoch)},
+            "opt": {},
+            "rng": torch.get_rng_state(),
+        }
         checkpoint_files.save(state, tmp_path / checkpoint_files.checkpoint_name(epoch))
     newest = tmp_path / "epoch-003.pt"
     newest.write_bytes(newest.read_bytes()[: newest.stat().st_size // 2])  # a save cut off by a reset

@@ -1,4 +1,5 @@
 """`data.download` against a real HTTP server on 127.0.0.1 serving archives built here."""
+
 import hashlib
 import io
 import os

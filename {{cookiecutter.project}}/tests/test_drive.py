@@ -1,9 +1,8 @@
 """Google Drive helpers: sync duplicates such as `utils (1).py`, and the mount check."""
+
 from pathlib import Path
 
-import pytest
-
-from {{ cookiecutter.package }} import CourseError, drive
+from {{ cookiecutter.package }} import drive
 
 
 def touch(root: Path, *names: str):
@@ -15,13 +14,20 @@ def touch(root: Path, *names: str):
 def test_duplicates_are_copies_whose_original_is_beside_them(tmp_path):
     touch(
         tmp_path,
-        "pkg/utils.py", "pkg/utils (1).py", "pkg/utils (12).py",
-        "lessons/01_intro.ipynb", "lessons/01_intro (2).ipynb",
-        "data/digits.tar.gz", "data/digits (1).tar.gz",
+        "pkg/utils.py",
+        "pkg/utils (1).py",
+        "pkg/utils (12).py",
+        "lessons/01_intro.ipynb",
+        "lessons/01_intro (2).ipynb",
+        "data/digits.tar.gz",
+        "data/digits (1).tar.gz",
         "pkg/helpers (1).py",  # no helpers.py: a real file that only looks like a copy
-        "pkg/notes(1).txt", "pkg/notes.txt",  # Drive always puts a space before "(1)"
-        "pkg/__pycache__/utils.py", "pkg/__pycache__/utils (1).py",
-        ".git/config", ".git/config (1)",
+        "pkg/notes(1).txt",
+        "pkg/notes.txt",  # Drive always puts a space before "(1)"
+        "pkg/__pycache__/utils.py",
+        "pkg/__pycache__/utils (1).py",
+        ".git/config",
+        ".git/config (1)",
     )
 
     assert [p.relative_to(tmp_path).as_posix() for p in drive.duplicates(tmp_path)] == [

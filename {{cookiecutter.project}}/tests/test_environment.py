@@ -1,4 +1,5 @@
 """Runtime and device detection, `course env`, and a package import that stays cheap."""
+
 import importlib.metadata
 import os
 import platform
@@ -9,9 +10,8 @@ import sys
 import pytest
 import torch
 
-from {{ cookiecutter.package }} import bootstrap, environment
-
 from conftest import PACKAGE, ROOT
+from {{ cookiecutter.package }} import bootstrap, environment
 
 RUNTIME_VARIABLES = ("COLAB_RELEASE_TAG", "KAGGLE_KERNEL_RUN_TYPE", "CI", "GITHUB_ACTIONS")
 
@@ -112,5 +112,7 @@ def test_import_does_not_load_heavy_libraries(subprocess_env):
         "heavy = ('torch', 'fastai', 'numpy', 'pandas', 'requests', 'pooch', 'matplotlib', 'papermill')\n"
         "print(sorted(name for name in sys.modules if name.split('.')[0] in heavy))\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], env=subprocess_env, capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", code], env=subprocess_env, capture_output=True, text=True, check=True
+    )
     assert result.stdout.strip() == "[]"

@@ -3,6 +3,7 @@
 The lessons are written by the tests into a temporary course repo (its pyproject.toml and
 .gitignore copied from this one), so they run in seconds and exercise real papermill kernels.
 """
+
 import csv
 import json
 import os
@@ -16,7 +17,6 @@ import psutil
 import pytest
 
 from conftest import PACKAGE
-
 from {{ cookiecutter.package }} import metrics
 from {{ cookiecutter.package }}.errors import CourseError
 from {{ cookiecutter.package }}.experiments import overrides
@@ -106,11 +106,14 @@ for epoch in range(epochs):
 @pytest.fixture
 def course_repo(tmp_path):
     """A course repo with tiny lessons: 01_probe (logs metrics from its parameters), 02_train, 03_wait."""
-    return tiny_course(tmp_path / "course", {
-        "01_probe": lesson_notebook(PROBE_CODE, parameters=PROBE_PARAMETERS),
-        "02_train": lesson_notebook(TRAIN_CODE, parameters=TRAIN_PARAMETERS),
-        "03_wait": lesson_notebook(WAIT_CODE, parameters=WAIT_PARAMETERS),
-    })
+    return tiny_course(
+        tmp_path / "course",
+        {
+            "01_probe": lesson_notebook(PROBE_CODE, parameters=PROBE_PARAMETERS),
+            "02_train": lesson_notebook(TRAIN_CODE, parameters=TRAIN_PARAMETERS),
+            "03_wait": lesson_notebook(WAIT_CODE, parameters=WAIT_PARAMETERS),
+        },
+    )
 
 
 def _one_line_error(result, *fragments):
@@ -127,12 +130,27 @@ def _read(path):
 
 # ---- course run ----------------------------------------------------------------------------------
 
+
 def test_run_passes_overrides_and_records_everything(course_repo, course_cli):
     git(course_repo, "init", "-q")
     git(course_repo, "add", ".")
     git(course_repo, "commit", "-q", "-m", "lessons")
-    result = course_cli("run", "01", "-p", "lr", "0.03", "-p", "label", "hello", "-p", "batch_size", "16",
-                        "--run-id", "try-1", cwd=course_repo)
+    result = course_cli(
+        "run",
+        "01",
+        "-p",
+        "lr",
+        "0.03",
+        "-p",
+        "label",
+        "hello",
+        "-p",
+        "batch_size",
+        "16",
+        "--run-id",
+        "try-1",
+        cwd=course_repo,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     run_dir = course_repo / "build" / "runs" / "01_probe" / "try-1"
     assert "01_probe passed" in result.stdout
@@ -144,8 +162,16 @@ def test_run_passes_overrides_and_records_everything(course_repo, course_cli):
     assert metrics.headline(metrics.read_metrics(run_dir)) == ("accuracy", pytest.approx(0.984), False)
 
     params = _read(run_dir / "params.json")
-    assert params == {"smoke": True, "epochs": 2, "batch_size": 16, "seed": 0, "device": "auto",
-                      "lr": 0.03, "label": "hello", "fail_if": ""}
+    assert params == {
+        "smoke": True,
+        "epochs": 2,
+        "batch_size": 16,
+        "seed": 0,
+        "device": "auto",
+        "lr": 0.03,
+        "label": "hello",
+        "fail_if": "",
+    }
     environment = _read(run_dir / "environment.json")
     head = subprocess.run(["git", "-C", str(course_repo), "rev-parse", "HEAD"], capture_output=True, text=True)
     assert environment["git"] == {"commit": head.stdout.strip(), "dirty": False}  # build/ is ignored
@@ -202,9 +228,25 @@ def test_python_api_checks_then_runs_from_a_notebook_process(course_repo, monkey
 
 # ---- course sweep and course runs ------------------------------------------------------------------
 
+
 def test_sweep_tabulates_every_run_marks_the_best_and_survives_a_failure(course_repo, course_cli):
-    result = course_cli("sweep", "01_probe", "-p", "lr", "0.01,0.03", "-p", "batch_size", "8,16",
-                        "-p", "fail_if", "lr < 0.02 and batch_size == 16", "-n", "2", "--full", cwd=course_repo)
+    result = course_cli(
+        "sweep",
+        "01_probe",
+        "-p",
+        "lr",
+        "0.01,0.03",
+        "-p",
+        "batch_size",
+        "8,16",
+        "-p",
+        "fail_if",
+        "lr < 0.02 and batch_size == 16",
+        "-n",
+        "2",
+        "--full",
+        cwd=course_repo,
+    )
     assert result.returncode == 1, result.stdout + result.stderr  # one run failed on purpose
     assert "3 passed, 1 failed" in result.stdout
     lesson_runs = course_repo / "build" / "runs" / "01_probe"
@@ -212,8 +254,12 @@ def test_sweep_tabulates_every_run_marks_the_best_and_survives_a_failure(course_
     sweep_id = table.stem
     rows = list(csv.DictReader(table.open(encoding="utf-8")))
     assert [row["run"] for row in rows] == [f"{sweep_id}-{k}" for k in (1, 2, 3, 4)]
-    assert [(row["lr"], row["batch_size"]) for row in rows] == [("0.01", "8"), ("0.01", "16"), ("0.03", "8"),
-                                                                 ("0.03", "16")]
+    assert [(row["lr"], row["batch_size"]) for row in rows] == [
+        ("0.01", "8"),
+        ("0.01", "16"),
+        ("0.03", "8"),
+        ("0.03", "16"),
+    ]
     assert [row["status"] for row in rows] == ["passed", "failed", "passed", "passed"]
     assert "failing on purpose" in rows[1]["error"]
     assert [row["best"] for row in rows] == ["", "", "best", ""]
@@ -232,6 +278,7 @@ def test_sweep_tabulates_every_run_marks_the_best_and_survives_a_failure(course_
 
 
 # ---- resume ------------------------------------------------------------------------------------
+
 
 def _wait_for(condition, timeout, what):
     deadline = time.monotonic() + timeout
@@ -256,10 +303,29 @@ def _processes_of(run_dir):
 def test_killed_run_resumes_from_its_last_checkpoint(course_repo, course_cli, subprocess_env):
     run_dir = course_repo / "build" / "runs" / "02_train" / "long"
     epochs = 10  # the kill comes after epoch 1: the rest must outlast a slow poll on a busy machine
-    command = [sys.executable, "-m", PACKAGE, "run", "02", "-p", "epochs", str(epochs), "-p", "epoch_seconds", "0.4",
-               "--run-id", "long"]
-    first = subprocess.Popen(command, cwd=course_repo, env=subprocess_env, start_new_session=True,
-                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    command = [
+        sys.executable,
+        "-m",
+        PACKAGE,
+        "run",
+        "02",
+        "-p",
+        "epochs",
+        str(epochs),
+        "-p",
+        "epoch_seconds",
+        "0.4",
+        "--run-id",
+        "long",
+    ]
+    first = subprocess.Popen(
+        command,
+        cwd=course_repo,
+        env=subprocess_env,
+        start_new_session=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     try:
         _wait_for(lambda: (run_dir / "run.json").exists(), 60, "the run to start")
         _one_line_error(course_cli(*command[3:], cwd=course_repo), "run long is still running")
@@ -275,12 +341,22 @@ def test_killed_run_resumes_from_its_last_checkpoint(course_repo, course_cli, su
 
     listing = course_cli("runs", cwd=course_repo)
     assert "interrupted" in listing.stdout and "long" in listing.stdout
-    _one_line_error(course_cli("run", "02", "-p", "epochs", "7", "--run-id", "long", cwd=course_repo),
-                    "run long was started with other parameters", "-p epoch_seconds 0.4")
+    _one_line_error(
+        course_cli("run", "02", "-p", "epochs", "7", "--run-id", "long", cwd=course_repo),
+        "run long was started with other parameters",
+        "-p epoch_seconds 0.4",
+    )
 
     # `kill PID` (SIGTERM to the course run process alone) stops the second attempt cleanly.
-    second = subprocess.Popen(command, cwd=course_repo, env=subprocess_env, start_new_session=True,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    second = subprocess.Popen(
+        command,
+        cwd=course_repo,
+        env=subprocess_env,
+        start_new_session=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         _wait_for(lambda: logged() > done_before[-1] or second.poll() is not None, 120, "an epoch more")
         second.send_signal(signal.SIGTERM)
@@ -307,7 +383,11 @@ def test_interrupted_sweep_stops_its_run_and_starts_no_more(course_repo, subproc
     lesson_runs = course_repo / "build" / "runs" / "03_wait"
     sweep = subprocess.Popen(
         [sys.executable, "-m", PACKAGE, "sweep", "03", "-p", "seed", "0,1"],
-        cwd=course_repo, env=subprocess_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        cwd=course_repo,
+        env=subprocess_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     try:
         started = lambda: [d for d in lesson_runs.glob("sweep-*-1") if metrics.read_metrics(d)["history"]]  # noqa: E731
@@ -328,8 +408,14 @@ def test_interrupted_sweep_stops_its_run_and_starts_no_more(course_repo, subproc
 def test_stop_button_in_a_notebook_stops_the_run(course_repo, subprocess_env):
     """The stop button interrupts only the notebook's process: the run must still stop its lesson."""
     cell = 'import PACKAGE as course\ncourse.experiments.run("03", run_id="cell")\n'
-    notebook = subprocess.Popen([sys.executable, "-c", cell.replace("PACKAGE", PACKAGE)], cwd=course_repo,
-                                env=subprocess_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    notebook = subprocess.Popen(
+        [sys.executable, "-c", cell.replace("PACKAGE", PACKAGE)],
+        cwd=course_repo,
+        env=subprocess_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     run_dir = course_repo / "build" / "runs" / "03_wait" / "cell"
     try:
         _wait_for(lambda: metrics.read_metrics(run_dir)["history"] or notebook.poll() is not None, 120, "an epoch")
@@ -343,6 +429,7 @@ def test_stop_button_in_a_notebook_stops_the_run(course_repo, subprocess_env):
 
 
 # ---- building blocks -------------------------------------------------------------------------------
+
 
 def test_log_metrics_merges_calls_converts_numbers_and_names_the_headline(tmp_path, monkeypatch):
     import numpy as np
@@ -373,46 +460,64 @@ def test_log_metrics_outside_a_run_writes_under_build(course_repo, monkeypatch):
     assert metrics.read_metrics(first)["latest"] == {"accuracy": 0.6}
 
 
-@pytest.mark.parametrize("name, lower_is_better", [
-    ("valid_loss", True), ("trainloss", True), ("error_rate", True), ("epoch_time", True),
-    ("accuracy", False), ("cpu_gflops", False), ("f1", False), ("terrain_score", False),
-])
+@pytest.mark.parametrize(
+    "name, lower_is_better",
+    [
+        ("valid_loss", True),
+        ("trainloss", True),
+        ("error_rate", True),
+        ("epoch_time", True),
+        ("accuracy", False),
+        ("cpu_gflops", False),
+        ("f1", False),
+        ("terrain_score", False),
+    ],
+)
 def test_headline_direction_is_guessed_from_the_name(name, lower_is_better):
     assert metrics.headline({"headline": name, "latest": {name: 1.0}}) == (name, 1.0, lower_is_better)
     assert metrics.headline({"headline": name, "lower_is_better": not lower_is_better})[2] is not lower_is_better
 
 
-@pytest.mark.parametrize("text, default, expected", [
-    ("3e-3", 0.001, 0.003),
-    ("2", 0.1, 2),
-    ("cuda", "auto", "cuda"),
-    ("1234", "", "1234"),  # text where the default is text
-    ("'abc'", None, "abc"),
-    ("e3b0c442", None, "e3b0c442"),  # a bare word where the default is None: a hash, a path, a URL
-    ("None", "auto", None),
-    ("[32, 64]", [16], [32, 64]),
-    ("False", True, False),
-])
+@pytest.mark.parametrize(
+    "text, default, expected",
+    [
+        ("3e-3", 0.001, 0.003),
+        ("2", 0.1, 2),
+        ("cuda", "auto", "cuda"),
+        ("1234", "", "1234"),  # text where the default is text
+        ("'abc'", None, "abc"),
+        ("e3b0c442", None, "e3b0c442"),  # a bare word where the default is None: a hash, a path, a URL
+        ("None", "auto", None),
+        ("[32, 64]", [16], [32, 64]),
+        ("False", True, False),
+    ],
+)
 def test_parse_value(text, default, expected):
     assert overrides.parse_value("name", text, default) == expected
 
 
-@pytest.mark.parametrize("text, default, message", [
-    ("two words", None, "quote it"),
-    ("[1, 2", None, "quote it"),
-    ("[1, 2]", 3, "does not fit"),
-    ("(1, 2)", [1], "lists/dicts"),
-])
+@pytest.mark.parametrize(
+    "text, default, message",
+    [
+        ("two words", None, "quote it"),
+        ("[1, 2", None, "quote it"),
+        ("[1, 2]", 3, "does not fit"),
+        ("(1, 2)", [1], "lists/dicts"),
+    ],
+)
 def test_parse_value_rejects(text, default, message):
     with pytest.raises(CourseError, match=message):
         overrides.parse_value("name", text, default)
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("1e-3,3e-3", ["1e-3", "3e-3"]),
-    ("[1, 2],[3]", ["[1, 2]", "[3]"]),
-    ("'a,b',c", ["'a,b'", "c"]),
-    ("https://x.org/a.zip,https://x.org/b.zip", ["https://x.org/a.zip", "https://x.org/b.zip"]),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("1e-3,3e-3", ["1e-3", "3e-3"]),
+        ("[1, 2],[3]", ["[1, 2]", "[3]"]),
+        ("'a,b',c", ["'a,b'", "c"]),
+        ("https://x.org/a.zip,https://x.org/b.zip", ["https://x.org/a.zip", "https://x.org/b.zip"]),
+    ],
+)
 def test_split_choices(text, expected):
     assert overrides.split_choices("name", text) == expected

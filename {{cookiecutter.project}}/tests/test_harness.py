@@ -3,6 +3,7 @@
 Each notebook exercises one way a lesson can go wrong; kernel starts are the cost, so
 several checks share one run where they can.
 """
+
 import asyncio
 import json
 import os
@@ -47,7 +48,9 @@ def test_lesson_runs_in_its_folder_on_this_interpreter_with_parameters(tmp_path,
     )
     output = tmp_path / "build" / "executed" / "00_ok.ipynb"
 
-    result = execute_lesson(lesson, output, {"smoke": True, "epochs": 5}, cell_timeout=120, env={"COURSE_TEST_MARK": "x"})
+    result = execute_lesson(
+        lesson, output, {"smoke": True, "epochs": 5}, cell_timeout=120, env={"COURSE_TEST_MARK": "x"}
+    )
 
     assert result.status == "passed", result.describe()
     record = json.loads((lesson.parent / "record.json").read_text())
@@ -163,7 +166,7 @@ def test_nothing_the_kernel_started_survives_even_when_it_ignores_sigint(tmp_pat
         "detached = subprocess.Popen(['sleep', '600'], start_new_session=True)\n"
         "# a grandchild whose parent exits at once: an orphan in a session of its own\n"
         "orphan = subprocess.run([sys.executable, '-c', 'import subprocess; "
-        "print(subprocess.Popen([\"sleep\", \"600\"], start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).pid)'],\n"
+        'print(subprocess.Popen(["sleep", "600"], start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).pid)\'],\n'
         "                        capture_output=True, text=True, check=True).stdout\n"
         "batches = iter(DataLoader(list(range(64)), batch_size=4, num_workers=2, persistent_workers=True))\n"
         "next(batches)\n"
@@ -248,8 +251,14 @@ def test_probe_never_initialises_cuda(capsys):
 def test_warm_up_imports_what_the_lesson_imports(tmp_path):
     notebook = {
         "cells": [
-            {"cell_type": "code", "source": "%load_ext autoreload\nimport os, numpy as np\nfrom fastai.vision.all import *"},
-            {"cell_type": "code", "source": "from . import local\nfrom __future__ import annotations\nif True:\n    import json"},
+            {
+                "cell_type": "code",
+                "source": "%load_ext autoreload\nimport os, numpy as np\nfrom fastai.vision.all import *",
+            },
+            {
+                "cell_type": "code",
+                "source": "from . import local\nfrom __future__ import annotations\nif True:\n    import json",
+            },
             {"cell_type": "code", "source": "%%bash\nimport nothing"},
             {"cell_type": "markdown", "source": "import markdown_is_not_code"},
             {"cell_type": "code", "source": "!pip install x\nimport sklearn.datasets"},
@@ -270,7 +279,12 @@ def test_lesson_parameters_reads_defaults(tmp_path):
         parameters="smoke = False  # fast run\nepochs: int = 3\nlr = 1e-3\ndevice = 'auto'\nsizes = [1, 2]\nroot = Path('.')",
     )
     assert lesson_parameters(lesson) == {
-        "smoke": False, "epochs": 3, "lr": 1e-3, "device": "auto", "sizes": [1, 2], "root": "Path('.')",
+        "smoke": False,
+        "epochs": 3,
+        "lr": 1e-3,
+        "device": "auto",
+        "sizes": [1, 2],
+        "root": "Path('.')",
     }
     assert lesson_parameters(write_notebook(tmp_path / "none.ipynb", "x = 1")) == {}
     with pytest.raises(CourseError, match="parameters cell is not valid Python"):
@@ -298,6 +312,10 @@ def _report(root: Path) -> dict:
     return {lesson["lesson"]: lesson for lesson in data["lessons"]}
 
 
+# The tests of one `course test` scenario share its runs: one worker runs them all, so they run once.
+SCENARIO = pytest.mark.xdist_group("course-test-scenario")
+
+
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     """`course test` run after run on one course, changing things in between; every step's outcome kept."""
@@ -319,6 +337,7 @@ def runs(tmp_path_factory):
     return seen
 
 
+@SCENARIO
 def test_course_test_runs_every_lesson_and_reports_each(runs):
     assert runs.first.returncode == 1, runs.first.stderr
     assert "PASS     00_reads_src" in runs.first.stdout and "PASS     01_passes" in runs.first.stdout
@@ -333,15 +352,19 @@ def test_course_test_runs_every_lesson_and_reports_each(runs):
     assert all(Path(lesson["executed_notebook"]).is_file() for lesson in report.values())
 
 
+@SCENARIO
 def test_markdown_report_shows_the_failing_cell(runs):
     rows = [line.split("|")[1:3] for line in runs.first_markdown.splitlines() if line.startswith("| 0")]
     assert [[cell.strip() for cell in row] for row in rows] == [
-        ["00_reads_src", "passed"], ["01_passes", "passed"], ["02_fails", "failed"],
+        ["00_reads_src", "passed"],
+        ["01_passes", "passed"],
+        ["02_fails", "failed"],
     ]
     assert "## 02_fails: failed in cell 2" in runs.first_markdown
     assert "```python\nassert not smoke, 'broken in smoke runs'\n```" in runs.first_markdown
 
 
+@SCENARIO
 def test_unchanged_lessons_that_passed_are_not_run_again(runs):
     assert runs.second.returncode == 1
     assert "CACHED   00_reads_src" in runs.second.stdout and "CACHED   01_passes" in runs.second.stdout
@@ -350,11 +373,13 @@ def test_unchanged_lessons_that_passed_are_not_run_again(runs):
     assert runs.cached_seconds < 15
 
 
+@SCENARIO
 def test_a_change_in_src_reruns_every_lesson(runs):
     assert runs.src_edited.returncode == 0 and "2 lessons: 2 passed" in runs.src_edited.stdout
     assert "helper 2" in runs.src_edited_output
 
 
+@SCENARIO
 def test_a_parameter_reruns_only_the_lessons_that_declare_it(runs):
     assert runs.with_epochs.returncode == 0
     assert "PASS     00_reads_src" in runs.with_epochs.stdout and "CACHED   01_passes" in runs.with_epochs.stdout

@@ -1,4 +1,5 @@
 """Lesson notebooks: valid, output-free, Colab-ready, with the one shared setup cell and a parameters cell."""
+
 import ast
 import json
 import shutil
@@ -71,7 +72,9 @@ def test_gpu_request_is_complete(path):
     metadata = nbformat.read(path, as_version=4).metadata
     wants_gpu = path.stem in GPU_LESSONS or "accelerator" in metadata
     if wants_gpu:
-        assert metadata.get("accelerator") == "GPU" and metadata.colab.get("gpuType"), "set accelerator and colab.gpuType"
+        assert metadata.get("accelerator") == "GPU" and metadata.colab.get("gpuType"), (
+            "set accelerator and colab.gpuType"
+        )
 
 
 def test_setup_cell_is_short_and_valid_python():
@@ -82,13 +85,15 @@ def test_setup_cell_is_short_and_valid_python():
 
 def test_setup_cell_keeps_any_title_and_values_intact():
     config = CourseConfig(
-        title='Курс «глубокого» обучения: "ML" 深度学习 \\ it\'s {x}', package="kurs",
-        github_user="someone", github_repo="kurs", branch="main", drive_folder='courses/it\'s "mine"',
+        title='Курс «глубокого» обучения: "ML" 深度学习 \\ it\'s {x}',
+        package="kurs",
+        github_user="someone",
+        github_repo="kurs",
+        branch="main",
+        drive_folder='courses/it\'s "mine"',
     )
     source = notebooks.setup_cell_source(config)
-    assert source.splitlines()[0] == (
-        f"# @title {config.title} · setup (run me first) " + '{ display-mode: "form" }'
-    )
+    assert source.splitlines()[0] == (f"# @title {config.title} · setup (run me first) " + '{ display-mode: "form" }')
     strings = {node.value for node in ast.walk(ast.parse(source)) if isinstance(node, ast.Constant)}
     assert config.drive_folder in strings and config.repo_url in strings
 

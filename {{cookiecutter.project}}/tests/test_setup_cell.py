@@ -4,6 +4,7 @@ Colab is simulated by a `google.colab` package on the kernel's path whose `drive
 creates `<path>/MyDrive`; the course is cloned from a bare git repository of this course
 (`COURSE_REPO_URL=file://...`). Everything else is real: git, the kernel, autoreload, IPython.
 """
+
 import json
 import os
 import shutil
@@ -23,7 +24,10 @@ from nbclient.exceptions import CellExecutionError
 from conftest import PACKAGE, ROOT
 from {{ cookiecutter.package }}.config import load_config
 from {{ cookiecutter.package }}.notebooks import setup_cell_source
+from {{ cookiecutter.package }}.testing import git
 
+# The tests share one simulated Colab session (the `colab` fixture): one worker runs them all.
+pytestmark = pytest.mark.xdist_group("colab")
 CONFIG = load_config(ROOT)
 SETUP_CELL = setup_cell_source(CONFIG)  # what every lesson starts with (test_lesson_files checks that)
 NOT_COURSE_FILES = shutil.ignore_patterns(
@@ -40,26 +44,19 @@ def mount(mountpoint, force_remount=False, timeout_ms=120000, readonly=False):
     MOUNTS.append(mountpoint)
     (Path(mountpoint) / "MyDrive").mkdir(parents=True, exist_ok=True)
 '''
-PROBE = '''\
+PROBE = """\
 import json, sys
 from google.colab import drive as fake_drive
 print(json.dumps(dict(module=course.__file__, src_entries=sys.path.count(str(root / "src")),
                       mounts=len(fake_drive.MOUNTS), course_root=os.environ["COURSE_ROOT"])))
-'''
-
-
-def git(*args, cwd):
-    identity = ["-c", "user.name=Course Author", "-c", "user.email=author@example.com"]
-    done = subprocess.run(["git", *identity, *args], cwd=cwd, capture_output=True, text=True)
-    assert done.returncode == 0, f"git {' '.join(args)} failed: {done.stderr}"
-    return done.stdout.strip()
+"""
 
 
 def commit_upstream(upstream: Path, message: str) -> str:
-    git("add", "-A", cwd=upstream)
-    git("commit", "-q", "-m", message, cwd=upstream)
-    git("push", "-q", "origin", CONFIG.branch, cwd=upstream)
-    return git("rev-parse", "HEAD", cwd=upstream)
+    git(upstream, "add", "-A")
+    git(upstream, "commit", "-q", "-m", message)
+    git(upstream, "push", "-q", "origin", CONFIG.branch)
+    return git(upstream, "rev-parse", "HEAD")
 
 
 def stdout_of(cell) -> str:
@@ -70,11 +67,18 @@ def start_kernel(tmp: Path, env: dict) -> KernelManager:
     """A kernel of this interpreter, whatever kernels Jupyter has registered."""
     spec = tmp / "kernels" / "course-test"
     spec.mkdir(parents=True)
-    (spec / "kernel.json").write_text(json.dumps({
-        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-        "display_name": "course test", "language": "python",
-    }))
-    return KernelManager(kernel_name="course-test", kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(spec.parent)]))
+    (spec / "kernel.json").write_text(
+        json.dumps(
+            {
+                "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+                "display_name": "course test",
+                "language": "python",
+            }
+        )
+    )
+    return KernelManager(
+        kernel_name="course-test", kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(spec.parent)])
+    )
 
 
 def write_fake_colab(folder: Path) -> Path:
@@ -92,7 +96,9 @@ def clean_env(**extra) -> dict:
 
 def run_setup_cell_in_python(cwd: Path, env: dict) -> subprocess.CompletedProcess:
     """The setup cell as a plain script: enough for the failures that happen before the course loads."""
-    return subprocess.run([sys.executable, "-c", SETUP_CELL], cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-c", SETUP_CELL], cwd=cwd, env=env, capture_output=True, text=True, timeout=120
+    )
 
 
 @pytest.fixture(scope="module")
@@ -101,18 +107,21 @@ def colab(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("colab")
     upstream = tmp / "upstream"  # the teacher's working copy
     shutil.copytree(ROOT, upstream, ignore=NOT_COURSE_FILES)
-    git("init", "-q", "-b", CONFIG.branch, cwd=upstream)
+    git(upstream, "init", "-q", "-b", CONFIG.branch)
     remote = tmp / "remote.git"
-    git("init", "-q", "--bare", "-b", CONFIG.branch, str(remote), cwd=tmp)
-    git("remote", "add", "origin", remote.as_uri(), cwd=upstream)
+    git(tmp, "init", "-q", "--bare", "-b", CONFIG.branch, str(remote))
+    git(upstream, "remote", "add", "origin", remote.as_uri())
     first_commit = commit_upstream(upstream, "Course")
 
     content = tmp / "content"
     content.mkdir()
     mount = tmp / "drive"
     clone = mount / "MyDrive" / CONFIG.drive_folder
-    env = clean_env(PYTHONPATH=str(write_fake_colab(tmp / "fake-colab")), COURSE_DRIVE_MOUNT=str(mount),
-                    COURSE_REPO_URL=remote.as_uri())
+    env = clean_env(
+        PYTHONPATH=str(write_fake_colab(tmp / "fake-colab")),
+        COURSE_DRIVE_MOUNT=str(mount),
+        COURSE_REPO_URL=remote.as_uri(),
+    )
 
     cells = {
         "setup": nbformat.v4.new_code_cell(SETUP_CELL),
@@ -132,7 +141,7 @@ def colab(tmp_path_factory):
 
     with client.setup_kernel(env=env):
         seen.first_setup = run("setup")
-        seen.first_head = git("rev-parse", "HEAD", cwd=clone)
+        seen.first_head = git(clone, "rev-parse", "HEAD")
         seen.first_probe = json.loads(run("probe"))
 
         # The teacher publishes new code; meanwhile the student edited a file (not committed).
@@ -142,7 +151,7 @@ def colab(tmp_path_factory):
         with open(clone / "README.md", "a", encoding="utf-8") as readme:
             readme.write("\nmy own notes\n")
         seen.second_setup = run("setup")
-        seen.second_head = git("rev-parse", "HEAD", cwd=clone)
+        seen.second_head = git(clone, "rev-parse", "HEAD")
         seen.second_probe = json.loads(run("probe"))
         seen.news_before_edit = run("news").strip()
 
@@ -157,16 +166,16 @@ def colab(tmp_path_factory):
         (upstream / "README.md").write_text("rewritten by the teacher\n")
         commit_upstream(upstream, "Rewrite README")
         seen.third_setup = run("setup")
-        seen.third_head = git("rev-parse", "HEAD", cwd=clone)
+        seen.third_head = git(clone, "rev-parse", "HEAD")
         seen.third_probe = json.loads(run("probe"))
         seen.readme = (clone / "README.md").read_text(encoding="utf-8")
 
         # The student commits the edit: the histories diverge, and only a fast-forward is allowed.
-        git("commit", "-q", "-am", "My notes", cwd=clone)
-        seen.student_commit = git("rev-parse", "HEAD", cwd=clone)
+        git(clone, "commit", "-q", "-am", "My notes")
+        seen.student_commit = git(clone, "rev-parse", "HEAD")
         seen.fourth_setup = run("setup")
-        seen.fourth_head = git("rev-parse", "HEAD", cwd=clone)
-        seen.clone_status = git("status", "--porcelain", cwd=clone)
+        seen.fourth_head = git(clone, "rev-parse", "HEAD")
+        seen.clone_status = git(clone, "status", "--porcelain")
 
         with pytest.raises(CellExecutionError):
             run("error")
@@ -228,8 +237,11 @@ def test_course_error_shows_as_one_line(colab):
 
 
 def test_clone_failure_says_why_in_two_lines(tmp_path):
-    env = clean_env(PYTHONPATH=str(write_fake_colab(tmp_path / "fake-colab")), COURSE_DRIVE_MOUNT=str(tmp_path / "drive"),
-                    COURSE_REPO_URL=(tmp_path / "no-such-repo.git").as_uri())
+    env = clean_env(
+        PYTHONPATH=str(write_fake_colab(tmp_path / "fake-colab")),
+        COURSE_DRIVE_MOUNT=str(tmp_path / "drive"),
+        COURSE_REPO_URL=(tmp_path / "no-such-repo.git").as_uri(),
+    )
     done = run_setup_cell_in_python(tmp_path, env)
     assert done.returncode == 1
     assert done.stdout.startswith("Could not copy the course: fatal:"), done.stdout

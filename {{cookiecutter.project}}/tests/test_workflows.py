@@ -1,4 +1,5 @@
 """The GitHub workflows are valid (GitHub's schema, offline) and run what the course relies on."""
+
 import shutil
 import subprocess
 import sys
@@ -49,7 +50,8 @@ def test_workflow_matches_githubs_schema(path):
         pytest.skip(f"{path.name} is not part of this course (gpu_ci = none)")
     result = subprocess.run(
         [*check_jsonschema(), "--builtin-schema", "vendor.github-workflows", str(path)],
-        capture_output=True, text=True,
+        capture_output=True,
+        text=True,
     )
     assert result.returncode == 0, result.stdout + result.stderr
 
@@ -80,7 +82,10 @@ def test_python_version_step_reads_pyproject(tmp_path):
     script = step_running(load(CPU), "requires-python")["run"]
     output = tmp_path / "github_output"
     result = subprocess.run(
-        ["bash", "-c", script], cwd=ROOT, capture_output=True, text=True,
+        ["bash", "-c", script],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
         env={"GITHUB_OUTPUT": str(output), "PATH": "/usr/bin:/bin"},
     )
     assert result.returncode == 0, result.stderr

@@ -4,6 +4,7 @@ A crash, a killed kernel or a Colab reset mid-write leaves the old file or the n
 of one: the bytes go to a temporary file in the same folder, are flushed to disk (Drive syncs
 what is on disk), and the file is renamed into place, keeping the old file's permissions.
 """
+
 from __future__ import annotations
 
 import json

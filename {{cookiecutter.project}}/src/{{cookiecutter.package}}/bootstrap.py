@@ -3,6 +3,7 @@
 The cell finds (or clones) the repo; ``setup`` makes the runtime ready for the lesson and
 says in one line where it runs. Every step checks before acting, so rerunning is cheap.
 """
+
 from __future__ import annotations
 
 import os
@@ -136,8 +137,6 @@ def install_missing(root: Path) -> list[str]:
     return missing
 
 
-
-
 def _dependencies(root: Path) -> list[str]:
     try:
         import tomllib
@@ -147,7 +146,9 @@ def _dependencies(root: Path) -> list[str]:
     try:
         return list(tomllib.loads(pyproject.read_text(encoding="utf-8"))["project"]["dependencies"])
     except (OSError, KeyError, tomllib.TOMLDecodeError) as error:
-        raise CourseError(f"cannot read [project].dependencies from {pyproject} ({error}): restore it from git") from None
+        raise CourseError(
+            f"cannot read [project].dependencies from {pyproject} ({error}): restore it from git"
+        ) from None
 
 
 def _ipython():

@@ -4,6 +4,7 @@ A runtime reset can cut a write short, so a file is written under a temporary na
 renamed into place, and a file that cannot be read is skipped with a warning, never
 half-loaded. Needs torch but not fastai.
 """
+
 from __future__ import annotations
 
 import re

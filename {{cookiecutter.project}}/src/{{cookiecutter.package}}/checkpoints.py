@@ -6,15 +6,16 @@ random state after each epoch (and every ``every_minutes`` if asked) under
 continues from the newest readable checkpoint with the same learning-rate schedule,
 data order and random numbers, so the result equals an uninterrupted run.
 """
+
 from __future__ import annotations
 
 import random
 import time
 from pathlib import Path
 
+import fastai.callback.schedule  # noqa: F401  (adds fit_one_cycle and fit_flat_cos to Learner)
 import numpy as np
 import torch
-import fastai.callback.schedule  # noqa: F401  (adds fit_one_cycle and fit_flat_cos to Learner)
 from fastai.callback.core import Callback, CancelBatchException
 
 from . import checkpoint_files

@@ -2,6 +2,7 @@
 
 Expected failures raise ``CourseError`` and end as one line on stderr with exit code 1.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -82,18 +83,29 @@ def _add_test(sub):
     p.add_argument("-n", "--workers", type=int, default=1, help="lessons run in parallel (default 1)")
     p.add_argument("--shard", default=None, metavar="I/N", help="run only shard I of N (1-based), for split CI jobs")
     p.add_argument(
-        "--timeout", type=float, default=None, metavar="SECONDS",
+        "--timeout",
+        type=float,
+        default=None,
+        metavar="SECONDS",
         help=f"limit per lesson (default {_minutes(job.SMOKE_LESSON_TIMEOUT_S)} with --smoke, else none)",
     )
     p.add_argument(
-        "--cell-timeout", type=float, default=None, metavar="SECONDS",
+        "--cell-timeout",
+        type=float,
+        default=None,
+        metavar="SECONDS",
         help=f"limit per cell (default {_minutes(job.SMOKE_CELL_TIMEOUT_S)} with --smoke, else the lesson "
         f"limit or {_minutes(job.CELL_TIMEOUT_S)})",
     )
     p.add_argument("--report", default=None, metavar="DIR", help="where report.json/report.md go (default build/)")
     p.add_argument("--force", action="store_true", help="re-run lessons even when unchanged")
     p.add_argument(
-        "-p", "--param", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
+        "-p",
+        "--param",
+        nargs=2,
+        action="append",
+        default=[],
+        metavar=("NAME", "VALUE"),
         help="set a parameter in the lessons that declare it, e.g. -p data_url http://mirror/archive.tgz",
     )
     p.set_defaults(handler=_test)
@@ -111,9 +123,7 @@ def _add_authoring(sub):
 
 def _add_experiments(sub):
     lesson_help = "lesson number, name or file, e.g. 01"
-    cell_limit = (
-        f"(default {_minutes(job.CELL_TIMEOUT_S)}, {_minutes(job.FULL_RUN_CELL_TIMEOUT_S)} with --full)"
-    )
+    cell_limit = f"(default {_minutes(job.CELL_TIMEOUT_S)}, {_minutes(job.FULL_RUN_CELL_TIMEOUT_S)} with --full)"
     p = sub.add_parser(
         "run",
         help="execute one lesson with parameter overrides, saved under build/runs/",
@@ -122,7 +132,12 @@ def _add_experiments(sub):
     )
     p.add_argument("lesson", metavar="LESSON", help=lesson_help)
     p.add_argument(
-        "-p", "--param", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
+        "-p",
+        "--param",
+        nargs=2,
+        action="append",
+        default=[],
+        metavar=("NAME", "VALUE"),
         help="override a parameter; VALUE is a Python literal (3e-3, True, [64, 128]) or plain text "
         "where the default is text",
     )
@@ -138,7 +153,12 @@ def _add_experiments(sub):
     )
     p.add_argument("lesson", metavar="LESSON", help=lesson_help)
     p.add_argument(
-        "-p", "--param", nargs=2, action="append", default=[], metavar=("NAME", "V1,V2,..."),
+        "-p",
+        "--param",
+        nargs=2,
+        action="append",
+        default=[],
+        metavar=("NAME", "V1,V2,..."),
         help="values to try for a parameter, comma-separated; every combination runs",
     )
     p.add_argument("-n", "--workers", type=int, default=1, help="runs in parallel (default 1)")

@@ -4,6 +4,7 @@ The values come from ``[tool.course]`` in the repo's ``pyproject.toml`` (written
 when the course was generated); folders for data, checkpoints and build output
 are derived from the repo root and the runtime (on Drive in Colab).
 """
+
 from __future__ import annotations
 
 import os
@@ -80,7 +81,7 @@ class CoursePaths:
     build: Path
 
     @classmethod
-    def for_root(cls, root: Path, runtime: str) -> "CoursePaths":
+    def for_root(cls, root: Path, runtime: str) -> CoursePaths:
         default_local = Path("/content/data") if runtime == "colab" else root / "data"
         local = Path(os.environ.get("COURSE_LOCAL_DATA") or default_local)
         checkpoints = Path(os.environ.get("COURSE_CHECKPOINTS") or root / "checkpoints")

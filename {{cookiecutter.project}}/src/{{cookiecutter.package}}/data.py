@@ -6,6 +6,7 @@ adds a downloader that resumes an interrupted download with HTTP Range (the byte
 are kept in ``<name>.part`` beside the cache), atomic extraction, and one clear message
 per failure.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -171,9 +172,10 @@ class _ResumingDownloader:
                 offset = 0
             length = response.headers.get("Content-Length")
             total = offset + int(length) if length and length.isdigit() else None
-            with open(self.part, "ab" if resumed else "wb") as file, _progress_bar(
-                self.cached.name, total, offset, self.progress
-            ) as bar:
+            with (
+                open(self.part, "ab" if resumed else "wb") as file,
+                _progress_bar(self.cached.name, total, offset, self.progress) as bar,
+            ):
                 for chunk in response.iter_content(chunk_size=CHUNK):
                     file.write(chunk)
                     bar.update(len(chunk))
@@ -234,7 +236,12 @@ def _progress_bar(name: str, total: int | None, initial: int, enabled: bool):
     from tqdm import tqdm
 
     return tqdm(
-        total=total, initial=initial, desc=name, unit="B", unit_scale=True, unit_divisor=1024,
+        total=total,
+        initial=initial,
+        desc=name,
+        unit="B",
+        unit_scale=True,
+        unit_divisor=1024,
         disable=not enabled,
     )
 
@@ -280,6 +287,4 @@ def _unpack(archive: Path, folder: Path, url: str) -> None:
             with tarfile.open(archive) as opened:
                 opened.extractall(folder, filter="data")
     except (OSError, EOFError, zipfile.BadZipFile, tarfile.TarError) as error:
-        raise CourseError(
-            f"{archive} (from {url}) cannot be extracted ({error}): delete it and run again"
-        ) from None
+        raise CourseError(f"{archive} (from {url}) cannot be extracted ({error}): delete it and run again") from None

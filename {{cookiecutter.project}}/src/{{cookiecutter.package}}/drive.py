@@ -4,12 +4,12 @@ When Drive syncs an edited file while an older copy exists, it may keep both:
 ``utils.py`` and ``utils (1).py``. Python keeps importing ``utils.py`` and the edit
 seems lost, so duplicates are reported with the exact files to delete.
 """
+
 from __future__ import annotations
 
 import os
 import re
 from pathlib import Path
-
 
 DEFAULT_MOUNT = "/content/drive"
 # "name (N).ext" -> original "name.ext"; the extension may be compound ("data (1).tar.gz").

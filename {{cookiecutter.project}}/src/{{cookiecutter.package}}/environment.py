@@ -4,6 +4,7 @@ A leaf: it imports nothing of the course. Cheap to import on purpose: the setup 
 the package on every run, so torch is imported only inside ``device_info()`` and versions come
 from package metadata, not from importing the libraries.
 """
+
 from __future__ import annotations
 
 import importlib.util

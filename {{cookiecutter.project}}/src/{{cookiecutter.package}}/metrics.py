@@ -17,6 +17,7 @@ The file is ``$COURSE_RUN_DIR/metrics.json`` when the lesson runs under `course 
 otherwise ``build/metrics/<notebook or "session">-<time of the first call>-<pid>.json``,
 one file per kernel, so runs started by hand never mix with each other.
 """
+
 from __future__ import annotations
 
 import json
@@ -48,8 +49,11 @@ def log_metrics(*, headline: str | None = None, lower_is_better: bool | None = N
         raise CourseError(f"log_metrics(headline=...) must be a metric name, got {headline!r}")
     entry = {name: _plain(name, value) for name, value in values.items()}
     path = metrics_file()
-    record = read_metrics(path) if path.exists() else {"headline": None, "lower_is_better": None,
-                                                       "latest": {}, "history": []}
+    record = (
+        read_metrics(path)
+        if path.exists()
+        else {"headline": None, "lower_is_better": None, "latest": {}, "history": []}
+    )
     if headline is not None:
         record["headline"] = headline
     if lower_is_better is not None:
@@ -124,4 +128,3 @@ def _plain(name: str, value):
         f"metric {name!r} has type {type(value).__name__}, which cannot be stored as JSON: "
         "log numbers, strings, booleans, or lists/dicts of them"
     )
-

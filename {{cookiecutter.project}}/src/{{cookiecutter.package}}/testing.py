@@ -104,7 +104,11 @@ def course_cli(*args, cwd: Path, env: dict | None = None, timeout: float = 600) 
     """Run `course ARGS...` in ``cwd`` through this interpreter, as a user would; output captured as text."""
     return subprocess.run(
         [sys.executable, "-m", PACKAGE, *map(str, args)],
-        cwd=cwd, env=env or course_env(), capture_output=True, text=True, timeout=timeout,
+        cwd=cwd,
+        env=env or course_env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
 
 
@@ -114,11 +118,31 @@ def git(repo: Path, *args: str, env: dict | None = None) -> str:
     environment.setdefault("GIT_CONFIG_GLOBAL", os.devnull)
     done = subprocess.run(
         ["git", "-c", "init.defaultBranch=main", "-c", "commit.gpgsign=false", *args],
-        cwd=repo, env=environment, capture_output=True, text=True,
+        cwd=repo,
+        env=environment,
+        capture_output=True,
+        text=True,
     )
     if done.returncode:
         raise AssertionError(f"git {' '.join(args)} failed in {repo}: {done.stderr.strip()}")
     return done.stdout.strip()
+
+
+def python_interpreter(version: str) -> str | None:
+    """An interpreter of Python ``version`` (``"3.12"``) on this machine: on PATH or under pyenv; None if absent."""
+    import glob
+    import shutil
+
+    pyenv_root = os.environ.get("PYENV_ROOT") or os.path.expanduser("~/.pyenv")
+    candidates = sorted(glob.glob(os.path.join(pyenv_root, "versions", f"{version}.*", "bin", f"python{version}")))
+    found = shutil.which(f"python{version}")
+    for path in [*reversed(candidates), *([found] if found else [])]:
+        probe = subprocess.run(
+            [path, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"], capture_output=True, text=True
+        )
+        if probe.returncode == 0 and probe.stdout.strip() == version:
+            return path
+    return None
 
 
 # -- a file server on loopback ------------------------------------------------------------------------

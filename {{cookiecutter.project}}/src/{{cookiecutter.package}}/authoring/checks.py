@@ -92,25 +92,36 @@ def check_lesson_names(course: Course) -> list[Problem]:
             by_number.setdefault(number, []).append(path)
             continue
         number = re.match(r"\d+", path.stem)
-        wanted = f"{int(number.group()):02d}_{slugify(path.stem[number.end():])}" if number else f"NN_{slugify(path.stem)}"
-        problems.append(Problem(
-            course.rel(path), "lesson file name is not NN_slug.ipynb (two digits, lowercase ASCII, underscores)",
-            f"rename it with `git mv {shlex.quote(course.rel(path))} lessons/{wanted}.ipynb`, then {SYNC}",
-        ))
+        wanted = (
+            f"{int(number.group()):02d}_{slugify(path.stem[number.end() :])}" if number else f"NN_{slugify(path.stem)}"
+        )
+        problems.append(
+            Problem(
+                course.rel(path),
+                "lesson file name is not NN_slug.ipynb (two digits, lowercase ASCII, underscores)",
+                f"rename it with `git mv {shlex.quote(course.rel(path))} lessons/{wanted}.ipynb`, then {SYNC}",
+            )
+        )
     for number, paths in sorted(by_number.items()):
         if len(paths) > 1:
             names = ", ".join(p.name for p in paths)
-            problems.append(Problem(
-                "lessons/", f"lesson number {number:02d} is used by {len(paths)} lessons ({names})",
-                f"give each its own number with `git mv`, then {SYNC}",
-            ))
+            problems.append(
+                Problem(
+                    "lessons/",
+                    f"lesson number {number:02d} is used by {len(paths)} lessons ({names})",
+                    f"give each its own number with `git mv`, then {SYNC}",
+                )
+            )
     if by_number:
         missing = sorted(set(range(min(by_number), max(by_number) + 1)) - set(by_number))
         if missing:
-            problems.append(Problem(
-                "lessons/", "lesson numbers skip " + ", ".join(f"{n:02d}" for n in missing),
-                f"renumber the lessons after the gap with `git mv`, then {SYNC}",
-            ))
+            problems.append(
+                Problem(
+                    "lessons/",
+                    "lesson numbers skip " + ", ".join(f"{n:02d}" for n in missing),
+                    f"renumber the lessons after the gap with `git mv`, then {SYNC}",
+                )
+            )
     return problems
 
 
@@ -123,8 +134,13 @@ def check_notebooks_valid(course: Course) -> list[Problem]:
     for path in course.notebooks:
         notebook, error = course.read(path)
         if notebook is None:
-            problems.append(Problem(course.rel(path), f"cannot read the notebook: {error}",
-                                    f"restore it with `git checkout -- {shlex.quote(course.rel(path))}` or repair the JSON"))
+            problems.append(
+                Problem(
+                    course.rel(path),
+                    f"cannot read the notebook: {error}",
+                    f"restore it with `git checkout -- {shlex.quote(course.rel(path))}` or repair the JSON",
+                )
+            )
             continue
         try:
             with warnings.catch_warnings():
@@ -133,8 +149,13 @@ def check_notebooks_valid(course: Course) -> list[Problem]:
         except ValidationError as invalid:
             where = "/".join(map(str, invalid.absolute_path)) or "top level"
             reason = str(invalid.message).splitlines()[0][:160]
-            problems.append(Problem(course.rel(path), f"invalid nbformat at {where}: {reason}",
-                                    "open it in Jupyter or Colab and save it again, or repair that field"))
+            problems.append(
+                Problem(
+                    course.rel(path),
+                    f"invalid nbformat at {where}: {reason}",
+                    "open it in Jupyter or Colab and save it again, or repair that field",
+                )
+            )
     return problems
 
 
@@ -160,8 +181,14 @@ def check_outputs(course: Course) -> list[Problem]:
         cells = notebooks.cells(course.notebook(path) or {})
         dirty = [str(i) for i, cell in enumerate(cells, 1) if has_output(cell)]
         if dirty:
-            problems.append(Problem(course.rel(path), f"outputs or execution counts committed (cells {', '.join(dirty)})",
-                                    f"{SYNC} (or `nbstripout {shlex.quote(course.rel(path))}`)", fixable=True))
+            problems.append(
+                Problem(
+                    course.rel(path),
+                    f"outputs or execution counts committed (cells {', '.join(dirty)})",
+                    f"{SYNC} (or `nbstripout {shlex.quote(course.rel(path))}`)",
+                    fixable=True,
+                )
+            )
     return problems
 
 
@@ -223,19 +250,32 @@ def check_parameters_cells(course: Course) -> list[Problem]:
         cell = notebooks.parameters_cell(notebook)
         if cell is None:
             wanted = ", ".join(f"{name} = ..." for name in REQUIRED_PARAMETERS)
-            problems.append(Problem(course.rel(path), f"no code cell tagged `{tag}`",
-                                    f"add one after the setup cell defining {wanted}"))
+            problems.append(
+                Problem(
+                    course.rel(path), f"no code cell tagged `{tag}`", f"add one after the setup cell defining {wanted}"
+                )
+            )
             continue
         try:
             defaults = notebooks.parameter_defaults(notebooks.cell_source(cell))
         except SyntaxError as error:
-            problems.append(Problem(course.rel(path), f"the `{tag}` cell is not valid Python ({error.msg})",
-                                    "fix its syntax: one `name = value` per line"))
+            problems.append(
+                Problem(
+                    course.rel(path),
+                    f"the `{tag}` cell is not valid Python ({error.msg})",
+                    "fix its syntax: one `name = value` per line",
+                )
+            )
             continue
         missing = [name for name in REQUIRED_PARAMETERS if name not in defaults]
         if missing:
-            problems.append(Problem(course.rel(path), f"the `{tag}` cell does not set {', '.join(missing)}",
-                                    f"add {', '.join(f'{n} = ...' for n in missing)} to it"))
+            problems.append(
+                Problem(
+                    course.rel(path),
+                    f"the `{tag}` cell does not set {', '.join(missing)}",
+                    f"add {', '.join(f'{n} = ...' for n in missing)} to it",
+                )
+            )
     return problems
 
 
@@ -255,8 +295,9 @@ def check_colab_metadata(course: Course) -> list[Problem]:
         notebook = course.notebook(path)
         missing = missing_metadata(notebook) if notebook is not None else []
         if missing:
-            problems.append(Problem(course.rel(path), f"notebook metadata lacks {', '.join(missing)}",
-                                    SYNC, fixable=True))
+            problems.append(
+                Problem(course.rel(path), f"notebook metadata lacks {', '.join(missing)}", SYNC, fixable=True)
+            )
     return problems
 
 
@@ -286,8 +327,13 @@ def check_drive_duplicates(course: Course) -> list[Problem]:
     problems = []
     for path in course.duplicates:
         original = drive.original_of(path).name
-        problems.append(Problem(course.rel(path), f"Google Drive duplicate of {original}",
-                                f"move any edits you want to keep into {original}, then delete this copy"))
+        problems.append(
+            Problem(
+                course.rel(path),
+                f"Google Drive duplicate of {original}",
+                f"move any edits you want to keep into {original}, then delete this copy",
+            )
+        )
     return problems
 
 
@@ -327,11 +373,14 @@ def check_secrets(course: Course) -> list[Problem]:
         for where, text in parts:
             for kind, pattern in _SECRETS.items():
                 if pattern.search(text):
-                    problems.append(Problem(
-                        course.rel(path), f"{where} contains what looks like a secret ({kind})",
-                        "delete it, revoke it with its provider, and read it at run time from Colab secrets "
-                        "(google.colab.userdata.get) or an environment variable",
-                    ))
+                    problems.append(
+                        Problem(
+                            course.rel(path),
+                            f"{where} contains what looks like a secret ({kind})",
+                            "delete it, revoke it with its provider, and read it at run time from Colab secrets "
+                            "(google.colab.userdata.get) or an environment variable",
+                        )
+                    )
     return problems
 
 
@@ -352,5 +401,3 @@ CHECKS = (
 def find_problems(root: Path, config: CourseConfig) -> list[Problem]:
     course = Course(root, config)
     return [problem for check in CHECKS for problem in check(course)]
-
-

@@ -24,13 +24,15 @@ device = "auto"  # "auto", "cpu" or "cuda\""""
 def lesson_skeleton(config: CourseConfig, title: str) -> dict:
     """A new lesson: setup cell, title, parameters cell, a first section to fill in."""
     heading = " ".join(title.split())
-    return notebooks.new_notebook([
-        notebooks.setup_cell(config),
-        notebooks.markdown_cell(f"# {heading}\n\nWhat you will learn, in two or three sentences.", id="title"),
-        notebooks.code_cell(DEFAULT_PARAMETERS, id=notebooks.PARAMETERS_TAG, tags=[notebooks.PARAMETERS_TAG]),
-        notebooks.markdown_cell("## First step\n\nExplain the idea, then show it in code.", id="first-step"),
-        notebooks.code_cell("", id="first-step-code"),
-    ])
+    return notebooks.new_notebook(
+        [
+            notebooks.setup_cell(config),
+            notebooks.markdown_cell(f"# {heading}\n\nWhat you will learn, in two or three sentences.", id="title"),
+            notebooks.code_cell(DEFAULT_PARAMETERS, id=notebooks.PARAMETERS_TAG, tags=[notebooks.PARAMETERS_TAG]),
+            notebooks.markdown_cell("## First step\n\nExplain the idea, then show it in code.", id="first-step"),
+            notebooks.code_cell("", id="first-step-code"),
+        ]
+    )
 
 
 def new_lesson(root: Path, config: CourseConfig, title: str) -> Path:

@@ -61,11 +61,13 @@ def readme_with_table(root: Path, config: CourseConfig) -> tuple[str, str]:
     try:
         text = (root / "README.md").read_text(encoding="utf-8")
     except OSError as error:
-        raise CourseError(f"cannot read README.md ({error.strerror}): restore it with `git checkout -- README.md`") from None
+        raise CourseError(
+            f"cannot read README.md ({error.strerror}): restore it with `git checkout -- README.md`"
+        ) from None
     span = table_span(text)
     if span is None:
         raise CourseError(f"README.md has no lesson table markers: {MARKERS_FIX}, then run `course sync`")
-    return text, f"{text[:span[0]]}\n{lesson_table(root, config)}\n{text[span[1]:]}"
+    return text, f"{text[: span[0]]}\n{lesson_table(root, config)}\n{text[span[1] :]}"
 
 
 def write_lesson_table(root: Path, config: CourseConfig) -> bool:
@@ -87,7 +89,7 @@ def stale_colab_links(root: Path, config: CourseConfig, text: str) -> dict[str, 
     stale = {}
     for match in COLAB_LINK.finditer(text):
         link = match.group(0)
-        if link.startswith(prefix) and (root / link[len(prefix):]).is_file():
+        if link.startswith(prefix) and (root / link[len(prefix) :]).is_file():
             continue
         stale[link] = prefix + match.group(1) if (root / match.group(1)).is_file() else None
     return stale

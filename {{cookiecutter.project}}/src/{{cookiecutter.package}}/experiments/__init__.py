@@ -25,8 +25,9 @@ from .overrides import check_overrides
 from .store import Run, list_runs
 
 
-def run(lesson: str, *, full: bool = False, run_id: str | None = None, cell_timeout: float | None = None,
-        **parameters) -> Run:
+def run(
+    lesson: str, *, full: bool = False, run_id: str | None = None, cell_timeout: float | None = None, **parameters
+) -> Run:
     """Execute ``lesson`` with ``parameters`` overriding its defaults; the same ``run_id`` resumes."""
     root = find_root()
     notebook, defaults = lesson_and_defaults(root, lesson)
@@ -34,8 +35,7 @@ def run(lesson: str, *, full: bool = False, run_id: str | None = None, cell_time
     return execute_run(root, notebook, defaults, overrides, full=full, run_id=run_id, cell_timeout=cell_timeout)
 
 
-def sweep(lesson: str, *, workers: int = 1, full: bool = False, cell_timeout: float | None = None,
-          **grid) -> Path:
+def sweep(lesson: str, *, workers: int = 1, full: bool = False, cell_timeout: float | None = None, **grid) -> Path:
     """Run every combination of ``grid`` (name -> list of values); returns the Markdown table's path."""
     root = find_root()
     notebook, defaults = lesson_and_defaults(root, lesson)

@@ -19,8 +19,9 @@ def cli_run(args) -> int:
     notebook, defaults = lesson_and_defaults(root, args.lesson)
     overrides = parse_overrides(notebook.stem, args.param, defaults)
     signal.signal(signal.SIGTERM, _interrupt)  # `kill PID` stops a run as cleanly as Ctrl-C
-    record = execute_run(root, notebook, defaults, overrides, full=args.full, run_id=args.run_id,
-                         cell_timeout=args.cell_timeout)
+    record = execute_run(
+        root, notebook, defaults, overrides, full=args.full, run_id=args.run_id, cell_timeout=args.cell_timeout
+    )
     return 0 if record.status == "passed" else 1
 
 
@@ -30,8 +31,9 @@ def cli_sweep(args) -> int:
     notebook, defaults = lesson_and_defaults(root, args.lesson)
     grid = parse_grid(notebook.stem, args.param, defaults)
     signal.signal(signal.SIGTERM, _interrupt)  # stops the running runs too (they have their own sessions)
-    _, failed = sweeps.sweep(root, notebook.stem, grid, workers=args.workers, full=args.full,
-                             cell_timeout=args.cell_timeout)
+    _, failed = sweeps.sweep(
+        root, notebook.stem, grid, workers=args.workers, full=args.full, cell_timeout=args.cell_timeout
+    )
     return 1 if failed else 0
 
 
@@ -58,7 +60,9 @@ def _listing_row(record: Run) -> dict:
     smoke = record.info.get("overrides", {}).get("smoke")
     name, value, _ = headline(record.metrics)
     return {
-        "lesson": record.lesson, "run": record.run_id, "status": record.status,
+        "lesson": record.lesson,
+        "run": record.run_id,
+        "status": record.status,
         "started": (record.info.get("started") or "")[:19].replace("T", " "),
         "seconds": record.info.get("seconds"),
         "parameters": ("smoke " if smoke else "full " if smoke is False else "") + as_flags(overrides),

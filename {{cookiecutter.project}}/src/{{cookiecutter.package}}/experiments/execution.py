@@ -27,11 +27,19 @@ from .store import (
 )
 
 
-def execute_run(root: Path, notebook: Path, defaults: dict, overrides: dict, *, full: bool, run_id: str | None,
-                cell_timeout: float | None) -> Run:
+def execute_run(
+    root: Path,
+    notebook: Path,
+    defaults: dict,
+    overrides: dict,
+    *,
+    full: bool,
+    run_id: str | None,
+    cell_timeout: float | None,
+) -> Run:
     """Run ``notebook`` with ``overrides`` into its run folder (a new one, or ``run_id``'s to resume it)."""
-    from ..harness.runner import execute_lesson
     from ..harness.job import cell_timeout_for_run
+    from ..harness.runner import execute_lesson
 
     given = _normalised({"smoke": not full, **overrides} if "smoke" in defaults else overrides)
     record = _claim(runs_dir(root) / notebook.stem, run_id, notebook.stem, given, defaults)
@@ -40,8 +48,16 @@ def execute_run(root: Path, notebook: Path, defaults: dict, overrides: dict, *, 
     environment = environment_snapshot(root)
     write_json(directory / ENVIRONMENT_FILE, environment)
     attempt = record.info.get("attempts", 0) + 1
-    record.save(status="running", attempts=attempt, started=_now(), finished=None, seconds=None,
-                error=None, failed_cell=None, process=current_process())
+    record.save(
+        status="running",
+        attempts=attempt,
+        started=_now(),
+        finished=None,
+        seconds=None,
+        error=None,
+        failed_cell=None,
+        process=current_process(),
+    )
     resumed = f" (attempt {attempt}, resuming)" if attempt > 1 else ""
     print(f"course run: {notebook.stem} run {record.run_id}{resumed} -> {shown(directory)}")
     print(f"  if interrupted, resume with: {_command(notebook.stem, given, defaults, record.run_id)}", flush=True)
@@ -51,19 +67,29 @@ def execute_run(root: Path, notebook: Path, defaults: dict, overrides: dict, *, 
         "COURSE_CHECKPOINTS": str(directory / CHECKPOINTS_DIR),
     }
     try:
-        result = execute_lesson(notebook, directory / notebook.name, given, env=kernel_env,
-                                cell_timeout=cell_timeout_for_run(full=full, cell_timeout=cell_timeout))
+        result = execute_lesson(
+            notebook,
+            directory / notebook.name,
+            given,
+            env=kernel_env,
+            cell_timeout=cell_timeout_for_run(full=full, cell_timeout=cell_timeout),
+        )
     except KeyboardInterrupt:  # execute_lesson has already stopped the lesson's worker and kernel
         record.save(status="interrupted", finished=_now(), process=None)
         raise
     except Exception as error:
         record.save(status="failed", finished=_now(), error=str(error), process=None)
         raise
-    environment.update(device=result.device, gpu_name=result.gpu_name,
-                       peak_gpu_memory_mb=result.peak_gpu_memory_mb)
+    environment.update(device=result.device, gpu_name=result.gpu_name, peak_gpu_memory_mb=result.peak_gpu_memory_mb)
     write_json(directory / ENVIRONMENT_FILE, environment)
-    record.save(status=result.status, finished=_now(), seconds=round(result.seconds, 2), error=result.error,
-                failed_cell=result.failed_cell, process=None)
+    record.save(
+        status=result.status,
+        finished=_now(),
+        seconds=round(result.seconds, 2),
+        error=result.error,
+        failed_cell=result.failed_cell,
+        process=None,
+    )
     _report(record, result)
     return record
 

@@ -9,6 +9,7 @@ and when the default is None and the text is one bare word that is no literal
 A value must also fit the default's type (an int where the default is an int, a number where it
 is a float, ...), so typos such as ``-p epochs 2.5`` or ``-p smoke 0`` fail before anything runs.
 """
+
 from __future__ import annotations
 
 import ast
@@ -96,9 +97,7 @@ def as_text(name: str, value, default) -> str:
 def check_value(name: str, value, default):
     """``value`` if it fits the default's type and can be stored as JSON; ``CourseError`` otherwise."""
     if not _json_safe(value):
-        raise CourseError(
-            f"parameter {name}={value!r}: use None, True/False, numbers, strings, or lists/dicts of them"
-        )
+        raise CourseError(f"parameter {name}={value!r}: use None, True/False, numbers, strings, or lists/dicts of them")
     if not _fits(value, default):
         raise CourseError(
             f"parameter {name}={value!r} does not fit its default {default!r} "

@@ -9,6 +9,7 @@ One folder per run, ``build/runs/<lesson>/<run-id>/`` (on Drive in Colab, so run
 - ``metrics.json``      what the lesson logged with ``course.metrics.log_metrics``
 - ``checkpoints/``      the run's checkpoints (``COURSE_CHECKPOINTS``), so the same run id resumes
 """
+
 from __future__ import annotations
 
 import json
@@ -123,6 +124,7 @@ def environment_snapshot(root: Path) -> dict:
 
 def git_state(root: Path) -> dict | None:
     """``{"commit", "dirty"}`` of the repo, or None outside git. Untracked files count as dirty."""
+
     def git(*args):
         return subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, timeout=30)
 

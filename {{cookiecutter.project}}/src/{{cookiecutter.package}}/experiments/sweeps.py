@@ -6,6 +6,7 @@ and ``.csv`` (rewritten as runs finish), the best run marked by the lesson's hea
 A failed run is reported and the others go on. Interrupting the sweep (Ctrl-C, or the stop
 button in a notebook) interrupts the running runs and starts no new ones.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -30,8 +31,9 @@ _PACKAGE = __package__.rpartition(".")[0]
 STOP_GRACE_S = 30.0  # an interrupted run records its state and stops its kernel within this
 
 
-def sweep(root: Path, lesson: str, grid: dict[str, list], *, workers: int, full: bool,
-          cell_timeout: float | None) -> tuple[Path, int]:
+def sweep(
+    root: Path, lesson: str, grid: dict[str, list], *, workers: int, full: bool, cell_timeout: float | None
+) -> tuple[Path, int]:
     """Run the grid; returns the Markdown table's path and how many runs did not pass."""
     if not grid:
         raise CourseError(f"a sweep needs values to try: course sweep {lesson} -p NAME V1,V2 [-p NAME V1,V2]")
@@ -42,8 +44,10 @@ def sweep(root: Path, lesson: str, grid: dict[str, list], *, workers: int, full:
     table = lesson_runs / f"sweep-{sweep_id}.md"
     combos = [dict(zip(grid, values)) for values in itertools.product(*grid.values())]
     entries = [{"run": f"sweep-{sweep_id}-{k}", "overrides": combo} for k, combo in enumerate(combos, 1)]
-    print(f"course sweep: {len(entries)} runs of {lesson}, {min(workers, len(entries))} at a time; "
-          f"table: {shown(table)}", flush=True)
+    print(
+        f"course sweep: {len(entries)} runs of {lesson}, {min(workers, len(entries))} at a time; table: {shown(table)}",
+        flush=True,
+    )
     runner = _Runner(root, lesson, full=full, cell_timeout=cell_timeout, workers=workers)
     with ThreadPoolExecutor(max_workers=workers) as pool:
         futures = {pool.submit(runner.run, entry): entry for entry in entries}
@@ -52,8 +56,11 @@ def sweep(root: Path, lesson: str, grid: dict[str, list], *, workers: int, full:
                 entry = futures[future]
                 entry.update(future.result())
                 error = f" ({entry['error']})" if entry.get("error") else ""
-                print(f"  [{done}/{len(entries)}] {entry['run']} {as_flags(entry['overrides'])}: "
-                      f"{entry['status']}{error}", flush=True)
+                print(
+                    f"  [{done}/{len(entries)}] {entry['run']} {as_flags(entry['overrides'])}: "
+                    f"{entry['status']}{error}",
+                    flush=True,
+                )
                 write_sweep_table(table, lesson, list(grid), entries)
         except KeyboardInterrupt:
             pool.shutdown(wait=False, cancel_futures=True)
@@ -67,8 +74,10 @@ def sweep(root: Path, lesson: str, grid: dict[str, list], *, workers: int, full:
             print(f"course sweep: interrupted; what finished is in {shown(table)}", flush=True)
             raise
     failed = [entry for entry in entries if entry["status"] != "passed"]
-    print(f"course sweep: {len(entries) - len(failed)} passed, {len(failed)} failed; "
-          f"results in {shown(table)} and {shown(table.with_suffix('.csv'))}")
+    print(
+        f"course sweep: {len(entries) - len(failed)} passed, {len(failed)} failed; "
+        f"results in {shown(table)} and {shown(table.with_suffix('.csv'))}"
+    )
     return table, len(failed)
 
 
@@ -94,8 +103,15 @@ class _Runner:
         with self.lock:
             if self.stopping:
                 return {"status": "cancelled"}
-            process = subprocess.Popen(command, cwd=self.root, env=self.env, stdout=subprocess.PIPE,
-                                       stderr=subprocess.STDOUT, text=True, start_new_session=True)
+            process = subprocess.Popen(
+                command,
+                cwd=self.root,
+                env=self.env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+                start_new_session=True,
+            )
             self.running.add(process)
         output, _ = process.communicate()
         with self.lock:
@@ -105,8 +121,12 @@ class _Runner:
             lines = output.strip().splitlines()
             return {"status": "failed", "error": lines[-1] if lines else f"exit code {process.returncode}"}
         (record.directory / "course-run.log").write_text(output, encoding="utf-8")
-        return {"status": record.status, "error": record.info.get("error"), "seconds": record.info.get("seconds"),
-                "metrics": record.metrics}
+        return {
+            "status": record.status,
+            "error": record.info.get("error"),
+            "seconds": record.info.get("seconds"),
+            "metrics": record.metrics,
+        }
 
     def stop(self) -> None:
         """Interrupt the running runs like Ctrl-C would (they record "interrupted"), kill them if they hang."""
@@ -138,11 +158,24 @@ def write_sweep_table(table: Path, lesson: str, names: list[str], entries: list[
     finished = [entry for entry in entries if "status" in entry]
     records = [entry.get("metrics") or {} for entry in finished]
     name, _, lower = next((headline(record) for record in records if headline(record)[0]), (None, None, False))
-    scalars = [key for record in records for key, value in record.get("latest", {}).items()
-               if not isinstance(value, (list, dict))]
+    scalars = [
+        key
+        for record in records
+        for key, value in record.get("latest", {}).items()
+        if not isinstance(value, (list, dict))
+    ]
     metric_names = list(dict.fromkeys(([name] if name else []) + scalars))
-    rows = [{"run": entry["run"], **entry["overrides"], **record.get("latest", {}), "seconds": entry.get("seconds"),
-             "status": entry["status"], "error": entry.get("error")} for entry, record in zip(finished, records)]
+    rows = [
+        {
+            "run": entry["run"],
+            **entry["overrides"],
+            **record.get("latest", {}),
+            "seconds": entry.get("seconds"),
+            "status": entry["status"],
+            "error": entry.get("error"),
+        }
+        for entry, record in zip(finished, records)
+    ]
     if name:
         best = best_row([row["status"] == "passed" and row.get(name) for row in rows], lower)
         if best is not None:
@@ -159,7 +192,8 @@ def write_sweep_table(table: Path, lesson: str, names: list[str], entries: list[
 def best_row(values: list, lower_is_better: bool) -> int | None:
     """Index of the best finite number in ``values`` (None where there is none)."""
     numbers = [
-        (value, index) for index, value in enumerate(values)
+        (value, index)
+        for index, value in enumerate(values)
         if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
     ]
     if not numbers:

@@ -6,6 +6,7 @@ and nbclient run them, the position of its ``parameters`` cell, every file under
 ``src/``, the parameters it gets, and the environment (Python, key package versions,
 whether CUDA is required). Only passing runs are stored; a failure deletes the entry.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -18,8 +19,18 @@ from ..atomic import write_text
 from ..environment import installed_versions
 
 KEY_PACKAGES = (
-    "torch", "torchvision", "fastai", "fastcore", "numpy", "pandas", "scikit-learn",
-    "matplotlib", "papermill", "nbclient", "ipykernel", "jupyter_client",
+    "torch",
+    "torchvision",
+    "fastai",
+    "fastcore",
+    "numpy",
+    "pandas",
+    "scikit-learn",
+    "matplotlib",
+    "papermill",
+    "nbclient",
+    "ipykernel",
+    "jupyter_client",
 )
 _RUN_TAGS = (notebooks.PARAMETERS_TAG, "skip-execution", "raises-exception")
 _SKIPPED_PARTS = {"__pycache__", ".ipynb_checkpoints"}

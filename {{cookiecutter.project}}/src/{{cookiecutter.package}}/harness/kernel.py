@@ -6,6 +6,7 @@ lesson spent idle. Here one ``kernel_info`` round trip proves the shell channel 
 and its ``idle`` status arriving on IOPub proves the subscription is live, so no later
 output can be lost; nothing is waited for beyond that.
 """
+
 from __future__ import annotations
 
 import time

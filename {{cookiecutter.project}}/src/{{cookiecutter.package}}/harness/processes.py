@@ -10,6 +10,7 @@ died is re-parented to init. The lesson worker therefore makes itself a *child
 subreaper* (Linux ``PR_SET_CHILD_SUBREAPER``): orphans below it are re-parented to
 it instead of init, so walking its children finds every process the lesson started.
 """
+
 from __future__ import annotations
 
 import ctypes

@@ -1,4 +1,5 @@
 """What `course test` prints and writes: a line per finished lesson, a summary table, report.json/md."""
+
 from __future__ import annotations
 
 import json
@@ -13,7 +14,9 @@ _MARK = {"passed": "PASS", "cached": "CACHED", "failed": "FAIL", "timed out": "T
 
 def status_line(result) -> str:
     """One line for a finished lesson, e.g. ``PASS     01_first_model  23.4 s  cpu``."""
-    text = f"{_MARK.get(result.status, result.status.upper()):<8} {result.lesson}  {result.seconds:.1f} s  {where(result)}"
+    text = (
+        f"{_MARK.get(result.status, result.status.upper()):<8} {result.lesson}  {result.seconds:.1f} s  {where(result)}"
+    )
     if result.status == "cached":
         text += "  (unchanged since it passed)"
     if not result.ok:
@@ -86,8 +89,7 @@ def markdown(results, environment: dict) -> str:
     lines = [
         "# Lesson report",
         "",
-        f"{totals(results)} (Python {environment.get('python')}, "
-        f"torch {environment.get('packages', {}).get('torch')})",
+        f"{totals(results)} (Python {environment.get('python')}, torch {environment.get('packages', {}).get('torch')})",
         "",
         markdown_table(columns, rows, right=("seconds", "peak GPU memory (MiB)", "failing cell")).rstrip("\n"),
     ]
@@ -99,5 +101,14 @@ def markdown(results, environment: dict) -> str:
         if r.failed_source:
             lines += ["", "```python", r.failed_source.rstrip(), "```"]
         if r.traceback:
-            lines += ["", "<details><summary>traceback</summary>", "", "```", r.traceback.rstrip(), "```", "", "</details>"]
+            lines += [
+                "",
+                "<details><summary>traceback</summary>",
+                "",
+                "```",
+                r.traceback.rstrip(),
+                "```",
+                "",
+                "</details>",
+            ]
     return "\n".join(lines) + "\n"

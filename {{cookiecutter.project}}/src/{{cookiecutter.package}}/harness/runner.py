@@ -46,7 +46,11 @@ class _LessonProcess:
         with open(self.log_path, "wb") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", f"{__package__}.worker"],
-                stdin=subprocess.PIPE, stdout=log, stderr=subprocess.STDOUT, env=env, text=True,
+                stdin=subprocess.PIPE,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=env,
+                text=True,
             )
         try:
             self.process.stdin.write(self.job.to_json() + "\n")
@@ -66,7 +70,9 @@ class _LessonProcess:
             self.process.wait(timeout=limit)
         except subprocess.TimeoutExpired:
             self._kill()
-            return self._failure("timed out", f"the lesson worker did not stop within {limit:g} s and was killed", started)
+            return self._failure(
+                "timed out", f"the lesson worker did not stop within {limit:g} s and was killed", started
+            )
         except BaseException:  # Ctrl-C, `kill PID` or a notebook's stop button: the lesson must not train on
             self._kill()
             raise

@@ -11,6 +11,7 @@ Timeouts are enforced here by a watchdog thread rather than inside nbclient: it
 interrupts the kernel (SIGINT) when the running cell or the whole lesson is over its
 limit and kills the kernel if the interrupt is ignored, so a lesson always ends.
 """
+
 from __future__ import annotations
 
 import ast
@@ -49,9 +50,9 @@ def system(cmd, run=shell.system):
 shell.system = system
 """
 _PRELUDE = (
-    "exec(compile({source!r}, '<course test: a failing !command fails its cell>', 'exec'), "
-    "{{'shell': get_ipython(), 'subprocess': __import__('subprocess')}})\n"
-).format(source=_CHECKED_SHELL)
+    f"exec(compile({_CHECKED_SHELL!r}, '<course test: a failing !command fails its cell>', 'exec'), "
+    "{'shell': get_ipython(), 'subprocess': __import__('subprocess')})\n"
+)
 
 # The imports live as long as the kernel: freezing them keeps the garbage collector from
 # walking torch's and fastai's half a million objects in every full collection (one can
@@ -192,16 +193,21 @@ class LessonRun:
         ports = ("shell_port", "iopub_port", "stdin_port", "control_port", "hb_port")
         connection = {name: number for number, name in enumerate(ports, start=1)}
         connection.update(
-            ip=str(folder / "ipc"), transport="ipc", key=secrets.token_hex(32),
-            signature_scheme="hmac-sha256", kernel_name=KERNEL_NAME,
+            ip=str(folder / "ipc"),
+            transport="ipc",
+            key=secrets.token_hex(32),
+            signature_scheme="hmac-sha256",
+            kernel_name=KERNEL_NAME,
         )
         connection_file.write_text(json.dumps(connection))
         # As jupyter_client launches kernels: no stdin, a session of its own, and the parent's
         # pid, which makes ipykernel exit by itself should this worker die.
         self.kernel = process = subprocess.Popen(
             [sys.executable, "-m", "ipykernel_launcher", "-f", str(connection_file)],
-            cwd=self.notebook.parent, env={**self.env, "JPY_PARENT_PID": str(os.getpid())},
-            stdin=subprocess.DEVNULL, start_new_session=True,
+            cwd=self.notebook.parent,
+            env={**self.env, "JPY_PARENT_PID": str(os.getpid())},
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
         )
 
         from jupyter_client import AsyncKernelManager
@@ -426,7 +432,7 @@ def main() -> int:
 if __name__ == "__main__":
     status = main()
     # The kernel is gone and the result written: skip unloading papermill, zmq and their
-    # threads, which would add about 0.2 s to every lesson.
+    # threads, a noticeable share of a short lesson's time.
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(status)
