@@ -70,7 +70,7 @@ IMPORTED_BY_LESSONS = {
 }
 SHADOWED = IMPORTED_BY_LESSONS | {name.lower() for name in sys.stdlib_module_names}
 
-MIN_PYTHON_MINOR = 9
+MIN_PYTHON_MINOR = 10  # torch 2.9 and later (the course's floor is Colab's torch) need Python 3.10
 # The post-generation hook reads the new pyproject.toml with tomllib (standard library from 3.11).
 BAKING_PYTHON = (3, 11)
 
@@ -214,7 +214,7 @@ def check_python_version(version):
     if int(match.group(1)) < MIN_PYTHON_MINOR:
         return (
             f'python_version "{version}" is older than 3.{MIN_PYTHON_MINOR}, the oldest the course '
-            'supports; use e.g. "3.11"'
+            'supports (its torch needs it); use e.g. "3.11"'
         )
     return None
 

@@ -73,7 +73,7 @@ BAD_ANSWERS = {
     "python-2": ({"python_version": "2.7"}, 'ERROR: python_version "2.7" must look like "3.N", e.g. "3.11"'),
     "python-bare-3": ({"python_version": "3"}, 'ERROR: python_version "3" must look like "3.N"'),
     "python-patch": ({"python_version": "3.11.4"}, 'ERROR: python_version "3.11.4" must look like "3.N"'),
-    "python-too-old": ({"python_version": "3.8"}, 'ERROR: python_version "3.8" is older than 3.9'),
+    "python-too-old": ({"python_version": "3.9"}, 'ERROR: python_version "3.9" is older than 3.10'),
 }
 
 

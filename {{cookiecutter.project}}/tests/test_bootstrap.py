@@ -1,58 +1,12 @@
-"""bootstrap.setup() pieces: which requirements a runtime lacks, and installing only those."""
+"""bootstrap.setup(): the status line, Drive duplicates, and edits to src/ that take effect."""
 
-import subprocess
+import sys
+import types
 
 import pytest
 
 from conftest import ROOT
-from {{ cookiecutter.package }} import bootstrap
-from {{ cookiecutter.package }}.errors import CourseError
-
-
-def course_with(tmp_path, dependencies):
-    (tmp_path / "pyproject.toml").write_text(
-        "[project]\nname = 'x'\ndependencies = [" + ", ".join(repr(d) for d in dependencies) + "]\n"
-    )
-    return tmp_path
-
-
-def test_missing_requirements_lists_absent_and_too_old_but_never_torch(tmp_path):
-    root = course_with(
-        tmp_path,
-        [
-            "packaging>=1",  # present and new enough
-            "pytest>=999",  # present, too old
-            "torch>=999",
-            "torchvision>=999",
-            "ipykernel>=999",  # look too old, but the runtime's own builds stay
-            "surely-not-installed-course-dependency>=1",
-            "packaging>=999; python_version < '3'",  # not for this Python
-        ],
-    )
-    assert bootstrap.missing_requirements(root) == ["pytest>=999", "surely-not-installed-course-dependency>=1"]
-
-
-def test_nothing_missing_means_no_pip_call(monkeypatch):
-    calls = []
-    monkeypatch.setattr(subprocess, "run", lambda *a, **k: calls.append(a))
-    assert bootstrap.install_missing(ROOT) == []  # this environment has every course dependency
-    assert calls == []
-
-
-def test_failed_install_is_one_clear_error(tmp_path, monkeypatch, capsys):
-    monkeypatch.setenv("PIP_NO_INDEX", "1")  # a real pip run that cannot find the package, offline
-    root = course_with(tmp_path, ["surely-not-installed-course-dependency>=1"])
-    with pytest.raises(
-        CourseError, match="pip could not install surely-not-installed-course-dependency.*rerun the setup cell"
-    ):
-        bootstrap.install_missing(root)
-    assert "Installing what this runtime lacks: surely-not-installed-course-dependency>=1" in capsys.readouterr().out
-
-
-def test_unreadable_pyproject_is_one_clear_error(tmp_path):
-    (tmp_path / "pyproject.toml").write_text("[project\n")
-    with pytest.raises(CourseError, match="pyproject.toml.*restore it"):
-        bootstrap.missing_requirements(tmp_path)
+from {{ cookiecutter.package }} import bootstrap, reloading
 
 
 def test_setup_outside_a_notebook_prints_one_line(tmp_path, capsys, monkeypatch):
@@ -74,19 +28,61 @@ def test_drive_duplicates_are_reported(tmp_path, capsys, monkeypatch):
     assert "Warning:" in out and "utils (1).py" in out
 
 
-@pytest.mark.parametrize("setting, loaded", [(None, True), ("1", True), ("0", False)])
-def test_autoreload_is_on_unless_a_batch_run_turns_it_off(setting, loaded, tmp_path, monkeypatch):
+def ipython_shell(tmp_path, monkeypatch):
     from IPython.core.interactiveshell import InteractiveShell
     from traitlets.config import Config
 
     monkeypatch.setenv("IPYTHONDIR", str(tmp_path))
+    config = Config()
+    config.HistoryManager.enabled = False
+    InteractiveShell.clear_instance()
+    return InteractiveShell.instance(config=config)
+
+
+def follows_edits(shell) -> str | None:
+    if shell.find_line_magic("autoreload") is not None:
+        return "autoreload"
+    if any(getattr(callback, "course_reloader", False) for callback in shell.events.callbacks["pre_run_cell"]):
+        return "course reloader"
+    return None
+
+
+@pytest.mark.parametrize("setting, followed", [(None, True), ("1", True), ("0", False)])
+def test_edits_are_followed_unless_a_batch_run_turns_it_off(setting, followed, tmp_path, monkeypatch):
     if setting is None:
         monkeypatch.delenv("COURSE_AUTORELOAD", raising=False)
     else:
         monkeypatch.setenv("COURSE_AUTORELOAD", setting)
-    config = Config()
-    config.HistoryManager.enabled = False
-    shell = InteractiveShell(config=config)
+    shell = ipython_shell(tmp_path, monkeypatch)
+    assert bootstrap._follow_edits(shell) == []
+    assert (follows_edits(shell) is not None) is followed
 
-    assert bootstrap._enable_autoreload(shell) == []
-    assert (shell.find_line_magic("autoreload") is not None) is loaded
+
+class NoImp:
+    """What loading autoreload meets in Colab: IPython 7.34's autoreload imports `imp`, gone in Python 3.12."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name in ("imp", "IPython.extensions.autoreload"):
+            raise ModuleNotFoundError("No module named 'imp'", name="imp")
+
+
+def test_where_autoreload_cannot_load_the_course_reloads_its_own_modules(tmp_path, monkeypatch):
+    monkeypatch.delenv("COURSE_AUTORELOAD", raising=False)
+    monkeypatch.delitem(sys.modules, "IPython.extensions.autoreload", raising=False)
+    monkeypatch.setattr(sys, "meta_path", [NoImp(), *sys.meta_path])
+    shell = ipython_shell(tmp_path, monkeypatch)
+    bootstrap._follow_edits(shell)
+    assert follows_edits(shell) == "course reloader"
+    bootstrap._follow_edits(shell)  # a second setup run replaces the hook instead of adding one
+    hooks = [cb for cb in shell.events.callbacks["pre_run_cell"] if getattr(cb, "course_reloader", False)]
+    assert len(hooks) == 1
+
+
+def test_the_modules_that_use_a_changed_module_are_reloaded_with_it():
+    changed = types.ModuleType("course_demo.errors")
+    user = types.ModuleType("course_demo.data")
+    user.CourseError = type("CourseError", (Exception,), {"__module__": "course_demo.errors"})
+    bystander = types.ModuleType("course_demo.drive")
+    bystander.value = 3
+    modules = {"course_demo.errors": changed, "course_demo.data": user, "course_demo.drive": bystander}
+    assert reloading._with_users(modules, {"course_demo.errors"}) == {"course_demo.errors", "course_demo.data"}

@@ -232,3 +232,30 @@ def test_simultaneous_downloads_of_one_file_download_it_once(server, course):
     assert results == [course / "local" / "digits"] * 2
     assert server.requests == [("/ok/digits.tar.gz", None)]
     assert_extracted(results[0])
+
+
+def test_on_kaggle_an_attached_dataset_with_the_same_checksum_is_used_offline(
+    course, monkeypatch, closed_port_url, capsys
+):
+    attached = course / "kaggle-input" / "digits-dataset" / "digits.tar.gz"
+    attached.parent.mkdir(parents=True)
+    attached.write_bytes(ARCHIVE)
+    monkeypatch.setenv("KAGGLE_KERNEL_RUN_TYPE", "Interactive")
+    monkeypatch.setenv("COURSE_KAGGLE_INPUT", str(course / "kaggle-input"))
+
+    folder = data.download(f"{closed_port_url}/digits.tar.gz", SHA256, progress=False)  # no server: offline
+
+    assert folder == course / "local" / "digits"
+    assert_extracted(folder)
+    assert f"using {attached}: the Kaggle dataset attached to this notebook" in capsys.readouterr().out
+    assert not (course / "course" / "data" / "digits.tar.gz").exists(), "read in place, not copied"
+
+
+def test_on_kaggle_an_attached_file_with_another_checksum_is_not_used(course, monkeypatch, closed_port_url):
+    attached = course / "kaggle-input" / "other" / "digits.tar.gz"
+    attached.parent.mkdir(parents=True)
+    attached.write_bytes(ARCHIVE + b"changed")
+    monkeypatch.setenv("KAGGLE_KERNEL_RUN_TYPE", "Interactive")
+    monkeypatch.setenv("COURSE_KAGGLE_INPUT", str(course / "kaggle-input"))
+    with pytest.raises(CourseError, match="cannot download .*: the server cannot be reached"):
+        data.download(f"{closed_port_url}/digits.tar.gz", SHA256, progress=False)

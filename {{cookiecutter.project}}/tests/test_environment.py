@@ -12,8 +12,10 @@ import torch
 
 from conftest import PACKAGE, ROOT
 from {{ cookiecutter.package }} import bootstrap, environment
+from {{ cookiecutter.package }}.config import load_config
+from {{ cookiecutter.package }}.errors import CourseError
 
-RUNTIME_VARIABLES = ("COLAB_RELEASE_TAG", "KAGGLE_KERNEL_RUN_TYPE", "CI", "GITHUB_ACTIONS")
+RUNTIME_VARIABLES = ("COLAB_RELEASE_TAG", "KAGGLE_KERNEL_RUN_TYPE", "KAGGLE_URL_BASE", "CI", "GITHUB_ACTIONS")
 
 
 @pytest.fixture
@@ -34,6 +36,8 @@ def clean_env(monkeypatch):
         ({"CI": "false"}, "local"),
         ({"CI": "0"}, "local"),
         ({"COLAB_RELEASE_TAG": "x", "CI": "true"}, "colab"),
+        ({"KAGGLE_URL_BASE": "https://www.kaggle.com"}, "kaggle"),
+        ({"KAGGLE_KERNEL_RUN_TYPE": "Interactive", "COLAB_RELEASE_TAG": "x"}, "kaggle"),  # Kaggle's image is Colab's
         ({"KAGGLE_KERNEL_RUN_TYPE": "Batch", "CI": "1"}, "kaggle"),
     ],
 )
@@ -95,6 +99,8 @@ def test_course_env_prints_a_table(course_cli, subprocess_env, tmp_path):
     assert rows["course root"] == str(ROOT)
     assert rows["checkpoints"] == str(tmp_path / "ckpt")
     assert rows["data cache"] == str(ROOT / "data")
+    assert re.fullmatch(r"\d+\.\d GB RAM", rows["memory"])
+    assert float(rows["memory"].split()[0]) == pytest.approx(environment.memory_gb(), abs=0.05)
 
 
 def test_env_outside_a_course_still_describes_the_runtime(tmp_path, monkeypatch):
@@ -116,3 +122,36 @@ def test_import_does_not_load_heavy_libraries(subprocess_env):
         [sys.executable, "-c", code], env=subprocess_env, capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "[]"
+
+
+def test_memory_is_what_the_kernel_reports():
+    with open("/proc/meminfo") as meminfo:  # the OS's own count, in KiB
+        total_kib = int(next(line for line in meminfo if line.startswith("MemTotal:")).split()[1])
+    assert environment.memory_gb() == pytest.approx(total_kib * 1024 / 1e9, rel=0.01)
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ('[project]\nname = "x"\n', "has no [tool.course] table, so"),
+        ('[tool.course]\ntitle = "T"\n', "[tool.course] in {pyproject} has no `package`: add it"),
+        ("[tool.course\n", "is not valid TOML"),
+    ],
+)
+def test_a_folder_that_is_no_course_is_one_clear_error(tmp_path, text, message):
+    pyproject = tmp_path / "pyproject.toml"
+    pyproject.write_text(text)
+    with pytest.raises(CourseError) as caught:
+        load_config(tmp_path)
+    assert message.format(pyproject=pyproject) in str(caught.value)
+    assert "KeyError" not in str(caught.value) and "('tool')" not in str(caught.value)
+
+
+def test_memory_budget_is_read_and_checked(tmp_path):
+    table = (ROOT / "pyproject.toml").read_text().split("[tool.course]")[1].split("\n[")[0]
+    (tmp_path / "pyproject.toml").write_text("[tool.course]" + table + "\nmemory_budget_gb = 25.5\n")
+    assert load_config(tmp_path).memory_budget_gb == 25.5
+    assert load_config(ROOT).memory_budget_gb == 12.7  # Colab's standard runtime when not set
+    (tmp_path / "pyproject.toml").write_text("[tool.course]" + table + '\nmemory_budget_gb = "lots"\n')
+    with pytest.raises(CourseError, match="memory_budget_gb = 'lots'.*give a positive number, e.g. 12.7"):
+        load_config(tmp_path)

@@ -429,3 +429,31 @@ def test_shards_split_lessons_for_parallel_ci_jobs(course):
     assert [[p.stem for p in shard] for shard in shards] == [["00_reads_src", "02_fails"], ["01_passes"]]
     with pytest.raises(CourseError, match="--shard 0/2"):
         command.select_shard(lessons, "0/2")
+
+
+MEMORY_HOG = """\
+import subprocess, sys, time
+block = bytearray(300 * 2**20)
+block[::4096] = b"\\x01" * len(range(0, len(block), 4096))  # touch every page: resident, not just reserved
+child = subprocess.Popen([sys.executable, "-c", "import time; b = bytearray(200 * 2**20); "
+                          "b[::4096] = b'\\\\x01' * len(range(0, len(b), 4096)); time.sleep(2.5)"])
+child.wait()
+"""
+
+
+def test_peak_ram_of_kernel_and_children_is_reported_and_held_against_the_budget(tmp_path, course_cli):
+    course = tiny_course(
+        tmp_path / "course", {"00_big": lesson_notebook(MEMORY_HOG, parameters="smoke = False")}, memory_budget_gb=0.4
+    )
+    result = course_cli("test", "--smoke", cwd=course)
+    assert result.returncode == 0, result.stdout + result.stderr  # over budget is a warning, not a failure
+    peak = _report(course)["00_big"]["peak_ram_mb"]
+    assert 480 < peak < 2000, peak  # 300 MB in the kernel + 200 MB in its child, both counted
+    assert "peak RAM" in result.stdout.splitlines()[1]
+    (warning,) = [line.strip() for line in result.stdout.splitlines() if line.strip().startswith("warning:")]
+    assert (
+        warning.startswith("warning: peak RAM 0.")
+        and "is over the 0.4 GB budget (memory_budget_gb in [tool.course]" in warning
+    )
+    markdown = (course / "build" / "report.md").read_text()
+    assert "## Warnings" in markdown and "- 00_big: peak RAM" in markdown

@@ -12,6 +12,7 @@ ROOT = Path(__file__).resolve().parents[1]
 WORKFLOWS = ROOT / ".github" / "workflows"
 CPU = WORKFLOWS / "lessons-cpu.yml"
 GPU = WORKFLOWS / "lessons-gpu.yml"  # absent when the course was generated with gpu_ci = none
+COLAB = WORKFLOWS / "lessons-colab.yml"
 
 
 def check_jsonschema() -> list[str]:
@@ -44,7 +45,7 @@ def step_using(workflow: dict, action: str) -> dict:
     return matches[0]
 
 
-@pytest.mark.parametrize("path", [CPU, GPU], ids=["cpu", "gpu"])
+@pytest.mark.parametrize("path", [CPU, GPU, COLAB], ids=["cpu", "gpu", "colab"])
 def test_workflow_matches_githubs_schema(path):
     if not path.exists():
         pytest.skip(f"{path.name} is not part of this course (gpu_ci = none)")
@@ -107,3 +108,56 @@ def test_gpu_workflow_runs_full_lessons_on_a_self_hosted_gpu_runner():
     assert step_running(workflow, "course test")["run"].strip() == "course test --gpu"
     assert "--system-site-packages" in step_running(workflow, "venv")["run"]  # keep the runner's CUDA torch
     assert step_using(workflow, "actions/upload-artifact")["if"] == "always()"
+
+
+def test_colab_workflow_runs_lessons_and_tests_on_colabs_versions_every_push_and_week():
+    workflow = load(COLAB)
+    assert "push" in workflow["on"] and "workflow_dispatch" in workflow["on"]
+    (schedule,) = workflow["on"]["schedule"]
+    minute, hour, day, month, weekday = schedule["cron"].split()
+    assert (day, month) == ("*", "*") and weekday.isdigit(), "once a week"
+    refresh = step_running(workflow, "colab-pins")
+    assert refresh["if"] == "github.event_name == 'schedule'", "pushes test the committed pins"
+    names = [step.get("run", "") or step.get("uses", "") for step in steps(workflow)]
+    install = step_running(workflow, "pip install")
+    assert install["run"].strip() == 'pip install -e ".[dev]" -c constraints/colab.txt'
+    assert names.index(refresh["run"]) < names.index(install["run"]) < names.index("course test --smoke -n 2")
+    assert "python -m pytest" in step_running(workflow, "pytest")["run"]
+
+
+def test_colab_workflow_takes_the_python_colab_has(tmp_path):
+    script = step_running(load(COLAB), "# python:")["run"]
+    output = tmp_path / "github_output"
+    done = subprocess.run(
+        ["bash", "-c", script],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={"GITHUB_OUTPUT": str(output), "PATH": "/usr/bin:/bin"},
+    )
+    assert done.returncode == 0, done.stderr
+    wanted = next(
+        line.split(":")[1].strip()
+        for line in (ROOT / "constraints" / "colab.txt").read_text().splitlines()
+        if line.startswith("# python:")
+    )
+    assert output.read_text() == f"version={wanted}\n" and wanted.startswith("3.")
+
+
+def test_the_weekly_refresh_step_needs_nothing_but_the_standard_library(tmp_path):
+    """The step runs before anything is installed: here `python3` is this Python without site-packages."""
+    course = tmp_path / "course"
+    shutil.copytree(ROOT, course, ignore=shutil.ignore_patterns(".git", ".venv", "build", "data", "checkpoints"))
+    freeze, os_info = tmp_path / "freeze.txt", tmp_path / "os-info.txt"
+    freeze.write_text("fastai==2.8.9\ntorch==2.11.0+cu128\n")
+    os_info.write_text("Python 3.13.15\n")
+    shim = tmp_path / "bin" / "python3"
+    shim.parent.mkdir()
+    shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" -S "$@" --freeze "{freeze}" --os-info "{os_info}"\n')
+    shim.chmod(0o755)
+    script = step_running(load(COLAB), "colab-pins")["run"].replace("git diff", "true")
+    done = subprocess.run(
+        ["bash", "-c", script], cwd=course, capture_output=True, text=True, env={"PATH": f"{shim.parent}:/usr/bin:/bin"}
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "fastai==2.8.9" in (course / "constraints" / "colab.txt").read_text()

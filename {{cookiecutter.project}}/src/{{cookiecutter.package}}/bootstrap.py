@@ -1,52 +1,73 @@
 """``setup()``: the second half of every lesson's setup cell, once the course is on ``sys.path``.
 
-The cell finds (or clones) the repo; ``setup`` makes the runtime ready for the lesson and
-says in one line where it runs. Every step checks before acting, so rerunning is cheap.
+The cell mounts Drive and copies the course the first time; ``setup`` brings the copy up to
+date (Colab, Kaggle), installs what the runtime lacks, makes edits to ``src/`` take effect,
+and says in one line where the lesson runs. Every step checks before acting, so rerunning
+is cheap.
 """
 
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 from .config import course_paths, find_root
 from .errors import CourseError
 
-# Colab and Kaggle ship torch builds that match their CUDA, and an ipykernel their notebook
-# front end talks to; a pip upgrade would replace them and force a runtime restart (or cut
-# the notebook off), so these are installed only when entirely absent, and pinned otherwise.
-NEVER_REINSTALL = ("torch", "torchvision", "torchaudio", "ipykernel")
+_hinted = globals().get("_hinted", False)  # the Drive hint is shown once per kernel
 
 
 def setup(root: Path | str | None = None, *, install: bool | None = None) -> None:
-    """Prepare the runtime for a lesson and print one status line.
+    """Prepare the runtime for a lesson and print one status line (and a line per thing to know).
 
     ``install``: add missing requirements with pip (default: only in Colab and Kaggle,
     where the runtime is fresh; locally you installed the course yourself).
     """
+    from . import reloading
     from .environment import runtime
 
     root = Path(root).resolve() if root else find_root()
     os.environ["COURSE_ROOT"] = str(root)  # Colab starts in /content: later lookups must not walk up from there
     where = runtime()
+    reloading.changed_modules()  # what is loaded now, before an update changes the files
+    if where in ("colab", "kaggle") and (root / ".git").is_dir():
+        for line in _update(root, where):
+            print(line)
+        reloading.reload_changed()  # the new code runs from here on, this function's rest included
+    _prepare(root, where, install)
+
+
+def _update(root: Path, where: str) -> list[str]:
+    from . import updates
+    from .config import load_config
+
+    return updates.update(root, load_config(root).branch, kaggle=where == "kaggle")
+
+
+def _prepare(root: Path, where: str, install: bool | None) -> None:
+    from .installer import install_missing
+
     if install if install is not None else where in ("colab", "kaggle"):
         install_missing(root)
     shell = _ipython()
     notes = []
     if shell is not None:
-        notes += _enable_autoreload(shell)
+        notes += _follow_edits(shell)
         _show_course_errors_briefly(shell)
     notes += _drive_duplicate_notes(root)
+    if where == "colab":
+        notes += _drive_notes(root)
     print(status_line(root, where), *notes, sep="\n")
 
 
 def describe() -> dict[str, str]:
     """Everything `course env` shows, as label -> value: runtime, device, Drive, versions, paths."""
     from . import drive
-    from .environment import device_info, runtime, versions
+    from .environment import device_info, memory_gb, runtime, versions
 
     rows = {"runtime": runtime(), "device": str(device_info())}
+    ram = memory_gb()
+    rows["memory"] = f"{ram:.1f} GB RAM" if ram else "unknown"
     if rows["runtime"] == "colab":
         rows["google drive"] = f"mounted at {drive.mount_point()}" if drive.is_mounted() else "not mounted"
     rows.update(versions())
@@ -77,7 +98,7 @@ def cli_env(args) -> int:
 
 
 def status_line(root: Path, where: str) -> str:
-    from .environment import device_info
+    from .environment import device_info, memory_gb
 
     device = device_info()
     if device.kind == "cuda":
@@ -85,70 +106,9 @@ def status_line(root: Path, where: str) -> str:
         shown = f"GPU {device.name}{memory}"
     else:
         shown = "CPU (no GPU: Runtime > Change runtime type)" if where == "colab" else "CPU"
-    return f"Course ready · {where} · {shown} · repo {root} · data {course_paths(root).data}"
-
-
-def missing_requirements(root: Path) -> list[str]:
-    """Requirements of ``[project].dependencies`` that are absent or too old (``NEVER_REINSTALL`` only if absent)."""
-    import importlib.metadata  # not at the top: it would double the cost of `import <package>`
-
-    from packaging.requirements import Requirement
-    from packaging.utils import canonicalize_name
-
-    missing = []
-    for text in _dependencies(root):
-        requirement = Requirement(text)
-        if requirement.marker and not requirement.marker.evaluate():
-            continue
-        try:
-            installed = importlib.metadata.version(requirement.name)
-        except importlib.metadata.PackageNotFoundError:
-            missing.append(text)
-            continue
-        protected = canonicalize_name(requirement.name) in NEVER_REINSTALL
-        if not protected and not requirement.specifier.contains(installed, prereleases=True):
-            missing.append(text)
-    return missing
-
-
-def install_missing(root: Path) -> list[str]:
-    """pip-install what is missing in one call, pinning the runtime's own builds; no call if nothing is missing."""
-    missing = missing_requirements(root)
-    if not missing:
-        return []
-    import subprocess
-    import tempfile
-
-    from .environment import installed_versions
-
-    print("Installing what this runtime lacks:", ", ".join(missing))
-    with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as pins:
-        installed = installed_versions(NEVER_REINSTALL).items()
-        pins.write("".join(f"{name}=={version}\n" for name, version in installed if version))
-    try:
-        done = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--constraint", pins.name, *missing])
-    finally:
-        os.unlink(pins.name)
-    if done.returncode:
-        raise CourseError(
-            f"pip could not install {', '.join(missing)} (see its message above): "
-            "check the internet connection (Kaggle: Settings > Internet on) and rerun the setup cell"
-        )
-    return missing
-
-
-def _dependencies(root: Path) -> list[str]:
-    try:
-        import tomllib
-    except ModuleNotFoundError:  # Python < 3.11
-        import tomli as tomllib
-    pyproject = root / "pyproject.toml"
-    try:
-        return list(tomllib.loads(pyproject.read_text(encoding="utf-8"))["project"]["dependencies"])
-    except (OSError, KeyError, tomllib.TOMLDecodeError) as error:
-        raise CourseError(
-            f"cannot read [project].dependencies from {pyproject} ({error}): restore it from git"
-        ) from None
+    ram = memory_gb()
+    ram = f" · {ram:.1f} GB RAM" if ram else ""
+    return f"Course ready · {where} · {shown}{ram} · repo {root} · data {course_paths(root).data}"
 
 
 def _ipython():
@@ -159,12 +119,14 @@ def _ipython():
     return get_ipython()
 
 
-def _enable_autoreload(shell) -> list[str]:
-    """Edits to src/ take effect in the next cell, without a restart. Returns a note if that is impossible.
+def _follow_edits(shell) -> list[str]:
+    """Edits to src/ take effect in the next cell, without a restart.
 
-    ``COURSE_AUTORELOAD=0`` leaves it off: batch runs (``course test``, ``course run``) set it,
-    since nobody edits code during them, and with torch and fastai loaded the check before
-    every cell walks hundreds of thousands of module attributes.
+    IPython's autoreload where it loads; where it cannot (Colab's IPython 7.34 on Python 3.12
+    and later), the course reloads its own changed modules (``reloading``).
+    ``COURSE_AUTORELOAD=0`` leaves both off: batch runs (``course test``, ``course run``) set it,
+    since nobody edits code during them, and with torch and fastai loaded autoreload's check
+    before every cell walks hundreds of thousands of module attributes.
     """
     if os.environ.get("COURSE_AUTORELOAD") == "0":
         return []
@@ -172,8 +134,13 @@ def _enable_autoreload(shell) -> list[str]:
         return []
     try:
         shell.run_line_magic("load_ext", "autoreload")
-    except ImportError as error:  # e.g. an old IPython on a new Python (its autoreload imports `imp`)
-        return [f"Note: autoreload is unavailable ({error}); restart the runtime after editing src/."]
+    except ImportError:  # e.g. an old IPython on a new Python (its autoreload imports `imp`)
+        pass
+    if shell.find_line_magic("autoreload") is None:
+        from . import reloading
+
+        reloading.watch(shell, after_reload=lambda: _show_course_errors_briefly(shell))
+        return []
     shell.run_line_magic("autoreload", "2")
     return []
 
@@ -190,6 +157,26 @@ def _show_course_errors_briefly(shell) -> None:
         return [line]
 
     shell.set_custom_exc((CourseError,), show)
+
+
+def _drive_notes(root: Path) -> list[str]:
+    """Where work is kept in Colab: on Drive (a hint, once per kernel), or nowhere when Drive is not mounted."""
+    global _hinted
+    from . import drive
+
+    if not root.is_relative_to(drive.mount_point()):
+        return [
+            "Warning: the course is on this runtime's disk, not on Google Drive: your edits, downloads and "
+            "checkpoints are lost when the runtime resets. Run the setup cell again and allow Drive access to keep them."
+        ]
+    if _hinted:
+        return []
+    _hinted = True
+    return [
+        f"Your lessons are in {root / 'lessons'} on Google Drive: open them from there (Drive > Open with > "
+        "Google Colaboratory) and your edits are saved; a lesson opened from its badge on GitHub is a view that "
+        "keeps nothing unless you use File > Save a copy in Drive."
+    ]
 
 
 def _drive_duplicate_notes(root: Path) -> list[str]:

@@ -44,6 +44,12 @@ def _sync(args):
     return cli_sync(args)
 
 
+def _colab_pins(args):
+    from .authoring.colab_pins import cli_colab_pins
+
+    return cli_colab_pins(args)
+
+
 def _run(args):
     from .experiments.commands import cli_run
 
@@ -119,6 +125,20 @@ def _add_authoring(sub):
     p.set_defaults(handler=_check)
     p = sub.add_parser("sync", help="fix what can be fixed automatically, report the rest")
     p.set_defaults(handler=_sync)
+    from .authoring.colab_pins import FREEZE_URL, OS_INFO_URL
+
+    p = sub.add_parser(
+        "colab-pins",
+        help="pin Colab's package versions in constraints/colab.txt and set the floors CI tests",
+        description="Write constraints/colab.txt from the package list Colab publishes (the packages "
+        "constraints/ci.txt pins, and Colab's Python), and set each floor in pyproject.toml to the "
+        "oldest version CI tests.",
+    )
+    p.add_argument(
+        "--freeze", default=FREEZE_URL, metavar="FILE_OR_URL", help="Colab's pip freeze (default: %(default)s)"
+    )
+    p.add_argument("--os-info", default=OS_INFO_URL, metavar="FILE_OR_URL", help="Colab's os-info, for its Python")
+    p.set_defaults(handler=_colab_pins)
 
 
 def _add_experiments(sub):

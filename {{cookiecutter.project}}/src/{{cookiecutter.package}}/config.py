@@ -8,21 +8,26 @@ are derived from the repo root and the runtime (on Drive in Colab).
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import MISSING, dataclass
 from pathlib import Path
 
 from .environment import runtime
 from .errors import CourseError
 
+COLAB_RAM_GB = 12.7  # a standard Colab runtime
+
 
 @dataclass(frozen=True)
 class CourseConfig:
+    """``[tool.course]``: every key is required except those with a default here."""
+
     title: str
     package: str
     github_user: str
     github_repo: str
     branch: str
     drive_folder: str
+    memory_budget_gb: float = COLAB_RAM_GB  # `course test` warns about a lesson that needs more RAM
 
     @property
     def repo_url(self) -> str:
@@ -51,7 +56,7 @@ def find_root(start: Path | None = None) -> Path:
 
 
 def load_config(root: Path | None = None) -> CourseConfig:
-    """Read ``[tool.course]`` from the repo's pyproject.toml."""
+    """Read ``[tool.course]`` from the repo's pyproject.toml; ``CourseError`` naming what is wrong."""
     try:
         import tomllib
     except ModuleNotFoundError:  # Python < 3.11
@@ -59,12 +64,36 @@ def load_config(root: Path | None = None) -> CourseConfig:
     root = root or find_root()
     pyproject = root / "pyproject.toml"
     try:
-        table = tomllib.loads(pyproject.read_text(encoding="utf-8"))["tool"]["course"]
-        return CourseConfig(**{name: str(table[name]) for name in CourseConfig.__dataclass_fields__})
-    except (OSError, KeyError, tomllib.TOMLDecodeError) as error:
+        document = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as error:
         raise CourseError(
-            f"{pyproject} has no valid [tool.course] table ({error}): restore it from the template"
+            f"cannot read {pyproject} ({error}): restore it with `git checkout -- pyproject.toml`"
         ) from None
+    except tomllib.TOMLDecodeError as error:
+        raise CourseError(f"{pyproject} is not valid TOML ({error}): fix that line") from None
+    table = document.get("tool", {}).get("course")
+    if not isinstance(table, dict):
+        raise CourseError(
+            f"{pyproject} has no [tool.course] table, so {root} is not a course: run this inside a course "
+            "made from the template, or set COURSE_ROOT to one"
+        )
+    values = {}
+    for name, field in CourseConfig.__dataclass_fields__.items():
+        if name in table:
+            values[name] = _value(pyproject, name, table[name], field.default)
+        elif field.default is MISSING:
+            raise CourseError(
+                f"[tool.course] in {pyproject} has no `{name}`: add it (see the template's pyproject.toml)"
+            )
+    return CourseConfig(**values)
+
+
+def _value(pyproject: Path, name: str, value, default):
+    if default is MISSING:
+        return str(value)
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
+        return float(value)
+    raise CourseError(f"[tool.course] {name} = {value!r} in {pyproject}: give a positive number, e.g. {default}")
 
 
 @dataclass(frozen=True)

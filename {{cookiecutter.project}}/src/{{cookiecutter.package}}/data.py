@@ -60,12 +60,35 @@ def download(
     processor = _Extract(paths.local_data / _strip_archive_suffix(name), url) if extract and _is_archive(name) else None
     downloader = _ResumingDownloader(cached, known_hash, progress)
     with FileLock(_lock_path(cached)), _quiet(pooch.get_logger()):
+        attached = _kaggle_dataset(name, known_hash)
+        if attached is not None:
+            print(
+                f"using {attached}: the Kaggle dataset attached to this notebook has {name} with the expected checksum"
+            )
+            return Path(processor(str(attached), "fetch", None)) if processor else attached
         result = pooch.retrieve(
             url, known_hash, fname=name, path=paths.data, processor=processor, downloader=downloader
         )
     if downloader.downloaded and known_hash is None:
         print(f"sha256 of {name}: {pooch.file_hash(str(cached))} (pass it as sha256= to check future downloads)")
     return Path(result)
+
+
+def _kaggle_dataset(name: str, known_hash: str | None) -> Path | None:
+    """On Kaggle, a file called ``name`` in a dataset attached under /kaggle/input whose sha256 matches.
+
+    Only a file with a known checksum counts: the name alone does not say it is the same data.
+    ``COURSE_KAGGLE_INPUT`` points elsewhere (tests).
+    """
+    from .environment import runtime
+
+    if known_hash is None or runtime() != "kaggle":
+        return None
+    inputs = Path(os.environ.get("COURSE_KAGGLE_INPUT") or "/kaggle/input")
+    for candidate in sorted(inputs.glob(f"**/{glob.escape(name)}")) if inputs.is_dir() else []:
+        if candidate.is_file() and pooch.file_hash(str(candidate)) == known_hash:
+            return candidate
+    return None
 
 
 @contextlib.contextmanager

@@ -16,12 +16,18 @@ from dataclasses import dataclass
 VERSIONED_PACKAGES = ("torch", "torchvision", "fastai")
 
 
+KAGGLE_VARIABLES = ("KAGGLE_KERNEL_RUN_TYPE", "KAGGLE_URL_BASE")
+
+
 def runtime() -> str:
-    """``"colab"``, ``"kaggle"``, ``"ci"`` or ``"local"``: decides where data and checkpoints live."""
+    """``"colab"``, ``"kaggle"``, ``"ci"`` or ``"local"``: decides where data and checkpoints live.
+
+    Kaggle is asked first: its image is built on Colab's, so ``google.colab`` imports there too.
+    """
+    if any(os.environ.get(name) for name in KAGGLE_VARIABLES):
+        return "kaggle"
     if os.environ.get("COLAB_RELEASE_TAG") or _importable("google.colab"):
         return "colab"
-    if os.environ.get("KAGGLE_KERNEL_RUN_TYPE"):
-        return "kaggle"
     if _flag(os.environ.get("CI")) or _flag(os.environ.get("GITHUB_ACTIONS")):
         return "ci"
     return "local"
@@ -77,6 +83,14 @@ def device_info() -> DeviceInfo:
 
 def _cpu_info() -> DeviceInfo:
     return DeviceInfo(kind="cpu", name=platform.machine() or "unknown", count=os.cpu_count() or 1)
+
+
+def memory_gb() -> float | None:
+    """This machine's RAM in GB (10^9 bytes, as Colab shows it); None where the OS does not say."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1e9
+    except (ValueError, OSError, AttributeError):  # not a POSIX system
+        return None
 
 
 def installed_versions(packages) -> dict[str, str | None]:

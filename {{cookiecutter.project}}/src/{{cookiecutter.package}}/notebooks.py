@@ -186,28 +186,32 @@ _SETUP_CELL = """\
 # @title {title} · setup (run me first) {{ display-mode: "form" }}
 import os, subprocess, sys
 from pathlib import Path
+kaggle = bool(os.environ.get("KAGGLE_KERNEL_RUN_TYPE") or os.environ.get("KAGGLE_URL_BASE"))
 try:
-    from google.colab import drive  # importable only in Colab
+    from google.colab import drive  # Colab (Kaggle's image has it too)
 except ImportError:
     drive = None
-kaggle = "KAGGLE_KERNEL_RUN_TYPE" in os.environ
-if drive:  # Colab: the course lives on your Google Drive, so your work survives a runtime reset
+if kaggle:
+    root = Path(os.environ.get("COURSE_KAGGLE_WORKING", "/kaggle/working")) / {repo_name}
+elif drive:  # Colab: the course lives on your Google Drive, so your work survives a runtime reset
     mount = Path(os.environ.get("COURSE_DRIVE_MOUNT", "/content/drive"))
-    if not (mount / "MyDrive").is_dir():
-        drive.mount(str(mount))
-    root = mount / "MyDrive" / {drive_folder}
-elif kaggle:
-    root = Path("/kaggle/working") / {repo_name}
+    try:
+        os.listdir(mount / "MyDrive")  # fails when not mounted, or when the mount dropped
+    except OSError as gone:
+        try:
+            drive.mount(str(mount), force_remount=not isinstance(gone, FileNotFoundError))
+        except Exception as refused:  # access not given, timed out, ...
+            print(f"Google Drive is not mounted ({{refused}}): this runtime's disk is used instead. Run this cell again to retry.")
+    root = mount / "MyDrive" / {drive_folder} if os.path.isdir(mount / "MyDrive") else mount.parent / {repo_name}
 else:  # your computer: the repository this notebook is in
     here = Path.cwd()
     root = Path(os.environ.get("COURSE_ROOT") or next((p for p in (here, *here.parents) if (p / "pyproject.toml").is_file()), here))
-if drive or kaggle:  # copy the course the first time, update it later (git refuses to overwrite your edits)
-    update, url = (root / ".git").is_dir(), os.environ.get("COURSE_REPO_URL", {repo_url})
-    git = ["-C", str(root), "pull", "--quiet", "--ff-only"] if update else ["clone", "--quiet", "--branch", {branch}, url, str(root)]
-    done = subprocess.run(["git", *git], capture_output=True, text=True)
-    reason = [line for line in done.stderr.splitlines() if not line.startswith("hint:")] or ["git failed"]
+if (kaggle or drive) and not (root / ".git").is_dir():  # copy the course the first time; setup() updates it later
+    url = os.environ.get("COURSE_REPO_URL", {repo_url})
+    done = subprocess.run(["git", "clone", "--quiet", "--branch", {branch}, url, str(root)], capture_output=True, text=True)
     if done.returncode:
-        print("Course not updated, your copy is kept:" if update else "Could not copy the course:", reason[0])
+        reason = [line for line in done.stderr.splitlines() if not line.startswith("hint:")] or ["git failed"]
+        print("Could not copy the course:", reason[0] + (" (Kaggle: turn on Settings > Internet)" if kaggle else ""))
 if not (root / "src" / {package}).is_dir():
     raise SystemExit(f"No course code in {{root}}: " + ("see git's message above" if drive or kaggle else "open the notebook inside the course folder, or set COURSE_ROOT to it"))
 if str(root / "src") not in sys.path:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..config import COLAB_RAM_GB
 from ..errors import CourseError
 from ..notebooks import lesson_parameters, resolve_lessons
 from .job import LessonJob, LessonResult, limits_for_test
@@ -12,13 +13,14 @@ from .runner import run_lessons
 
 def cli_test(args) -> int:
     """Run the chosen lessons (cached when unchanged), print and write the report."""
-    from ..config import find_root
+    from ..config import find_root, load_config
     from ..experiments.overrides import parse_value
     from ..formatting import shown
     from . import cache as lesson_cache
     from . import report
 
     root = find_root()
+    budget_gb = load_config(root).memory_budget_gb
     build = root / "build"
     report_dir = Path(args.report).resolve() if args.report else build
     if args.workers < 1:
@@ -65,6 +67,7 @@ def cli_test(args) -> int:
     def finished(result: LessonResult) -> None:
         if args.gpu:
             check_gpu_use(result)
+        check_memory(result, budget_gb)
         if result.status == "passed":
             cache.store(result.lesson, keys[result.lesson], result.to_json())
         else:
@@ -112,6 +115,16 @@ def check_gpu_use(result: LessonResult) -> LessonResult:
         result.error = (
             f"ran on {result.device or 'an unknown device'}, not on CUDA (--gpu): "
             "make the lesson put its model and data on the GPU (device='auto' or 'cuda')"
+        )
+    return result
+
+
+def check_memory(result: LessonResult, budget_gb: float) -> LessonResult:
+    """Warn (not fail) when a lesson's peak RAM is over the course's budget: it would not fit a Colab runtime."""
+    if result.peak_ram_mb is not None and result.peak_ram_mb * 2**20 > budget_gb * 1e9:
+        result.warnings.append(
+            f"peak RAM {result.peak_ram_mb * 2**20 / 1e9:.1f} GB is over the {budget_gb:g} GB budget "
+            f"(memory_budget_gb in [tool.course]; a standard Colab runtime has about {COLAB_RAM_GB:g} GB)"
         )
     return result
 

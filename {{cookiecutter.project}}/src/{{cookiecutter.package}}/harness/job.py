@@ -75,11 +75,13 @@ class LessonResult:
     device: str | None = None  # "cuda" or "cpu" as seen inside the kernel; None if unknown
     gpu_name: str | None = None
     peak_gpu_memory_mb: float | None = None
+    peak_ram_mb: float | None = None  # resident memory of the kernel and everything it started
     failed_cell: int | None = None
     failed_source: str = ""
     error: str = ""
     executed_notebook: Path | None = None
     traceback: str = ""
+    warnings: list[str] = field(default_factory=list)  # worth knowing, not a failure
 
     @property
     def ok(self) -> bool:

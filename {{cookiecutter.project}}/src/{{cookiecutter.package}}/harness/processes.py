@@ -88,6 +88,17 @@ def kill_tree(root: psutil.Process, *, include_root: bool = True, timeout: float
     return killed
 
 
+def descendants_rss() -> int:
+    """Resident memory, in bytes, of every process below this one (gone or inaccessible ones count 0)."""
+    total = 0
+    for process in psutil.Process().children(recursive=True):
+        try:
+            total += process.memory_info().rss
+        except psutil.Error:
+            pass
+    return total
+
+
 def kill_descendants(timeout: float = 5.0) -> list[int]:
     """Kill every descendant of this process (adopted orphans included) and reap them."""
     return kill_tree(psutil.Process(), include_root=False, timeout=timeout)

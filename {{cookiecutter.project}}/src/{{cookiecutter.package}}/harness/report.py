@@ -22,19 +22,23 @@ def status_line(result) -> str:
     if not result.ok:
         cell = f"cell {result.failed_cell}: " if result.failed_cell is not None else ""
         text += f"\n         {cell}{result.error}"
+    for warning in result.warnings:
+        text += f"\n         warning: {warning}"
     return text
 
 
 def where(result) -> str:
+    """The device (GPU name and peak GPU memory) and the peak RAM of a lesson."""
+    ram = f", peak RAM {result.peak_ram_mb / 1024:.1f} GiB" if result.peak_ram_mb else ""
     if result.device == "cuda":
         memory = f", peak {result.peak_gpu_memory_mb:.0f} MiB" if result.peak_gpu_memory_mb is not None else ""
-        return f"cuda ({result.gpu_name}{memory})"
-    return result.device or "device unknown"
+        return f"cuda ({result.gpu_name}{memory}){ram}"
+    return (result.device or "device unknown") + ram
 
 
 def summary_table(results) -> str:
     """A plain-text table of every lesson and a totals line."""
-    columns = ["lesson", "status", "seconds", "device", "peak GPU MiB", "failing cell"]
+    columns = ["lesson", "status", "seconds", "device", "peak GPU MiB", "peak RAM MiB", "failing cell"]
     rows = [
         {
             "lesson": r.lesson,
@@ -42,6 +46,7 @@ def summary_table(results) -> str:
             "seconds": f"{r.seconds:.1f}",
             "device": r.gpu_name or r.device or "-",
             "peak GPU MiB": "-" if r.peak_gpu_memory_mb is None else f"{r.peak_gpu_memory_mb:.0f}",
+            "peak RAM MiB": "-" if r.peak_ram_mb is None else f"{r.peak_ram_mb:.0f}",
             "failing cell": "-" if r.failed_cell is None else str(r.failed_cell),
         }
         for r in results
@@ -73,7 +78,16 @@ def write_reports(folder: Path, results, *, options: dict, environment: dict) ->
 
 
 def markdown(results, environment: dict) -> str:
-    columns = ["lesson", "status", "seconds", "device", "GPU", "peak GPU memory (MiB)", "failing cell"]
+    columns = [
+        "lesson",
+        "status",
+        "seconds",
+        "device",
+        "GPU",
+        "peak GPU memory (MiB)",
+        "peak RAM (MiB)",
+        "failing cell",
+    ]
     rows = [
         {
             "lesson": r.lesson,
@@ -82,6 +96,7 @@ def markdown(results, environment: dict) -> str:
             "device": r.device or "unknown",
             "GPU": r.gpu_name,
             "peak GPU memory (MiB)": None if r.peak_gpu_memory_mb is None else f"{r.peak_gpu_memory_mb:.0f}",
+            "peak RAM (MiB)": None if r.peak_ram_mb is None else f"{r.peak_ram_mb:.0f}",
             "failing cell": r.failed_cell,
         }
         for r in results
@@ -91,8 +106,13 @@ def markdown(results, environment: dict) -> str:
         "",
         f"{totals(results)} (Python {environment.get('python')}, torch {environment.get('packages', {}).get('torch')})",
         "",
-        markdown_table(columns, rows, right=("seconds", "peak GPU memory (MiB)", "failing cell")).rstrip("\n"),
+        markdown_table(
+            columns, rows, right=("seconds", "peak GPU memory (MiB)", "peak RAM (MiB)", "failing cell")
+        ).rstrip("\n"),
     ]
+    warned = [(r.lesson, warning) for r in results for warning in r.warnings]
+    if warned:
+        lines += ["", "## Warnings", "", *(f"- {lesson}: {escape_markdown(warning)}" for lesson, warning in warned)]
     for r in results:
         if r.ok:
             continue

@@ -36,6 +36,7 @@ from .job import LessonJob, LessonResult
 KERNEL_NAME = "course-python"
 INTERRUPT_GRACE_S = 3.0  # after SIGINT, how long a cell may take to stop before the kernel is killed
 STARTUP_TIMEOUT_S = 120.0
+MEMORY_SAMPLE_S = 0.5
 
 # Run silently in the kernel before the lesson: a failing `!command` fails its cell.
 # IPython only stores the exit status in `_exit_code`; a lesson whose `!pip install`
@@ -116,7 +117,11 @@ def imported_modules(notebook: dict) -> list[str]:
 
 
 class _Watchdog(threading.Thread):
-    """Interrupts, then kills, a kernel whose cell or lesson ran past its limit."""
+    """Interrupts, then kills, a kernel whose cell or lesson ran past its limit; records peak memory.
+
+    Memory is the resident memory of everything below this worker (the kernel, its children,
+    DataLoader workers, orphans the worker adopted), sampled every ``MEMORY_SAMPLE_S``.
+    """
 
     def __init__(self, kernel_pid: int, cell_timeout: float, lesson_timeout: float | None):
         super().__init__(daemon=True)
@@ -127,6 +132,8 @@ class _Watchdog(threading.Thread):
         self.cell: tuple[int, float] | None = None  # (index in executed notebook, start time)
         self.last_cell: int | None = None
         self.timed_out: tuple[int | None, str] | None = None  # (cell index, message)
+        self.peak_ram_bytes = 0
+        self._sampled = 0.0
         self._done = threading.Event()
 
     def cell_started(self, cell_index: int, **_) -> None:
@@ -144,6 +151,8 @@ class _Watchdog(threading.Thread):
         interrupted_at = None
         while not self._done.wait(0.1):
             now = time.monotonic()
+            if now - self._sampled >= MEMORY_SAMPLE_S:
+                self.sample_memory()
             if self.timed_out is None:
                 cell = self.cell
                 if self.lesson_timeout is not None and now - self.started > self.lesson_timeout:
@@ -158,6 +167,10 @@ class _Watchdog(threading.Thread):
             elif now - interrupted_at > INTERRUPT_GRACE_S:
                 self._signal(signal.SIGKILL)
                 return
+
+    def sample_memory(self) -> None:
+        self._sampled = time.monotonic()
+        self.peak_ram_bytes = max(self.peak_ram_bytes, processes.descendants_rss())
 
     def _signal(self, signum: int) -> None:
         try:
@@ -316,6 +329,7 @@ class LessonRun:
             error = failure
         finally:
             watchdog.stop()
+            watchdog.sample_memory()  # a short lesson may end between two samples
         seconds = round(time.monotonic() - started, 2)
         probe = self._probe()
         return self._result(seconds, probe, error, watchdog)
@@ -328,6 +342,7 @@ class LessonRun:
             device=probe.get("device"),
             gpu_name=probe.get("gpu_name"),
             peak_gpu_memory_mb=probe.get("peak_gpu_memory_mb"),
+            peak_ram_mb=round(watchdog.peak_ram_bytes / 2**20, 1) if watchdog.peak_ram_bytes else None,
             executed_notebook=self.output,
         )
         if error is None and watchdog.timed_out is None:

@@ -1,0 +1,80 @@
+"""Updating a student's copy: real git, a `file://` remote, the cases the Colab scenario does not reach."""
+
+import shutil
+
+import pytest
+
+from {{ cookiecutter.package }} import updates
+from {{ cookiecutter.package }}.testing import git
+
+
+@pytest.fixture
+def copies(tmp_path):
+    """(teacher's working copy, student's clone) of a small course behind a bare remote."""
+    teacher = tmp_path / "teacher"
+    (teacher / "lessons").mkdir(parents=True)
+    (teacher / "lessons" / "01_intro.ipynb").write_text('{"cells": []}\n')
+    (teacher / "README.md").write_text("course\n")
+    git(teacher, "init", "-q", "-b", "main")
+    git(teacher, "add", "-A")
+    git(teacher, "commit", "-q", "-m", "Course")
+    remote = tmp_path / "remote.git"
+    git(tmp_path, "clone", "-q", "--bare", str(teacher), str(remote))
+    git(teacher, "remote", "add", "origin", remote.as_uri())
+    git(teacher, "fetch", "-q", "origin")
+    student = tmp_path / "student"
+    git(tmp_path, "clone", "-q", remote.as_uri(), str(student))
+    return teacher, student
+
+
+def publish(teacher, message):
+    git(teacher, "add", "-A")
+    git(teacher, "commit", "-q", "-m", message)
+    git(teacher, "push", "-q", "origin", "main")
+
+
+def test_up_to_date_says_nothing(copies):
+    _, student = copies
+    assert updates.update(student, "main") == []
+
+
+def test_no_network_on_kaggle_names_the_switch_and_changes_nothing(copies, tmp_path):
+    teacher, student = copies
+    shutil.rmtree(tmp_path / "remote.git")  # as unreachable as the internet with Kaggle's switch off
+    (student / "README.md").write_text("my notes\n")
+    (line,) = updates.update(student, "main", kaggle=True)
+    assert line.startswith("Course not updated, your copy is kept as it is: git fetch: ")
+    assert line.endswith("(Kaggle: turn on Settings > Internet)")
+    assert (student / "README.md").read_text() == "my notes\n"
+
+
+def test_a_file_the_student_made_where_the_course_now_adds_one_is_kept_beside_it(copies):
+    teacher, student = copies
+    (teacher / "lessons" / "02_next.ipynb").write_text('{"cells": ["teacher"]}\n')
+    publish(teacher, "Lesson 02")
+    (student / "lessons" / "02_next.ipynb").write_text('{"cells": ["student"]}\n')
+    (line,) = updates.update(student, "main")
+    assert (student / "lessons" / "02_next.ipynb").read_text() == '{"cells": ["teacher"]}\n'
+    assert (student / "lessons" / "02_next.mine.ipynb").read_text() == '{"cells": ["student"]}\n'
+    assert "lessons/02_next.ipynb -> lessons/02_next.mine.ipynb" in line
+
+
+def test_a_file_the_student_deleted_comes_back_in_its_new_version(copies):
+    teacher, student = copies
+    (teacher / "README.md").write_text("course, second edition\n")
+    publish(teacher, "README")
+    (student / "README.md").unlink()
+    assert updates.update(student, "main") == ["Course updated (1 file changed)."]
+    assert (student / "README.md").read_text() == "course, second edition\n"
+
+
+def test_a_second_copy_does_not_overwrite_the_first(copies):
+    teacher, student = copies
+    for edition in ("2", "3"):
+        (teacher / "README.md").write_text(f"course {edition}\n")
+        publish(teacher, f"README {edition}")
+        (student / "README.md").write_text(f"my notes on {edition}\n")
+        updates.update(student, "main")
+    assert (student / "README.mine.md").read_text() == "my notes on 2\n"
+    assert (student / "README.mine-2.md").read_text() == "my notes on 3\n"
+    assert (student / "README.md").read_text() == "course 3\n"
