@@ -16,9 +16,10 @@ import psutil
 import pytest
 
 from {{ cookiecutter.package }}.errors import CourseError
-from {{ cookiecutter.package }}.harness import command, worker
+from {{ cookiecutter.package }}.harness import command, in_kernel, outcome, worker
 from {{ cookiecutter.package }}.harness.job import LessonJob, LessonResult
 from {{ cookiecutter.package }}.harness.kernel import ReadyKernelClient
+from {{ cookiecutter.package }}.harness.prewarm import imports_to_prewarm
 from {{ cookiecutter.package }}.harness.runner import execute_lesson, run_lessons
 from {{ cookiecutter.package }}.notebooks import lesson_parameters, resolve_lessons
 from {{ cookiecutter.package }}.testing import course_cli as run_course_cli
@@ -145,7 +146,7 @@ def test_kernel_client_is_ready_when_the_kernel_answers_and_says_when_it_died(tm
     finally:
         run.kernel.kill()
         run.kernel.wait()
-        run._warm_client.stop_channels()
+        run.stop()
 
 
 def test_kernel_that_kills_itself_is_a_failure_not_a_hang(tmp_path):
@@ -210,7 +211,7 @@ def test_parallel_lessons_failing_magic_and_shell_command_and_gpu_probe(tmp_path
     assert (results["magic"].status, results["magic"].failed_cell) == ("failed", 1)
     assert results["magic"].failed_source == "%run no_such_script.py"
     assert (results["shell"].status, results["shell"].failed_cell) == ("failed", 1)
-    assert "exit 3" in results["shell"].error and "non-zero exit status 3" in results["shell"].error
+    assert results["shell"].error == "CommandFailed: `exit 3` exited with status 3"
     assert results["missing"].error == "ModuleNotFoundError: No module named 'no_such_module_for_course_tests'"
     gpu = results["fake_cuda"]
     assert (gpu.status, gpu.device, gpu.gpu_name, gpu.peak_gpu_memory_mb) == ("passed", "cuda", "Fake GPU 80GB", 3.0)
@@ -239,7 +240,7 @@ def test_probe_never_initialises_cuda(capsys):
     saved = sys.modules.get("torch")
     sys.modules["torch"] = fake
     try:
-        exec(worker._PROBE, {})
+        in_kernel.probe()
     finally:
         if saved is None:
             del sys.modules["torch"]
@@ -248,28 +249,55 @@ def test_probe_never_initialises_cuda(capsys):
     assert json.loads(capsys.readouterr().out) == {"device": "cpu", "gpu_name": None, "peak_gpu_memory_mb": None}
 
 
-def test_warm_up_imports_what_the_lesson_imports(tmp_path):
+def code(source, *tags):
+    return {"cell_type": "code", "source": source, "metadata": {"tags": list(tags)}}
+
+
+def test_prewarming_takes_the_imports_a_lesson_makes_before_it_could_change_them():
     notebook = {
         "cells": [
-            {
-                "cell_type": "code",
-                "source": "%load_ext autoreload\nimport os, numpy as np\nfrom fastai.vision.all import *",
-            },
-            {
-                "cell_type": "code",
-                "source": "from . import local\nfrom __future__ import annotations\nif True:\n    import json",
-            },
-            {"cell_type": "code", "source": "%%bash\nimport nothing"},
+            code("import os, sys\nsys.path.insert(0, 'src')\nimport course_pkg as course", "setup"),  # known: taken
+            code("smoke = False", "parameters"),
+            code("import numpy as np\nfrom fastai.vision.all import *\nfrom . import local\nif True:\n    import json"),
             {"cell_type": "markdown", "source": "import markdown_is_not_code"},
-            {"cell_type": "code", "source": "!pip install x\nimport sklearn.datasets"},
+            code("import never_run_module", "skip-execution"),
+            code("x = np.zeros(3)\nimport sklearn.datasets"),
+            code("os.environ['OMP_NUM_THREADS'] = '1'\nimport torch"),  # torch would see another environment
+            code("import too_late"),
         ]
     }
-    assert worker.imported_modules(notebook) == ["os", "numpy", "fastai.vision.all", "sklearn.datasets"]
+    assert imports_to_prewarm(notebook) == [
+        "os", "sys", "course_pkg", "numpy", "fastai.vision.all", "sklearn.datasets",
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "cell",
+    [
+        "!pip install x\nimport x",
+        "%env OMP_NUM_THREADS=1\nimport torch",
+        "%%bash\necho hi",
+        "os.chdir('/tmp')\nimport x",
+        "sys.modules['x'] = None\nimport x",
+        "importlib.reload(m)\nimport x",
+        "from os import environ\nenviron['A'] = '1'\nimport x",
+        "y = !ls\nimport x",
+        "subprocess.run(['pip', 'install', 'x'])\nimport x",
+    ],
+)
+def test_prewarming_stops_where_the_import_environment_may_change(cell):
+    notebook = {"cells": [code("import first"), code(cell), code("import later")]}
+    assert "later" not in imports_to_prewarm(notebook) and "x" not in imports_to_prewarm(notebook)
+    assert imports_to_prewarm(notebook)[0] == "first"
 
 
 def test_short_error_is_one_line_and_bounded():
-    assert worker._one_line("AssertionError: \x1b[31mfirst\x1b[0m\nsecond") == "AssertionError: first"
-    assert len(worker._one_line("ValueError: " + "x" * 1000)) == 300
+    assert outcome.one_line("AssertionError", "\x1b[31mfirst\x1b[0m\nsecond") == "AssertionError: first"
+    assert (
+        outcome.one_line("ValueError", "\n\nthe message after blank lines")
+        == "ValueError: the message after blank lines"
+    )
+    assert len(outcome.one_line("ValueError", "x" * 1000)) == 300
 
 
 def test_lesson_parameters_reads_defaults(tmp_path):
@@ -457,3 +485,46 @@ def test_peak_ram_of_kernel_and_children_is_reported_and_held_against_the_budget
     )
     markdown = (course / "build" / "report.md").read_text()
     assert "## Warnings" in markdown and "- 00_big: peak RAM" in markdown
+
+
+def test_a_flood_of_output_is_capped_and_the_lesson_timeout_holds(tmp_path, course_cli):
+    course = tiny_course(tmp_path / "course", {"00_flood": lesson_notebook("while True:\n    print('x' * 100)")})
+    started = time.monotonic()
+    result = course_cli("test", "--timeout", "4", "--cell-timeout", "100", cwd=course)
+    elapsed = time.monotonic() - started
+    assert result.returncode == 1, result.stdout + result.stderr
+    flood = _report(course)["00_flood"]
+    assert flood["status"] == "timed out" and flood["error"] == "lesson exceeded its 4 s timeout"
+    assert flood["seconds"] < 4 + 5, "stopped within a few seconds of the limit, kernel start-up counted"
+    assert elapsed < 30
+    executed = (course / "build" / "executed" / "00_flood.ipynb").read_text()
+    assert len(executed) < 500_000, "the executed notebook holds the head and tail of the output, not all of it"
+    assert "characters of output dropped here by course test" in executed
+
+
+def test_the_cache_sees_files_beside_the_lesson_and_the_timeouts(tmp_path, course_cli):
+    course = tiny_course(tmp_path / "course", {"00_reads": lesson_notebook("print(open('words.txt').read())")})
+    (course / "lessons" / "words.txt").write_text("first\n")
+    assert "PASS     00_reads" in course_cli("test", cwd=course).stdout
+    assert "CACHED   00_reads" in course_cli("test", cwd=course).stdout
+    (course / "lessons" / "words.txt").write_text("second\n")
+    assert "PASS     00_reads" in course_cli("test", cwd=course).stdout
+    assert "PASS     00_reads" in course_cli("test", "--cell-timeout", "77", cwd=course).stdout
+
+
+@pytest.mark.parametrize("value", ["inf", "nan", "-5", "0", "soon"])
+def test_a_bad_time_limit_is_refused_in_one_line(course, course_cli, value):
+    result = course_cli("test", "--timeout", value, cwd=course)
+    assert result.returncode == 2 and result.stdout == ""
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("course test: error: argument --timeout: ") and "(see `course test --help`)" in line
+    assert not (course / "build").exists()
+
+
+def test_kernel_folders_left_by_a_killed_run_are_removed(course, course_cli):
+    import tempfile
+
+    stale = Path(tempfile.gettempdir()) / "course-kernel-999999999-stale"  # no such pid
+    stale.mkdir(exist_ok=True)
+    course_cli("test", "01", cwd=course)
+    assert not stale.exists()

@@ -6,6 +6,7 @@ Expected failures raise ``CourseError`` and end as one line on stderr with exit 
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 
 from .errors import CourseError
@@ -72,6 +73,24 @@ def _minutes(seconds: float) -> str:
     return f"{seconds / 60:g} minutes" if seconds < 24 * 3600 else f"{seconds / (24 * 3600):g} days"
 
 
+def _seconds(text: str) -> float:
+    """A time limit: a positive, finite number of seconds."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds, e.g. 600") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"{text} seconds: give a positive, finite number, e.g. 600")
+    return value
+
+
+class _Parser(argparse.ArgumentParser):
+    """Usage mistakes end in one line naming the mistake and where help is, like every other error."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+
 def _add_env(sub):
     p = sub.add_parser("env", help="show runtime, device, paths and library versions")
     p.set_defaults(handler=_env)
@@ -90,14 +109,14 @@ def _add_test(sub):
     p.add_argument("--shard", default=None, metavar="I/N", help="run only shard I of N (1-based), for split CI jobs")
     p.add_argument(
         "--timeout",
-        type=float,
+        type=_seconds,
         default=None,
         metavar="SECONDS",
         help=f"limit per lesson (default {_minutes(job.SMOKE_LESSON_TIMEOUT_S)} with --smoke, else none)",
     )
     p.add_argument(
         "--cell-timeout",
-        type=float,
+        type=_seconds,
         default=None,
         metavar="SECONDS",
         help=f"limit per cell (default {_minutes(job.SMOKE_CELL_TIMEOUT_S)} with --smoke, else the lesson "
@@ -163,7 +182,9 @@ def _add_experiments(sub):
     )
     p.add_argument("--full", action="store_true", help="full parameters instead of smoke")
     p.add_argument("--run-id", default=None, help="name the run; an existing run's id resumes it")
-    p.add_argument("--cell-timeout", type=float, default=None, metavar="SECONDS", help=f"limit per cell {cell_limit}")
+    p.add_argument(
+        "--cell-timeout", type=_seconds, default=None, metavar="SECONDS", help=f"limit per cell {cell_limit}"
+    )
     p.set_defaults(handler=_run)
     p = sub.add_parser(
         "sweep",
@@ -184,7 +205,11 @@ def _add_experiments(sub):
     p.add_argument("-n", "--workers", type=int, default=1, help="runs in parallel (default 1)")
     p.add_argument("--full", action="store_true", help="full parameters instead of smoke")
     p.add_argument(
-        "--cell-timeout", type=float, default=None, metavar="SECONDS", help=f"limit per cell of each run {cell_limit}"
+        "--cell-timeout",
+        type=_seconds,
+        default=None,
+        metavar="SECONDS",
+        help=f"limit per cell of each run {cell_limit}",
     )
     p.set_defaults(handler=_sweep)
     p = sub.add_parser("runs", help="list past runs with their parameters and headline metric")
@@ -193,8 +218,8 @@ def _add_experiments(sub):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="course", description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    parser = _Parser(prog="course", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
     for add in (_add_env, _add_test, _add_authoring, _add_experiments):
         add(sub)
     return parser

@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+import re
 from pathlib import Path
 
 from .atomic import write_text
@@ -26,6 +27,13 @@ def escape_markdown(text: str) -> str:
     for char in "\\|*`<":
         text = text.replace(char, "\\" + char)
     return " ".join(text.splitlines())
+
+
+def fenced(text: str, info: str = "") -> str:
+    """``text`` in a Markdown code block whose fence is longer than any backtick run inside it."""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}{info}\n{text.rstrip()}\n{fence}"
 
 
 def markdown_table(

@@ -29,12 +29,15 @@ GIT_IDENTITY = {
 
 # -- notebooks ------------------------------------------------------------------------------------
 def lesson_notebook(*cells, parameters: str | None = None, kernelspec: dict | None = None) -> dict:
-    """A notebook of code cells (``("md", text)`` for markdown), with a tagged parameters cell first."""
+    """A notebook of code cells (``("md", text)`` for markdown, ``(["tag"], code)`` for tagged code),
+    with a tagged parameters cell first."""
     built = []
     if parameters is not None:
         built.append(notebooks.code_cell(parameters, id="parameters", tags=[notebooks.PARAMETERS_TAG]))
     for index, cell in enumerate(cells):
-        if isinstance(cell, tuple):
+        if isinstance(cell, tuple) and isinstance(cell[0], list):
+            built.append(notebooks.code_cell(cell[1], id=f"cell-{index}", tags=cell[0]))
+        elif isinstance(cell, tuple):
             built.append(notebooks.markdown_cell(cell[1], id=f"cell-{index}"))
         else:
             built.append(notebooks.code_cell(cell, id=f"cell-{index}"))

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import signal
 
 from ..config import find_root
 from ..formatting import cell, markdown_table, shown
+from ..harness import processes
 from ..metrics import headline
 from . import sweeps
 from .execution import execute_run, lesson_and_defaults, lesson_stem
@@ -18,10 +20,20 @@ def cli_run(args) -> int:
     root = find_root()
     notebook, defaults = lesson_and_defaults(root, args.lesson)
     overrides = parse_overrides(notebook.stem, args.param, defaults)
-    signal.signal(signal.SIGTERM, _interrupt)  # `kill PID` stops a run as cleanly as Ctrl-C
-    record = execute_run(
-        root, notebook, defaults, overrides, full=args.full, run_id=args.run_id, cell_timeout=args.cell_timeout
-    )
+    if os.environ.get("COURSE_DIE_WITH_PARENT") == "1":  # a run of `course sweep`: it must not outlive the sweep
+        processes.die_with_parent(signal.SIGTERM)
+    processes.become_subreaper()  # orphans of a worker that was killed come here, to be killed too
+    try:
+        with processes.stop_on_signals():  # `kill PID` and a closed terminal stop a run as cleanly as Ctrl-C
+            record = execute_run(
+                root, notebook, defaults, overrides, full=args.full, run_id=args.run_id, cell_timeout=args.cell_timeout
+            )
+    except KeyboardInterrupt as stop:
+        signum = getattr(stop, "signum", signal.SIGINT)
+        print(f"course run: stopped by {processes.signal_name(signum)}; the run is recorded as interrupted")
+        return 128 + signum
+    finally:
+        processes.kill_descendants()
     return 0 if record.status == "passed" else 1
 
 
@@ -30,10 +42,13 @@ def cli_sweep(args) -> int:
     root = find_root()
     notebook, defaults = lesson_and_defaults(root, args.lesson)
     grid = parse_grid(notebook.stem, args.param, defaults)
-    signal.signal(signal.SIGTERM, _interrupt)  # stops the running runs too (they have their own sessions)
-    _, failed = sweeps.sweep(
-        root, notebook.stem, grid, workers=args.workers, full=args.full, cell_timeout=args.cell_timeout
-    )
+    try:
+        with processes.stop_on_signals():  # they stop the running runs too (they have their own sessions)
+            _, failed = sweeps.sweep(
+                root, notebook.stem, grid, workers=args.workers, full=args.full, cell_timeout=args.cell_timeout
+            )
+    except KeyboardInterrupt as stop:
+        return 128 + getattr(stop, "signum", signal.SIGINT)
     return 1 if failed else 0
 
 
@@ -49,10 +64,6 @@ def cli_runs(args) -> int:
     columns = ["lesson", "run", "status", "started", "seconds", "parameters", "headline"]
     print(markdown_table(columns, [_listing_row(record) for record in found], right=("seconds",)), end="")
     return 0
-
-
-def _interrupt(signum, frame):
-    raise KeyboardInterrupt
 
 
 def _listing_row(record: Run) -> dict:

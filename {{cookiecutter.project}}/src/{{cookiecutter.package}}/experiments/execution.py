@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
+import os
+import tempfile
 import time
 from pathlib import Path
 
@@ -38,11 +42,22 @@ def execute_run(
     cell_timeout: float | None,
 ) -> Run:
     """Run ``notebook`` with ``overrides`` into its run folder (a new one, or ``run_id``'s to resume it)."""
+
+    given = _normalised({"smoke": not full, **overrides} if "smoke" in defaults else overrides)
+    lesson_runs = runs_dir(root) / notebook.stem
+    run_id = run_id or timestamp_id(lambda candidate: (lesson_runs / candidate).exists())
+    directory = lesson_runs / check_run_id(run_id)
+    with _executing(directory):
+        record = _claim(directory, notebook.stem, given, defaults)
+        return _execute(root, notebook, defaults, given, record, full=full, cell_timeout=cell_timeout)
+
+
+def _execute(
+    root: Path, notebook: Path, defaults: dict, given: dict, record: Run, *, full: bool, cell_timeout: float | None
+) -> Run:
     from ..harness.job import cell_timeout_for_run
     from ..harness.runner import execute_lesson
 
-    given = _normalised({"smoke": not full, **overrides} if "smoke" in defaults else overrides)
-    record = _claim(runs_dir(root) / notebook.stem, run_id, notebook.stem, given, defaults)
     directory = record.directory
     write_json(directory / PARAMS_FILE, {**defaults, **given})
     environment = environment_snapshot(root)
@@ -94,11 +109,32 @@ def execute_run(
     return record
 
 
-def _claim(lesson_runs: Path, run_id: str | None, lesson: str, given: dict, defaults: dict) -> Run:
+@contextlib.contextmanager
+def _executing(directory: Path):
+    """Hold this run for one process at a time: a second execution into the same folder and checkpoints is refused.
+
+    The lock lives on local disk (Drive's file system may not lock), keyed by the run folder.
+    """
+    from filelock import FileLock, Timeout
+
+    key = hashlib.sha1(str(directory.resolve()).encode()).hexdigest()[:16]
+    lock = FileLock(os.path.join(tempfile.gettempdir(), f"course-run-{key}.lock"))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        raise CourseError(
+            f"run {directory.name} of {directory.parent.name} is being executed by another `course run` on this "
+            "machine right now: wait for it to finish, or stop it, then run this command again"
+        ) from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def _claim(directory: Path, lesson: str, given: dict, defaults: dict) -> Run:
     """The run folder to use: a new one, or an earlier run with this id to resume. Checks before creating."""
-    if run_id is None:
-        run_id = timestamp_id(lambda candidate: (lesson_runs / candidate).exists())
-    directory = lesson_runs / check_run_id(run_id)
+    run_id = directory.name
     earlier = load_run(directory)
     if earlier is None:
         if directory.exists() and any(directory.iterdir()):

@@ -86,7 +86,8 @@ class _Runner:
 
     def __init__(self, root: Path, lesson: str, *, full: bool, cell_timeout: float | None, workers: int):
         self.root, self.lesson, self.full, self.cell_timeout = root, lesson, full, cell_timeout
-        self.env = child_env(workers=workers, COURSE_ROOT=str(root))
+        # COURSE_DIE_WITH_PARENT: each run stops when this sweep dies, even when it is killed outright.
+        self.env = child_env(workers=workers, COURSE_ROOT=str(root), COURSE_DIE_WITH_PARENT="1")
         self.running: set[subprocess.Popen] = set()
         self.stopping = False
         self.lock = threading.Lock()

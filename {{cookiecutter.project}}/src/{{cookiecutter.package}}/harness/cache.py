@@ -3,8 +3,11 @@
 A lesson's fingerprint covers what can change its outcome: its code cells (not
 outputs, markdown or unrelated metadata) with the tags that change how papermill
 and nbclient run them, the position of its ``parameters`` cell, every file under
-``src/``, the parameters it gets, and the environment (Python, key package versions,
-whether CUDA is required). Only passing runs are stored; a failure deletes the entry.
+``src/``, every other file in its folder (helper modules, small data files; not the
+other notebooks), the parameters it gets, the timeouts, and the environment (Python,
+key package versions, whether CUDA is required). Only passing runs are stored; a failure
+deletes the entry. Not covered: files a lesson reads from elsewhere (``data/``, a URL,
+Drive) and packages other than ``KEY_PACKAGES``; ``course test --force`` runs anyway.
 """
 
 from __future__ import annotations
@@ -51,13 +54,15 @@ def notebook_digest(notebook: Path) -> str:
     return _digest(code)
 
 
-def tree_digest(folder: Path) -> str:
+def tree_digest(folder: Path, *, skip_suffixes: tuple[str, ...] = ()) -> str:
     """Hash of every file (path and bytes) under ``folder``, caches and bytecode excluded."""
     hasher = hashlib.sha256()
     if folder.is_dir():
         for path in sorted(folder.rglob("*")):
             relative = path.relative_to(folder)
             if not path.is_file() or _SKIPPED_PARTS & set(relative.parts) or path.suffix == ".pyc":
+                continue
+            if path.suffix in skip_suffixes:
                 continue
             if any(part.endswith(".egg-info") for part in relative.parts):
                 continue
@@ -72,12 +77,14 @@ def environment_key(*, gpu: bool) -> dict:
     return {"python": platform.python_version(), "machine": platform.machine(), "packages": packages, "gpu": gpu}
 
 
-def fingerprint(notebook: Path, src: Path, parameters: dict, environment: dict) -> str:
+def fingerprint(notebook: Path, src: Path, parameters: dict, environment: dict, limits: dict) -> str:
     return _digest(
         {
             "notebook": notebook_digest(notebook),
             "src": tree_digest(src),
+            "lesson_folder": tree_digest(notebook.parent, skip_suffixes=(".ipynb",)),
             "parameters": parameters,
+            "limits": limits,
             "environment": environment,
         }
     )

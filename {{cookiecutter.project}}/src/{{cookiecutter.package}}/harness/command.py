@@ -1,4 +1,9 @@
-"""`course test`: choose lessons, skip the unchanged ones, run the rest, print and write the report."""
+"""`course test`: choose lessons, skip the unchanged ones, run the rest, print and write the report.
+
+Ctrl-C, SIGTERM and SIGHUP stop the run in order: running lessons are interrupted, queued ones
+never start, every process is gone, and the report is written with those lessons marked
+"interrupted"; the exit status is 128 + the signal's number. A second Ctrl-C stops at once.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +12,9 @@ from pathlib import Path
 from ..config import COLAB_RAM_GB
 from ..errors import CourseError
 from ..notebooks import lesson_parameters, resolve_lessons
+from . import processes
 from .job import LessonJob, LessonResult, limits_for_test
-from .runner import run_lessons
+from .runner import Interrupted, run_lessons
 
 
 def cli_test(args) -> int:
@@ -31,7 +37,12 @@ def cli_test(args) -> int:
     timeout, cell_timeout = limits_for_test(smoke=args.smoke, timeout=args.timeout, cell_timeout=args.cell_timeout)
 
     overrides = list(args.param or [])
-    declared = {lesson: lesson_parameters(lesson) for lesson in lessons}
+    declared, results = {}, {}
+    for lesson in lessons:
+        try:
+            declared[lesson] = lesson_parameters(lesson)
+        except CourseError as unreadable:  # this lesson fails; the others still run
+            results[lesson.stem] = LessonResult(lesson.stem, "failed", error=str(unreadable))
     for name, _ in overrides:
         if not any(name in defaults for defaults in declared.values()):
             raise CourseError(
@@ -39,14 +50,15 @@ def cli_test(args) -> int:
                 "see the cell tagged 'parameters' in each lesson"
             )
     environment = lesson_cache.environment_key(gpu=args.gpu)
+    limits = {"timeout": timeout, "cell_timeout": cell_timeout}
     cache = lesson_cache.LessonCache(build / "cache" / "lessons")
-    jobs, keys, results = [], {}, {}
+    jobs, keys = [], {}
     for lesson, defaults in declared.items():
         parameters = {"smoke": True} if args.smoke and "smoke" in defaults else {}
         parameters.update(
             {name: parse_value(name, text, defaults[name]) for name, text in overrides if name in defaults}
         )
-        key = lesson_cache.fingerprint(lesson, root / "src", parameters, environment)
+        key = lesson_cache.fingerprint(lesson, root / "src", parameters, environment, limits)
         keys[lesson.stem] = key
         stored = None if args.force else cache.lookup(lesson.stem, key)
         if stored is not None:
@@ -75,7 +87,20 @@ def cli_test(args) -> int:
         results[result.lesson] = result
         print(report.status_line(result), flush=True)
 
-    run_lessons(jobs, workers=args.workers, on_result=finished)
+    processes.remove_stale_work_dirs()
+    processes.become_subreaper()  # orphans of a worker that was killed come here, to be killed too
+    stopped = None
+    try:
+        with processes.stop_on_signals():
+            run_lessons(jobs, workers=args.workers, on_result=finished)
+    except Interrupted as interrupt:
+        stopped = interrupt.signum
+        for result in interrupt.results:
+            if result.lesson not in results:
+                results[result.lesson] = result
+                print(report.status_line(result), flush=True)
+    finally:
+        processes.kill_descendants()
     ordered = [results[lesson.stem] for lesson in lessons]
     options = {
         "lessons": [p.stem for p in lessons],
@@ -92,6 +117,11 @@ def cli_test(args) -> int:
     print()
     print(report.summary_table(ordered))
     print(f"report: {shown(md_path)}, {shown(json_path)}")
+    if stopped is not None:
+        print(
+            f"course test: stopped by {processes.signal_name(stopped)}; the lessons it stopped are marked interrupted"
+        )
+        return 128 + stopped
     return 0 if all(r.ok for r in ordered) else 1
 
 

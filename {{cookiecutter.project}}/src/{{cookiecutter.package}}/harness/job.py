@@ -48,11 +48,13 @@ class LessonJob:
     cell_timeout: float | None = None
     env: dict = field(default_factory=dict)
     result_path: Path | None = None
+    work_dir: Path | None = None  # the kernel's private folder (connection file, sockets)
 
     def __post_init__(self):
         self.notebook, self.output = Path(self.notebook), Path(self.output)
-        if self.result_path is not None:
-            self.result_path = Path(self.result_path)
+        for name in ("result_path", "work_dir"):
+            if getattr(self, name) is not None:
+                setattr(self, name, Path(getattr(self, name)))
         if self.cell_timeout is None:
             self.cell_timeout = self.timeout or CELL_TIMEOUT_S
         self.parameters, self.env = dict(self.parameters or {}), dict(self.env or {})
@@ -70,8 +72,9 @@ class LessonResult:
     """The outcome of one lesson run; ``failed_cell`` indexes the lesson's cells as written."""
 
     lesson: str
-    status: str  # "passed", "failed", "timed out" or "cached"
-    seconds: float = 0.0
+    status: str  # "passed", "failed", "timed out", "interrupted" or "cached"
+    seconds: float = 0.0  # from the moment the lesson was told to go, kernel start-up included
+    startup_seconds: float | None = None  # of which: waiting for the kernel to be ready
     device: str | None = None  # "cuda" or "cpu" as seen inside the kernel; None if unknown
     gpu_name: str | None = None
     peak_gpu_memory_mb: float | None = None

@@ -13,6 +13,7 @@ it instead of init, so walking its children finds every process the lesson start
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import signal
@@ -22,7 +23,9 @@ from pathlib import Path
 
 import psutil
 
+_PR_SET_PDEATHSIG = 1
 _PR_SET_CHILD_SUBREAPER = 36
+WORK_DIR_PREFIX = "course-kernel-"
 _THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 
 
@@ -51,12 +54,78 @@ def thread_limits(workers: int) -> dict:
     return {name: share for name in _THREAD_VARIABLES if name not in os.environ}
 
 
-def become_subreaper() -> bool:
-    """Adopt orphaned descendants (Linux only); returns False where the OS has no such notion."""
+def _prctl(option: int, value: int) -> bool:
     if not sys.platform.startswith("linux"):
         return False
-    libc = ctypes.CDLL(None, use_errno=True)
-    return libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+    return _libc().prctl(option, value, 0, 0, 0) == 0
+
+
+def _libc():
+    return ctypes.CDLL(None, use_errno=True)
+
+
+def die_with_parent(signum: int) -> bool:
+    """Have the kernel send ``signum`` to this process when its parent dies (Linux; False elsewhere).
+
+    The signal comes when the *thread* that started this process ends, so the harness starts
+    its workers from its main thread. A parent that is already gone counts too.
+    """
+    parent = os.getppid()
+    armed = _prctl(_PR_SET_PDEATHSIG, signum)
+    if armed and os.getppid() != parent:  # the parent died before the request took effect
+        os.kill(os.getpid(), signum)
+    return armed
+
+
+def die_with_parent_preexec(signum: int):
+    """A ``preexec_fn`` for ``subprocess.Popen``: the child dies with the process that starts it.
+
+    libc is loaded here, in the parent, so the child between fork and exec only makes one call.
+    """
+    if not sys.platform.startswith("linux"):
+        return None
+    prctl = _libc().prctl
+    return lambda: prctl(_PR_SET_PDEATHSIG, signum, 0, 0, 0)
+
+
+def signal_process(pid: int, signum: int) -> None:
+    """Send a signal, ignoring a process that is already gone."""
+    try:
+        os.kill(pid, signum)
+    except ProcessLookupError:
+        pass
+
+
+def new_work_dir() -> Path:
+    """A private temporary folder for one kernel (connection file, sockets), named after its owner's pid."""
+    import tempfile
+
+    return Path(tempfile.mkdtemp(prefix=f"{WORK_DIR_PREFIX}{os.getpid()}-"))
+
+
+def remove_work_dir(folder: Path) -> None:
+    import shutil
+
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def remove_stale_work_dirs() -> list[Path]:
+    """Remove kernel folders left by harness processes that were killed outright (no process is theirs now)."""
+    import re
+    import tempfile
+
+    removed = []
+    for folder in Path(tempfile.gettempdir()).glob(f"{WORK_DIR_PREFIX}*"):
+        owner = re.match(rf"{WORK_DIR_PREFIX}(\d+)-", folder.name)
+        if owner and folder.is_dir() and not psutil.pid_exists(int(owner[1])):
+            remove_work_dir(folder)
+            removed.append(folder)
+    return removed
+
+
+def become_subreaper() -> bool:
+    """Adopt orphaned descendants (Linux only); returns False where the OS has no such notion."""
+    return _prctl(_PR_SET_CHILD_SUBREAPER, 1)
 
 
 def kill_tree(root: psutil.Process, *, include_root: bool = True, timeout: float = 5.0) -> list[int]:
@@ -97,6 +166,45 @@ def descendants_rss() -> int:
         except psutil.Error:
             pass
     return total
+
+
+def kill_tree_of(pid: int) -> list[int]:
+    """``kill_tree`` for a pid that may already be gone."""
+    try:
+        return kill_tree(psutil.Process(pid))
+    except psutil.NoSuchProcess:
+        return []
+
+
+def signal_name(signum: int) -> str:
+    try:
+        return signal.Signals(signum).name
+    except ValueError:
+        return f"signal {signum}"
+
+
+class Signalled(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, raised in the main thread like Ctrl-C's KeyboardInterrupt."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+@contextlib.contextmanager
+def stop_on_signals(*signums: int):
+    """While the block runs, SIGTERM and SIGHUP (or ``signums``) stop it as Ctrl-C does, raising ``Signalled``."""
+
+    def handler(signum, frame):
+        raise Signalled(signum)
+
+    chosen = signums or (signal.SIGTERM, signal.SIGHUP)
+    previous = {signum: signal.signal(signum, handler) for signum in chosen}
+    try:
+        yield
+    finally:
+        for signum, old in previous.items():
+            signal.signal(signum, old)
 
 
 def kill_descendants(timeout: float = 5.0) -> list[int]:

@@ -7,9 +7,10 @@ import platform
 from pathlib import Path
 
 from ..atomic import write_text
-from ..formatting import escape_markdown, markdown_table, text_table
+from ..formatting import escape_markdown, fenced, markdown_table, text_table
 
-_MARK = {"passed": "PASS", "cached": "CACHED", "failed": "FAIL", "timed out": "TIMEOUT"}
+_MARK = {"passed": "PASS", "cached": "CACHED", "failed": "FAIL", "timed out": "TIMEOUT", "interrupted": "STOPPED"}
+STATUSES = ("passed", "cached", "failed", "timed out", "interrupted")
 
 
 def status_line(result) -> str:
@@ -58,7 +59,7 @@ def totals(results) -> str:
     counts = {}
     for r in results:
         counts[r.status] = counts.get(r.status, 0) + 1
-    parts = [f"{counts[s]} {s}" for s in ("passed", "cached", "failed", "timed out") if counts.get(s)]
+    parts = [f"{counts[s]} {s}" for s in STATUSES if counts.get(s)]
     return f"{len(results)} lessons: " + (", ".join(parts) or "none run")
 
 
@@ -119,16 +120,7 @@ def markdown(results, environment: dict) -> str:
         cell = f" in cell {r.failed_cell}" if r.failed_cell is not None else ""
         lines += ["", f"## {r.lesson}: {r.status}{cell}", "", f"**{escape_markdown(r.error)}**"]
         if r.failed_source:
-            lines += ["", "```python", r.failed_source.rstrip(), "```"]
+            lines += ["", fenced(r.failed_source, "python")]
         if r.traceback:
-            lines += [
-                "",
-                "<details><summary>traceback</summary>",
-                "",
-                "```",
-                r.traceback.rstrip(),
-                "```",
-                "",
-                "</details>",
-            ]
+            lines += ["", "<details><summary>traceback</summary>", "", fenced(r.traceback), "", "</details>"]
     return "\n".join(lines) + "\n"

@@ -5,30 +5,51 @@ this interpreter, in the lesson's folder. The worker enforces the cell and lesso
 and kills everything the kernel started. While lessons run, the next queued lesson's worker
 is already started and its kernel imports what that lesson imports, so kernel start-up and
 heavy imports overlap with useful work.
+
+Everything happens in the calling (main) thread: workers are started from it, which their
+``PR_SET_PDEATHSIG`` needs, and an interrupt (Ctrl-C, or SIGTERM/SIGHUP turned into one by
+the command) reaches it. Workers run in sessions of their own, so a Ctrl-C in the terminal
+reaches only the harness, which then stops them in order: running lessons are interrupted and
+report where they were, queued ones never start; a second interrupt kills at once.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections import deque
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
 from .job import LessonJob, LessonResult
-from .processes import child_env, thread_limits
+from .processes import child_env, kill_tree_of, new_work_dir, remove_work_dir, thread_limits
 
-_BACKSTOP_S = 300.0  # beyond the lesson timeout: kernel start-up, interrupt, clean-up
+BACKSTOP_S = 30.0  # beyond the lesson timeout: interrupt, kill, probe and write the result
+STOP_GRACE_S = 10.0  # an interrupted worker writes its result and cleans up within this
+POLL_S = 0.05
+
+
+class Interrupted(KeyboardInterrupt):
+    """The run was stopped by a signal; ``results`` holds every lesson, in job order, stopped ones included."""
+
+    def __init__(self, signum: int, results: list[LessonResult]):
+        super().__init__(signum)
+        self.signum, self.results = signum, results
+
+    def __str__(self) -> str:
+        stopped = sum(result.status == "interrupted" for result in self.results)
+        return (
+            f"stopped by {signal.Signals(self.signum).name}: {stopped} lesson{'s' if stopped != 1 else ''} interrupted"
+        )
 
 
 class _LessonProcess:
-    """A started lesson worker: its kernel boots and warms up until ``run()`` says go."""
+    """A started lesson worker: its kernel boots and warms up until ``go()``."""
 
     def __init__(self, job: LessonJob):
         output = job.output.resolve()
@@ -36,14 +57,18 @@ class _LessonProcess:
         fd, result_path = tempfile.mkstemp(prefix=f"{output.stem}-", suffix=".json")
         os.close(fd)
         os.unlink(result_path)
-        self.job = replace(job, notebook=job.notebook.resolve(), output=output, result_path=Path(result_path))
+        self.job = replace(
+            job, notebook=job.notebook.resolve(), output=output, result_path=Path(result_path), work_dir=new_work_dir()
+        )
         self.log_path = output.with_suffix(".log")
+        self.started: float | None = None
         env = child_env(
             PYDEVD_DISABLE_FILE_VALIDATION=os.environ.get("PYDEVD_DISABLE_FILE_VALIDATION", "1"),
             # nobody edits src/ during a batch run (see bootstrap)
             COURSE_AUTORELOAD=os.environ.get("COURSE_AUTORELOAD", "0"),
         )
         with open(self.log_path, "wb") as log:
+            # A session of its own: a Ctrl-C in the terminal reaches the harness, which stops this in order.
             self.process = subprocess.Popen(
                 [sys.executable, "-m", f"{__package__}.worker"],
                 stdin=subprocess.PIPE,
@@ -51,66 +76,73 @@ class _LessonProcess:
                 stderr=subprocess.STDOUT,
                 env=env,
                 text=True,
+                start_new_session=True,
             )
-        try:
-            self.process.stdin.write(self.job.to_json() + "\n")
-            self.process.stdin.flush()
-        except OSError:  # the worker died at start (its log says why); run() reports it
-            pass
+        self._send(self.job.to_json())
 
-    def run(self) -> LessonResult:
-        started = time.monotonic()
+    def _send(self, line: str) -> None:
         try:
-            self.process.stdin.write("go\n")
-            self.process.stdin.close()
+            self.process.stdin.write(line + "\n")
+            self.process.stdin.flush()
         except OSError:  # the worker already ended (it could not start the kernel): its result says why
             pass
-        limit = None if self.job.timeout is None else self.job.timeout + _BACKSTOP_S
-        try:
-            self.process.wait(timeout=limit)
-        except subprocess.TimeoutExpired:
-            self._kill()
-            return self._failure(
-                "timed out", f"the lesson worker did not stop within {limit:g} s and was killed", started
-            )
-        except BaseException:  # Ctrl-C, `kill PID` or a notebook's stop button: the lesson must not train on
-            self._kill()
-            raise
+
+    def go(self) -> None:
+        """Start the lesson. stdin stays open: the worker stops if it ever reaches end of file."""
+        self.started = time.monotonic()
+        self._send("go")
+
+    def finished(self) -> bool:
+        return self.process.poll() is not None
+
+    def overdue(self) -> bool:
+        """Still running well past its lesson timeout: the worker itself is stuck."""
+        timeout = self.job.timeout
+        return (
+            timeout is not None and self.started is not None and time.monotonic() - self.started > timeout + BACKSTOP_S
+        )
+
+    def interrupt(self) -> None:
+        """Ask the worker to stop the lesson; it writes an "interrupted" result and cleans up."""
+        self._signal(signal.SIGTERM)
+
+    def kill(self) -> None:
+        kill_tree_of(self.process.pid)
+        self.process.wait()
+
+    def result(self, status_if_missing: str = "failed", message: str | None = None) -> LessonResult:
+        """The worker's result; a made-up one (with the worker's log) if it wrote none."""
         try:
             return LessonResult.from_json(json.loads(self.job.result_path.read_text(encoding="utf-8")))
         except (OSError, ValueError):
-            message = f"the lesson worker exited with {self.process.returncode} without a result"
-            return self._failure("failed", message, started)
+            message = message or f"the lesson worker exited with {self.process.returncode} without a result"
+            return self._made_up(status_if_missing, message)
         finally:
-            self.job.result_path.unlink(missing_ok=True)
-            if self.log_path.exists() and not self.log_path.stat().st_size:
-                self.log_path.unlink()
+            self.clean_up()
 
-    def cancel(self) -> None:
-        """Stop a worker that never got to run (its kernel is killed by the worker itself)."""
+    def clean_up(self) -> None:
+        if self.process.stdin and not self.process.stdin.closed:
+            try:
+                self.process.stdin.close()
+            except OSError:
+                pass
+        self.job.result_path.unlink(missing_ok=True)
+        remove_work_dir(self.job.work_dir)
+        if self.log_path.exists() and not self.log_path.stat().st_size:
+            self.log_path.unlink()
+
+    def _signal(self, signum: int) -> None:
         try:
-            self.process.stdin.close()
-            self.process.wait(timeout=30)
-        except (OSError, subprocess.TimeoutExpired):
-            self._kill()
-
-    def _kill(self) -> None:
-        import psutil
-
-        from .processes import kill_tree
-
-        try:
-            kill_tree(psutil.Process(self.process.pid))
-        except psutil.NoSuchProcess:
+            os.kill(self.process.pid, signum)
+        except ProcessLookupError:
             pass
-        self.process.wait()
 
-    def _failure(self, status: str, message: str, started: float) -> LessonResult:
+    def _made_up(self, status: str, message: str) -> LessonResult:
         log = self.log_path.read_text(errors="replace").strip() if self.log_path.exists() else ""
         return LessonResult(
             lesson=self.job.notebook.stem,
             status=status,
-            seconds=round(time.monotonic() - started, 2),
+            seconds=round(time.monotonic() - self.started, 2) if self.started else 0.0,
             error=message,
             traceback="\n".join(log.splitlines()[-20:]),
             executed_notebook=self.job.output,
@@ -129,53 +161,89 @@ def execute_lesson(
     """Run one lesson with papermill in a fresh kernel bound to ``sys.executable``, cwd = its folder.
 
     The arguments are those of ``LessonJob``. Every process the kernel started is killed when it ends.
+    Raises ``Interrupted`` (a ``KeyboardInterrupt``) after stopping the lesson, when interrupted.
     """
     job = LessonJob(notebook, output, parameters or {}, timeout=timeout, cell_timeout=cell_timeout, env=env or {})
-    return _LessonProcess(job).run()
+    return run_lessons([job])[0]
 
 
 def run_lessons(jobs: list[LessonJob], *, workers: int = 1, on_result=None) -> list[LessonResult]:
     """Run jobs on ``workers`` parallel workers, one more warming up; results in job order.
 
-    ``on_result(result)`` is called as each lesson finishes (from worker threads, one at a time).
-    Parallel lessons share the cores instead of each starting a thread per core.
+    ``on_result(result)`` is called as each lesson finishes. Parallel lessons share the cores
+    instead of each starting a thread per core. On an interrupt every lesson is stopped, and
+    ``Interrupted`` carries the results: finished, interrupted, and never started.
     """
     threads = thread_limits(workers)
     jobs = [replace(job, env={**threads, **job.env}) for job in jobs]
     queue = deque(enumerate(jobs))
     warm: deque[tuple[int, _LessonProcess]] = deque()
+    running: dict[int, _LessonProcess] = {}
     results: dict[int, LessonResult] = {}
-    lock = threading.Lock()
-
-    def take():
-        with lock:
-            if warm:
-                taken = warm.popleft()
-            elif queue:
-                index, job = queue.popleft()
-                taken = (index, _LessonProcess(job))
-            else:
-                return None
-            if queue and not warm:  # start the next lesson's kernel while this one runs
-                index, job = queue.popleft()
-                warm.append((index, _LessonProcess(job)))
-            return taken
-
-    def work():
-        while (taken := take()) is not None:
-            index, process = taken
-            result = process.run()
-            with lock:
-                results[index] = result
-                if on_result:
-                    on_result(result)
-
     parallel = max(1, min(workers, len(jobs)))
+
+    def finish(index: int, result: LessonResult) -> None:
+        results[index] = result
+        if on_result:
+            on_result(result)
+
     try:
-        with ThreadPoolExecutor(max_workers=parallel) as pool:
-            for future in [pool.submit(work) for _ in range(parallel)]:
-                future.result()
-    finally:
-        for _, process in warm:
-            process.cancel()
-    return [results[i] for i in range(len(jobs)) if i in results]
+        while queue or warm or running:
+            while len(running) < parallel and (warm or queue):
+                index, process = warm.popleft() if warm else _start(queue.popleft())
+                process.go()
+                running[index] = process
+            if queue and not warm:  # start the next lesson's kernel while the others run
+                warm.append(_start(queue.popleft()))
+            time.sleep(POLL_S)
+            for index, process in list(running.items()):
+                if process.finished():
+                    finish(index, running.pop(index).result())
+                elif process.overdue():
+                    process.kill()
+                    limit = process.job.timeout + BACKSTOP_S
+                    finish(
+                        index,
+                        running.pop(index).result(
+                            "timed out", f"the lesson worker did not stop within {limit:g} s and was killed"
+                        ),
+                    )
+    except KeyboardInterrupt as stop:
+        signum = getattr(stop, "signum", signal.SIGINT)
+        _stop(running, warm, results)
+        for index, job in [*((index, process.job) for index, process in warm), *queue]:
+            results[index] = _not_started(job, signum)
+        raise Interrupted(signum, [results[i] for i in range(len(jobs))]) from None
+    return [results[i] for i in range(len(jobs))]
+
+
+def _start(item: tuple[int, LessonJob]) -> tuple[int, _LessonProcess]:
+    index, job = item
+    return index, _LessonProcess(job)
+
+
+def _stop(running: dict[int, _LessonProcess], warm: deque, results: dict[int, LessonResult]) -> None:
+    """Interrupt the running lessons and wait for their results; a second interrupt kills at once."""
+    for _, process in warm:
+        process.kill()
+        process.clean_up()
+    for process in running.values():
+        process.interrupt()
+    deadline = time.monotonic() + STOP_GRACE_S
+    try:
+        while any(not process.finished() for process in running.values()) and time.monotonic() < deadline:
+            time.sleep(POLL_S)
+    except KeyboardInterrupt:
+        pass  # a second Ctrl-C: stop waiting
+    for index, process in running.items():
+        if not process.finished():
+            process.kill()
+        results[index] = process.result("interrupted", "interrupted: the run was stopped")
+
+
+def _not_started(job: LessonJob, signum: int) -> LessonResult:
+    return LessonResult(
+        lesson=job.notebook.stem,
+        status="interrupted",
+        error=f"not started: the run was stopped by {signal.Signals(signum).name} first",
+    )

@@ -1,119 +1,67 @@
 """One lesson, one process: ``python -m <package>.harness.worker`` (started by ``runner``).
 
-The worker is a child subreaper (see ``processes``), so after the lesson it can find
-and kill everything the kernel started, including processes that left the kernel's
-session. Protocol on stdin: one ``LessonJob`` as a JSON line, then ``go`` (or end of file to
-cancel). Between the two the kernel is already started and warmed: it imports what
-the lesson imports (never touching CUDA), so a queued lesson starts at full speed.
-The ``LessonResult`` is written as JSON to the job's ``result_path``.
+Protocol on stdin: one ``LessonJob`` as a JSON line, then ``go`` (end of file instead of ``go``
+cancels). Between the two the kernel is already started and warmed: it imports what the lesson
+imports (``prewarm``), so a queued lesson starts at full speed. The ``LessonResult`` is written
+as JSON to the job's ``result_path``.
 
-Timeouts are enforced here by a watchdog thread rather than inside nbclient: it
-interrupts the kernel (SIGINT) when the running cell or the whole lesson is over its
-limit and kills the kernel if the interrupt is ignored, so a lesson always ends.
+Nothing the lesson starts outlives it, whatever happens to the harness:
+
+- the worker is a child subreaper (``processes``), so it finds and kills everything below it,
+  processes that left the kernel's session included;
+- it dies with its parent: the kernel of ``PR_SET_PDEATHSIG`` sends it SIGTERM, and end of file
+  on stdin (the harness holds the other end) does the same on any system;
+- SIGTERM, SIGHUP or SIGINT stop the lesson: the result says "interrupted", the kernel's whole
+  tree is killed, the kernel's folder removed; the kernel itself dies with the worker.
+
+Timeouts are enforced by a watchdog thread, from ``go`` (kernel start-up counts): it interrupts
+the kernel (SIGINT) when the running cell or the whole lesson is over its limit and kills the
+kernel if the interrupt is ignored, so a lesson ends within a few seconds of its limit.
 """
 
 from __future__ import annotations
 
-import ast
 import json
 import os
 import queue
-import re
 import secrets
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
 
 from .. import notebooks
 from ..errors import CourseError
-from . import processes
+from . import outcome, processes
 from .job import LessonJob, LessonResult
+from .prewarm import imports_to_prewarm
 
 KERNEL_NAME = "course-python"
 INTERRUPT_GRACE_S = 3.0  # after SIGINT, how long a cell may take to stop before the kernel is killed
-STARTUP_TIMEOUT_S = 120.0
+STARTUP_TIMEOUT_S = 120.0  # kernel start and pre-warming; then the warm-up is interrupted
 MEMORY_SAMPLE_S = 0.5
-
-# Run silently in the kernel before the lesson: a failing `!command` fails its cell.
-# IPython only stores the exit status in `_exit_code`; a lesson whose `!pip install`
-# failed would otherwise go on and fail later with a confusing error, or pass in CI.
-# Compiled under a file name that explains the extra traceback frame to the reader.
-_CHECKED_SHELL = """
-def system(cmd, run=shell.system):
-    run(cmd)
-    status = shell.user_ns.get("_exit_code", 0)
-    if status:
-        raise subprocess.CalledProcessError(status, cmd)
-shell.system = system
-"""
-_PRELUDE = (
-    f"exec(compile({_CHECKED_SHELL!r}, '<course test: a failing !command fails its cell>', 'exec'), "
-    "{'shell': get_ipython(), 'subprocess': __import__('subprocess')})\n"
-)
-
-# The imports live as long as the kernel: freezing them keeps the garbage collector from
-# walking torch's and fastai's half a million objects in every full collection (one can
-# fall inside a short training loop).
-_WARM = """
-def _course_warm(names):
-    import gc, importlib
-    for name in names:
-        try:
-            importlib.import_module(name)
-        except Exception:
-            pass
-    gc.freeze()
-_course_warm({names!r})
-del _course_warm
-"""
-
-# Reads what the lesson used, never initialising CUDA itself: torch must already be
-# imported and CUDA initialised by the lesson for the answer to be "cuda".
-_PROBE = """
-def _course_probe():
-    import json, sys
-    torch = sys.modules.get("torch")
-    found = {"device": "cpu", "gpu_name": None, "peak_gpu_memory_mb": None}
-    if torch is not None and torch.cuda.is_initialized():
-        index = torch.cuda.current_device()
-        found = {
-            "device": "cuda",
-            "gpu_name": torch.cuda.get_device_name(index),
-            "peak_gpu_memory_mb": round(torch.cuda.max_memory_allocated(index) / 2**20, 1),
-        }
-    print(json.dumps(found))
-_course_probe()
-del _course_probe
-"""
-
-_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
-TRACEBACK_LINES = 40
+OUTPUT_HEAD_CHARS = 50_000  # per stream and cell: kept from the start ...
+OUTPUT_TAIL_CHARS = 10_000  # ... and from the end; what lies between is dropped, and counted
+IN_KERNEL = (Path(__file__).with_name("in_kernel.py")).read_text(encoding="utf-8")
 
 
-def imported_modules(notebook: dict) -> list[str]:
-    """Top-level modules the lesson's code cells import (magics and shell lines skipped)."""
-    names: list[str] = []
-    for cell in notebooks.cells(notebook):
-        if cell.get("cell_type") != "code":
-            continue
-        source = notebooks.cell_source(cell)
-        if source.lstrip().startswith("%%"):
-            continue
-        code = "\n".join(line for line in source.splitlines() if not line.lstrip().startswith(("%", "!")))
-        try:
-            tree = ast.parse(code)
-        except SyntaxError:
-            continue
-        for node in tree.body:
-            if isinstance(node, ast.Import):
-                names.extend(alias.name for alias in node.names)
-            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module != "__future__":
-                names.append(node.module)
-    return list(dict.fromkeys(names))
+class Stopped(BaseException):
+    """SIGTERM, SIGHUP or SIGINT reached the worker: the harness is stopping, or is gone."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _stop(signum, frame):
+    raise Stopped(signum)
+
+
+def in_kernel(call: str) -> str:
+    """Code running ``call`` (e.g. ``probe()``) from ``in_kernel.py`` in a namespace of its own."""
+    return f"exec(compile({IN_KERNEL + chr(10) + call!r}, '<course test>', 'exec'), {{}})"
 
 
 class _Watchdog(threading.Thread):
@@ -163,20 +111,14 @@ class _Watchdog(threading.Thread):
                 else:
                     continue
                 interrupted_at = now
-                self._signal(signal.SIGINT)
+                processes.signal_process(self.kernel_pid, signal.SIGINT)
             elif now - interrupted_at > INTERRUPT_GRACE_S:
-                self._signal(signal.SIGKILL)
+                processes.signal_process(self.kernel_pid, signal.SIGKILL)
                 return
 
     def sample_memory(self) -> None:
         self._sampled = time.monotonic()
         self.peak_ram_bytes = max(self.peak_ram_bytes, processes.descendants_rss())
-
-    def _signal(self, signum: int) -> None:
-        try:
-            os.kill(self.kernel_pid, signum)
-        except ProcessLookupError:
-            pass
 
 
 class LessonRun:
@@ -186,9 +128,12 @@ class LessonRun:
         self.job = job
         self.notebook, self.output = job.notebook, job.output
         self.env = {**os.environ, **job.env}
+        self.folder = Path(job.work_dir) if job.work_dir else processes.new_work_dir()  # connection file, sockets
         self.km = None
         self.kernel = None  # the kernel's subprocess.Popen
-        self._kernel_dir = tempfile.TemporaryDirectory(prefix="course-kernel-")  # connection file, sockets
+        self.watchdog: _Watchdog | None = None
+        self.started: float | None = None
+        self.startup_seconds: float | None = None
         self._warm_client = None
         self._warm_msg = None
 
@@ -201,12 +146,13 @@ class LessonRun:
         folder, so parallel kernels cannot race for TCP ports. The prelude and the warm-up
         imports are queued without waiting; their reply is awaited when the lesson starts.
         """
-        folder = Path(self._kernel_dir.name)
-        connection_file = folder / "connection.json"
+        notebook = notebooks.read_notebook(self.notebook)
+        _require_python(self.notebook, notebook)
+        connection_file = self.folder / "connection.json"
         ports = ("shell_port", "iopub_port", "stdin_port", "control_port", "hb_port")
         connection = {name: number for number, name in enumerate(ports, start=1)}
         connection.update(
-            ip=str(folder / "ipc"),
+            ip=str(self.folder / "ipc"),
             transport="ipc",
             key=secrets.token_hex(32),
             signature_scheme="hmac-sha256",
@@ -214,13 +160,14 @@ class LessonRun:
         )
         connection_file.write_text(json.dumps(connection))
         # As jupyter_client launches kernels: no stdin, a session of its own, and the parent's
-        # pid, which makes ipykernel exit by itself should this worker die.
+        # pid (ipykernel watches it); and it dies with this worker, whatever kills the worker.
         self.kernel = process = subprocess.Popen(
             [sys.executable, "-m", "ipykernel_launcher", "-f", str(connection_file)],
             cwd=self.notebook.parent,
             env={**self.env, "JPY_PARENT_PID": str(os.getpid())},
             stdin=subprocess.DEVNULL,
             start_new_session=True,
+            preexec_fn=processes.die_with_parent_preexec(signal.SIGKILL),
         )
 
         from jupyter_client import AsyncKernelManager
@@ -243,22 +190,26 @@ class LessonRun:
         client.start_channels()
         import papermill  # noqa: F401  (loads while the kernel boots)
 
-        notebook = notebooks.read_notebook(self.notebook)
-        code = _PRELUDE + _WARM.format(names=imported_modules(notebook))
-        self._warm_msg = client.execute(code, silent=True, store_history=False)
+        prepare = f"prepare(get_ipython(), {OUTPUT_HEAD_CHARS}, {OUTPUT_TAIL_CHARS}, {imports_to_prewarm(notebook)!r})"
+        self._warm_msg = client.execute(in_kernel(prepare), silent=True, store_history=False)
         self._warm_client = client
 
     def kernel_exit(self) -> int | None:
         """The kernel's exit status (negative: killed by that signal), or None while it runs."""
-        return self.kernel.poll()
+        return self.kernel.poll() if self.kernel is not None else None
 
-    def _finish_warm_up(self, timeout: float) -> None:
+    def _finish_warm_up(self) -> None:
+        """Wait for the prelude and pre-warming; interrupt them if they take longer than start-up may."""
         client, self._warm_client = self._warm_client, None
-        deadline = time.monotonic() + timeout
+        interrupt_at = time.monotonic() + STARTUP_TIMEOUT_S
+        give_up_at = interrupt_at + INTERRUPT_GRACE_S
         try:
-            while time.monotonic() < deadline and self.kernel_exit() is None:
+            while time.monotonic() < give_up_at and self.kernel_exit() is None and not self.watchdog.timed_out:
+                if time.monotonic() > interrupt_at:  # an import that hangs: the lesson meets it itself, if at all
+                    processes.signal_process(self.kernel.pid, signal.SIGINT)
+                    interrupt_at = give_up_at
                 try:
-                    reply = client.get_shell_msg(timeout=0.5)
+                    reply = client.get_shell_msg(timeout=0.2)
                 except queue.Empty:
                     continue
                 if reply["parent_header"].get("msg_id") == self._warm_msg:
@@ -282,7 +233,7 @@ class LessonRun:
                 lines.append(msg["content"]["text"])
 
         try:
-            client.execute_interactive(_PROBE, store_history=False, timeout=15, output_hook=collect)
+            client.execute_interactive(in_kernel("probe()"), store_history=False, timeout=15, output_hook=collect)
             return json.loads("".join(lines).strip().splitlines()[-1])
         except Exception:  # a kernel too broken to answer: leave the device unknown
             return {}
@@ -291,120 +242,142 @@ class LessonRun:
 
     def stop(self) -> None:
         """Kill the kernel and everything below this process, then remove its sockets and files."""
+        if self.watchdog is not None:
+            self.watchdog.stop()
         if self._warm_client is not None:
             self._warm_client.stop_channels()
-        if self.kernel is not None:
-            self.kernel_exit()  # record the kernel's status before orphans are reaped
+        self.kernel_exit()  # record the kernel's status before orphans are reaped
         processes.kill_descendants()
-        self._kernel_dir.cleanup()
+        processes.remove_work_dir(self.folder)
 
     # -- execution ------------------------------------------------------------------------
     def execute(self) -> LessonResult:
+        """Run the lesson; the lesson's clock started at ``go``, kernel start-up included."""
         from papermill import execute_notebook
 
-        started = time.monotonic()
-        # Kernel start-up is not the lesson's time: on a busy machine it alone could eat a short
-        # lesson timeout. The wait is bounded on its own; the lesson's clock starts after it.
-        self._finish_warm_up(STARTUP_TIMEOUT_S)
-        watchdog = _Watchdog(self.kernel.pid, self.job.cell_timeout, self.job.timeout)
-        watchdog.start()
+        self.started = time.monotonic()
+        self.watchdog = _Watchdog(self.kernel.pid, self.job.cell_timeout, self.job.timeout)
+        self.watchdog.start()
+        self._finish_warm_up()
+        self.startup_seconds = round(time.monotonic() - self.started, 2)
         error: BaseException | None = None
         self.output.parent.mkdir(parents=True, exist_ok=True)
         try:
-            execute_notebook(
-                str(self.notebook),
-                str(self.output),
-                parameters=self.job.parameters,
-                kernel_name=KERNEL_NAME,
-                language="python",
-                progress_bar=False,
-                log_output=False,
-                km=self.km,
-                # A backstop only (the watchdog acts first): papermill must never wait forever.
-                execution_timeout=int(self.job.cell_timeout + 4 * INTERRUPT_GRACE_S + 30),
-                on_cell_execute=watchdog.cell_started,
-                on_cell_executed=watchdog.cell_finished,
-            )
+            if self.watchdog.timed_out is None:
+                execute_notebook(
+                    str(self.notebook),
+                    str(self.output),
+                    parameters=self.job.parameters,
+                    kernel_name=KERNEL_NAME,
+                    language="python",
+                    progress_bar=False,
+                    log_output=False,
+                    km=self.km,
+                    # A backstop only (the watchdog acts first): papermill must never wait forever.
+                    execution_timeout=int(self.job.cell_timeout + 4 * INTERRUPT_GRACE_S + 30),
+                    on_cell_execute=self.watchdog.cell_started,
+                    on_cell_executed=self.watchdog.cell_finished,
+                )
         except Exception as failure:  # a failing cell, a dead kernel, an unreadable notebook
             error = failure
         finally:
-            watchdog.stop()
-            watchdog.sample_memory()  # a short lesson may end between two samples
-        seconds = round(time.monotonic() - started, 2)
-        probe = self._probe()
-        return self._result(seconds, probe, error, watchdog)
+            self.watchdog.stop()
+            self.watchdog.sample_memory()  # a short lesson may end between two samples
+        seconds = round(time.monotonic() - self.started, 2)
+        return self._result(seconds, self._probe(), error)
 
-    def _result(self, seconds, probe, error, watchdog) -> LessonResult:
-        result = LessonResult(
+    def _base_result(self, status: str, seconds: float, probe: dict | None = None) -> LessonResult:
+        probe = probe or {}
+        peak = self.watchdog.peak_ram_bytes if self.watchdog else 0
+        return LessonResult(
             lesson=self.notebook.stem,
-            status="passed",
+            status=status,
             seconds=seconds,
+            startup_seconds=self.startup_seconds,
             device=probe.get("device"),
             gpu_name=probe.get("gpu_name"),
             peak_gpu_memory_mb=probe.get("peak_gpu_memory_mb"),
-            peak_ram_mb=round(watchdog.peak_ram_bytes / 2**20, 1) if watchdog.peak_ram_bytes else None,
+            peak_ram_mb=round(peak / 2**20, 1) if peak else None,
             executed_notebook=self.output,
         )
-        if error is None and watchdog.timed_out is None:
-            return result
-        executed = _read_notebook(self.output)
-        if watchdog.timed_out is not None:
-            index, message = watchdog.timed_out
-            result.status = "timed out"
-        elif getattr(error, "cell_index", None) is not None:  # papermill's PapermillExecutionError
-            index = error.cell_index
-            message = _one_line(f"{error.ename}: {error.evalue}".rstrip(": "))
-            result.traceback = _clean_traceback(error.traceback)
-        else:
-            index = watchdog.last_cell
+
+    def _result(self, seconds: float, probe: dict, error: BaseException | None) -> LessonResult:
+        result = self._base_result("passed", seconds, probe)
+        executed = _read_executed(self.output)
+        failure = outcome.first_failure(executed) if executed is not None else None
+        if self.watchdog.timed_out is not None:
+            index, message = self.watchdog.timed_out
+            result.status, result.error = "timed out", message
+            if failure is not None and index is not None and failure.index == index:
+                result.traceback = failure.traceback
+        elif failure is not None:
+            index, result.status, result.error, result.traceback = (
+                failure.index,
+                "failed",
+                failure.error,
+                failure.traceback,
+            )
+        elif error is not None and not _only_expected_errors(error):
+            index = self.watchdog.last_cell
             status = self.kernel_exit()
-            if status is not None:
-                message = f"the kernel died ({_exit_description(status)})"
-            else:
-                message = _one_line(f"{type(error).__name__}: {error}".rstrip(": "))
-        result.status = result.status if result.status == "timed out" else "failed"
-        result.error = message
-        if index is not None and executed is not None:
-            cells = executed["cells"]
-            result.failed_source = notebooks.cell_source(cells[index]) if index < len(cells) else ""
-            if not result.traceback and index < len(cells):
-                result.traceback = _error_output_traceback(cells[index])
-            result.failed_cell = _lesson_cell_index(cells, index)
+            died = f"the kernel died ({_exit_description(status)})" if status is not None else None
+            result.status = "failed"
+            result.error = died or outcome.one_line(type(error).__name__, str(error))
+        else:
+            return result
+        self._locate(result, executed, index)
         return result
 
+    def interrupted(self, signum: int) -> LessonResult:
+        """The result of a lesson stopped from outside: where it was, what it had printed."""
+        seconds = round(time.monotonic() - self.started, 2) if self.started else 0.0
+        result = self._base_result("interrupted", seconds)
+        result.error = f"interrupted by {signal.Signals(signum).name} (the run was stopped)"
+        index = self.watchdog.cell[0] if self.watchdog and self.watchdog.cell else None
+        self._locate(result, _read_executed(self.output), index)
+        return result
 
-def _read_notebook(path: Path) -> dict | None:
-    """The executed notebook as it ran: without the error banners papermill adds on failure."""
+    @staticmethod
+    def _locate(result: LessonResult, executed: dict | None, index: int | None) -> None:
+        """Fill in the failing cell's number (as in the lesson), its source, and what it printed."""
+        if index is None or executed is None:
+            return
+        cells = outcome.lesson_cells(executed)
+        if index >= len(cells):
+            return
+        result.failed_cell = outcome.lesson_index(cells, index)
+        result.failed_source = notebooks.cell_source(cells[index])
+        printed = outcome.command_output(executed, index)
+        if printed and printed not in result.traceback:
+            result.traceback = "\n\n".join(
+                filter(None, [result.traceback, "output of the cell (last lines):\n" + printed])
+            )
+
+
+def _require_python(path: Path, notebook: dict) -> None:
+    """Refuse a notebook written for another kernel (R, Julia, ...): it would be run as Python."""
+    metadata = notebook.get("metadata") if isinstance(notebook.get("metadata"), dict) else {}
+    spec = metadata.get("kernelspec") if isinstance(metadata.get("kernelspec"), dict) else {}
+    info = metadata.get("language_info") if isinstance(metadata.get("language_info"), dict) else {}
+    language = str(spec.get("language") or info.get("name") or "python")
+    if language.lower() not in ("python", "python3"):
+        kernel = spec.get("display_name") or spec.get("name") or language
+        raise CourseError(
+            f"{path.name} is written for the {kernel} kernel ({language}), not Python: course test runs Python "
+            "lessons only; run it with its own kernel, or give it a Python kernelspec"
+        )
+
+
+def _only_expected_errors(error: BaseException) -> bool:
+    """papermill raises for an error in a cell tagged raises-exception, and nbclient does not: neither do we."""
+    return type(error).__name__ == "PapermillExecutionError"
+
+
+def _read_executed(path: Path) -> dict | None:
     try:
-        nb = notebooks.read_notebook(path)
+        return notebooks.read_notebook(path)
     except CourseError:
         return None
-    nb["cells"] = [c for c in notebooks.cells(nb) if not notebooks.has_tag(c, "papermill-error-cell-tag")]
-    return nb
-
-
-def _lesson_cell_index(cells: list[dict], index: int) -> int:
-    """Index in the lesson as written: papermill's injected-parameters cell is not counted."""
-    injected = [i for i, c in enumerate(cells) if notebooks.has_tag(c, notebooks.INJECTED_TAG)]
-    return index - 1 if injected and index > injected[0] else index
-
-
-def _one_line(text: str, limit: int = 300) -> str:
-    """The short error for reports and status lines; the whole text stays in the traceback."""
-    first = _ANSI.sub("", text).strip().splitlines()[0] if text.strip() else ""
-    return first if len(first) <= limit else first[: limit - 3] + "..."
-
-
-def _clean_traceback(lines) -> str:
-    text = _ANSI.sub("", "\n".join(lines or []))
-    return "\n".join(text.splitlines()[-TRACEBACK_LINES:])
-
-
-def _error_output_traceback(cell: dict) -> str:
-    for output in cell.get("outputs", []):
-        if output.get("output_type") == "error":
-            return _clean_traceback(output.get("traceback"))
-    return ""
 
 
 def _exit_description(status: int) -> str:
@@ -416,26 +389,45 @@ def _exit_description(status: int) -> str:
     return f"exit code {status}"
 
 
+def _watch_parent() -> None:
+    """End of file on stdin means the harness is gone (or cancelled us): stop as if told to."""
+
+    def watch():
+        while sys.stdin.readline():
+            pass
+        processes.signal_process(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
 def main() -> int:
+    processes.die_with_parent(signal.SIGTERM)
     processes.become_subreaper()
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+        signal.signal(signum, _stop)
     job = LessonJob.from_json(sys.stdin.readline())
     run = LessonRun(job)
     result = None
     try:
         run.start_kernel()
         if sys.stdin.readline().strip() != "go":
-            return 0  # cancelled before it started
+            return 0  # cancelled before it started: the harness reports it
+        _watch_parent()
         result = run.execute()
+    except Stopped as stopped:
+        result = run.interrupted(stopped.signum) if run.started is not None else None
     except Exception as error:
         result = LessonResult(
             lesson=job.notebook.stem,
             status="failed",
-            error=f"could not run the lesson: {type(error).__name__}: {error}",
+            error=str(error)
+            if isinstance(error, CourseError)
+            else f"could not run the lesson: {type(error).__name__}: {error}",
             executed_notebook=job.output,
         )
-        raise
     finally:
+        for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+            signal.signal(signum, signal.SIG_IGN)  # clean-up runs to its end
         run.stop()
         if result is not None:
             from ..atomic import write_text
