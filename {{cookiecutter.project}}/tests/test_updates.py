@@ -1,6 +1,7 @@
 """Updating a student's copy: real git, a `file://` remote, the cases the Colab scenario does not reach."""
 
 import shutil
+import subprocess
 
 import pytest
 
@@ -78,3 +79,22 @@ def test_a_second_copy_does_not_overwrite_the_first(copies):
     assert (student / "README.mine.md").read_text() == "my notes on 2\n"
     assert (student / "README.mine-2.md").read_text() == "my notes on 3\n"
     assert (student / "README.md").read_text() == "course 3\n"
+
+
+def test_an_index_lock_of_a_git_working_here_stays_and_a_leftover_goes(copies):
+    teacher, student = copies
+    lock = student / ".git" / "index.lock"
+    lock.write_text("")
+    elsewhere = subprocess.Popen(["git", "-C", str(teacher), "cat-file", "--batch"], stdin=subprocess.PIPE)
+    here = subprocess.Popen(["git", "-C", str(student), "cat-file", "--batch"], stdin=subprocess.PIPE)
+    try:
+        assert updates._remove_stale_lock(student) == [] and lock.exists(), "a git is working in this copy"
+    finally:
+        here.kill()
+        here.wait()
+    try:
+        assert updates._remove_stale_lock(student)[0].startswith("Removed .git/index.lock")
+        assert not lock.exists(), "a git working elsewhere does not hold this copy's lock"
+    finally:
+        elsewhere.kill()
+        elsewhere.wait()

@@ -124,16 +124,23 @@ def _keep_copy(root: Path, path: str, content: bytes) -> str:
 def _remove_stale_lock(root: Path) -> list[str]:
     """A lock no running git holds is left over from a reset or a crash: without removing it, git refuses."""
     lock = root / ".git" / "index.lock"
-    if not lock.exists() or _git_is_running():
+    if not lock.exists() or _git_is_running_in(root):
         return []
     lock.unlink(missing_ok=True)
     return ["Removed .git/index.lock, left behind by a git command that was cut off (for example by a runtime reset)."]
 
 
-def _git_is_running() -> bool:
+def _git_is_running_in(root: Path) -> bool:
+    """Whether a git process works in this copy now (its lock is then no leftover)."""
     import psutil
 
+    here = root.resolve()
     for process in psutil.process_iter(["name"]):
-        if process.info["name"] == "git":
-            return True
+        if process.info["name"] != "git":
+            continue
+        try:
+            if Path(process.cwd()).resolve().is_relative_to(here):
+                return True
+        except (psutil.Error, OSError):
+            continue
     return False
