@@ -6,6 +6,7 @@ epoch run side by side; then both killed runs are started again and checked agai
 """
 
 import json
+import os
 import re
 import signal
 import subprocess
@@ -236,6 +237,33 @@ def test_damaged_checkpoint_is_skipped_with_a_warning(tmp_path):
     assert re.fullmatch(
         rf"skipping damaged checkpoint {re.escape(str(newest))} \(.+\); an older one is used instead",
         str(caught[0].message),
+    )
+
+
+class Planted:
+    """What an attacker with write access to the Drive folder could leave: a pickle that runs a command."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_a_planted_pickle_is_refused_never_run_and_an_honest_checkpoint_is_used(tmp_path):
+    marker = tmp_path / "the-planted-code-ran"
+    honest = {"epoch": 2, "iteration": 0, "n_epoch": 3, "model": {"w": torch.ones(2)}, "opt": {}, "rng": {}}
+    checkpoint_files.save(honest, tmp_path / "epoch-002.pt")
+    planted = dict(honest, epoch=3, model=Planted(marker))
+    torch.save(planted, tmp_path / "epoch-003.pt")
+
+    with pytest.warns(checkpoint_files.CheckpointWarning) as caught:
+        path, state = checkpoint_files.load_latest(tmp_path)
+
+    assert not marker.exists(), "loading must never run what a checkpoint names"
+    assert path == tmp_path / "epoch-002.pt" and state["epoch"] == 2
+    assert str(caught[0].message).startswith(
+        f"refused {tmp_path / 'epoch-003.pt'}: it holds more than tensors and plain values, so loading it could run code"
     )
 
 

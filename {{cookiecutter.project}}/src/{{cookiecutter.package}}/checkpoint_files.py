@@ -1,5 +1,9 @@
 """Checkpoint files on disk: atomic writes, newest-first loading that skips damaged files, pruning.
 
+Checkpoints live where others can write (a shared Drive folder), so they are loaded with
+``torch.load(weights_only=True)``: tensors and plain values only. A planted pickle that would
+run code is refused, never run, and the newest honest checkpoint is used.
+
 A runtime reset can cut a write short, so a file is written under a temporary name and
 renamed into place, and a file that cannot be read is skipped with a warning, never
 half-loaded. Needs torch but not fastai.
@@ -7,6 +11,7 @@ half-loaded. Needs torch but not fastai.
 
 from __future__ import annotations
 
+import pickle
 import re
 import warnings
 from pathlib import Path
@@ -54,10 +59,18 @@ def load_latest(folder: Path, map_location="cpu") -> tuple[Path, dict] | None:
 
     for path in reversed(list_checkpoints(folder)):
         try:
-            state = torch.load(path, map_location=map_location, weights_only=False)
+            state = torch.load(path, map_location=map_location, weights_only=True)
             missing = REQUIRED_FIELDS - set(state) if isinstance(state, dict) else REQUIRED_FIELDS
             if missing:
                 raise ValueError(f"missing {', '.join(sorted(missing))}")
+        except pickle.UnpicklingError:  # weights_only refused it: it names code to run while loading
+            warnings.warn(
+                f"refused {path}: it holds more than tensors and plain values, so loading it could run code; "
+                "it was not loaded (delete it unless you trust where it came from); an older checkpoint is used instead",
+                CheckpointWarning,
+                stacklevel=2,
+            )
+            continue
         except Exception as error:  # any unreadable file is skipped, whatever the reader raised
             reason = str(error).splitlines()[0][:120] if str(error) else type(error).__name__
             warnings.warn(

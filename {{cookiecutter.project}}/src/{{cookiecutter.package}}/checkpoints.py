@@ -17,6 +17,7 @@ import fastai.callback.schedule  # noqa: F401  (adds fit_one_cycle and fit_flat_
 import numpy as np
 import torch
 from fastai.callback.core import Callback, CancelBatchException
+from fastcore.foundation import L
 
 from . import checkpoint_files
 from .config import course_paths
@@ -77,7 +78,7 @@ def _restore(learn, state: dict, path: Path) -> None:
         learn.model.load_state_dict(state["model"])
         if learn.opt is None:
             learn.create_opt()
-        learn.opt.load_state_dict(state["opt"])
+        learn.opt.load_state_dict({**state["opt"], "hypers": L(state["opt"]["hypers"])})
     except (RuntimeError, AssertionError, KeyError) as error:
         raise CourseError(
             f"checkpoint {path} does not fit this model or optimizer ({str(error).splitlines()[0][:160]}): "
@@ -171,7 +172,7 @@ class ResumableCheckpoint(Callback):
             "smooth_loss": _smooth_loss(self.learn),
         }
         name = checkpoint_files.checkpoint_name(epochs_done, batches_done)
-        checkpoint_files.save(state, self.folder / name)
+        checkpoint_files.save(_plain(state), self.folder / name)
         checkpoint_files.prune(self.folder, self.keep)
         self._last_save = time.monotonic()
 
@@ -186,12 +187,29 @@ def _ignore(*args, **kwargs) -> None:
     pass
 
 
+def _plain(value):
+    """Only what ``torch.load(weights_only=True)`` reads: fastai's ``L`` and tensor subclasses, and numpy
+    numbers (a learning rate from the schedule), become lists, plain tensors and Python numbers."""
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple, L)):
+        items = [_plain(item) for item in value]
+        return tuple(items) if isinstance(value, tuple) else items
+    if isinstance(value, torch.Tensor):
+        return value.as_subclass(torch.Tensor) if type(value) is not torch.Tensor else value
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
 def _rng_state(dls) -> dict:
     """Every random state training draws from: Python, NumPy, torch (CPU and CUDA), and each
-    DataLoader's own generator (fastai shuffles with it)."""
+    DataLoader's own generator (fastai shuffles with it). Plain values and tensors only, so a
+    checkpoint loads with ``weights_only=True``."""
+    kind, keys, position, has_gauss, gauss = np.random.get_state()
     return {
         "python": random.getstate(),
-        "numpy": np.random.get_state(),
+        "numpy": (kind, keys.tolist(), position, has_gauss, gauss),
         "torch": torch.get_rng_state(),
         "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
         "loaders": [loader.rng.getstate() for loader in dls.loaders],
@@ -200,7 +218,8 @@ def _rng_state(dls) -> dict:
 
 def _set_rng_state(state: dict, dls) -> None:
     random.setstate(state["python"])
-    np.random.set_state(state["numpy"])
+    kind, keys, position, has_gauss, gauss = state["numpy"]
+    np.random.set_state((kind, np.array(keys, dtype=np.uint32), position, has_gauss, gauss))
     torch.set_rng_state(state["torch"].cpu())
     if state["cuda"] is not None and torch.cuda.is_available():
         torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda"]])
