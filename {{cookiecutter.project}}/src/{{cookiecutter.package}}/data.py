@@ -4,7 +4,10 @@
 pooch does the caching, the checksum check and the temp-file-then-rename; this module
 adds a downloader that resumes an interrupted download with HTTP Range (the bytes so far
 are kept in ``<name>.part`` beside the cache), atomic extraction, and one clear message
-per failure.
+per failure. A URL is someone else's: the cached file's name is checked after decoding
+(it cannot climb out of ``data/``), every download is checked against a checksum (the
+lesson's, or the one recorded in ``data-checksums.txt`` by the first download: ``registry``),
+and archives are unpacked by ``archives``, which refuses links and decompression bombs.
 """
 
 from __future__ import annotations
@@ -17,16 +20,15 @@ import logging
 import os
 import shutil
 import socket
-import tarfile
 import tempfile
-import zipfile
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from urllib.parse import unquote, urlparse
 
 import pooch
 import requests
 from filelock import FileLock
 
+from . import archives, registry
 from .config import course_paths
 from .errors import CourseError
 
@@ -43,22 +45,26 @@ def download(
     name: str | None = None,
     extract: bool = True,
     progress: bool = True,
+    limits: archives.Limits = archives.DEFAULT_LIMITS,
 ) -> Path:
     """Download ``url`` once and return the extracted folder (or the file itself if it is no archive).
 
     ``sha256`` guards against a changed or corrupt file: a cached copy that does not match is
-    downloaded again. ``name`` is the file name in the cache (default: the URL's last part);
-    the archive ``x.tar.gz`` extracts to ``<local data>/x``. With a valid cache no network is used.
+    downloaded again. Without it, the checksum the first download recorded in
+    ``data-checksums.txt`` is used (and recorded, the first time). ``name`` is the file name in
+    the cache (default: the URL's last part); the archive ``x.tar.gz`` extracts to
+    ``<local data>/x`` within ``limits``. With a valid cache no network is used.
     """
-    name = name or unquote(Path(urlparse(url).path).name)
-    if not name:
-        raise CourseError(f"cannot tell a file name from {url}: pass name='dataset.zip' to download()")
-    known_hash = _normalise_sha256(sha256) if sha256 else None
+    name = _file_name(url, name)
     paths = course_paths()
+    recorded = registry.read(paths.root).get(name)
+    known_hash = _normalise_sha256(sha256) if sha256 else recorded
     cached = paths.data / name
     cached.parent.mkdir(parents=True, exist_ok=True)
-    processor = _Extract(paths.local_data / _strip_archive_suffix(name), url) if extract and _is_archive(name) else None
-    downloader = _ResumingDownloader(cached, known_hash, progress)
+    target = paths.local_data / _strip_archive_suffix(name)
+    processor = _Extract(target, url, limits) if extract and _is_archive(name) else None
+    origin = "the lesson's sha256" if sha256 else f"the line of {name} in {registry.FILE_NAME}"
+    downloader = _ResumingDownloader(cached, known_hash, progress, origin)
     with FileLock(_lock_path(cached)), _quiet(pooch.get_logger()):
         attached = _kaggle_dataset(name, known_hash)
         if attached is not None:
@@ -70,8 +76,23 @@ def download(
             url, known_hash, fname=name, path=paths.data, processor=processor, downloader=downloader
         )
     if downloader.downloaded and known_hash is None:
-        print(f"sha256 of {name}: {pooch.file_hash(str(cached))} (pass it as sha256= to check future downloads)")
+        written = registry.record(paths.root, name, pooch.file_hash(str(cached)), url)
+        print(
+            f"recorded the sha256 of {name} in {written.name}: commit that file, and every later download of "
+            f"{name} must match it"
+        )
     return Path(result)
+
+
+def _file_name(url: str, name: str | None) -> str:
+    """The cache's file name: given, or the URL's last part after decoding; never a path."""
+    chosen = name if name is not None else PurePosixPath(unquote(urlparse(url).path)).name
+    if not chosen or chosen in (".", "..") or any(char in chosen for char in "/\\\0") or chosen.startswith("."):
+        source = f"name={name!r}" if name is not None else f"the URL {url}"
+        raise CourseError(
+            f"cannot use {chosen!r} from {source} as a file name in data/: pass a plain one, e.g. name='dataset.zip'"
+        )
+    return chosen
 
 
 def _kaggle_dataset(name: str, known_hash: str | None) -> Path | None:
@@ -137,8 +158,9 @@ class _ResumingDownloader:
     the partial download lives in ``<cache>.part`` so that it survives a crash or a reset.
     """
 
-    def __init__(self, cached: Path, known_hash: str | None, progress: bool):
+    def __init__(self, cached: Path, known_hash: str | None, progress: bool, origin: str):
         self.cached = cached
+        self.origin = origin  # where the expected checksum comes from, for the message
         self.part = cached.with_name(cached.name + ".part")
         self.known_hash = known_hash
         self.progress = progress
@@ -158,8 +180,8 @@ class _ResumingDownloader:
             self.part.unlink()
             raise CourseError(
                 f"the file downloaded from {url} is not the expected one (sha256 {actual}, expected "
-                f"{self.known_hash}); nothing was kept. Run again to retry; if it happens again the file "
-                "on the server has changed: ask the course author to update the checksum"
+                f"{self.known_hash}, from {self.origin}); nothing was kept. Run again to retry; if it happens again "
+                "the file on the server has changed: ask the course author to update the checksum"
             )
         os.replace(self.part, output_file)
         self.downloaded = True
@@ -276,9 +298,8 @@ class _Extract:
     that was (re)downloaded replaces the old folder.
     """
 
-    def __init__(self, target: Path, url: str):
-        self.target = target
-        self.url = url
+    def __init__(self, target: Path, url: str, limits: archives.Limits):
+        self.target, self.url, self.limits = target, url, limits
 
     def __call__(self, fname: str, action: str, pooch_object) -> str:
         if action == "fetch" and self.target.is_dir():
@@ -288,7 +309,7 @@ class _Extract:
             shutil.rmtree(stale, ignore_errors=True)  # left by an extraction cut short (we hold the lock)
         scratch = Path(tempfile.mkdtemp(dir=self.target.parent, prefix=f".{self.target.name}-"))
         try:
-            _unpack(Path(fname), scratch / "content", self.url)
+            archives.unpack(Path(fname), scratch / "content", self.url, self.limits)
             content = scratch / "content"
             entries = list(content.iterdir())
             if len(entries) == 1 and entries[0].is_dir():  # archive with one top folder: use its contents
@@ -299,15 +320,3 @@ class _Extract:
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
         return str(self.target)
-
-
-def _unpack(archive: Path, folder: Path, url: str) -> None:
-    try:
-        if archive.name.lower().endswith(".zip"):
-            with zipfile.ZipFile(archive) as opened:
-                opened.extractall(folder)
-        else:
-            with tarfile.open(archive) as opened:
-                opened.extractall(folder, filter="data")
-    except (OSError, EOFError, zipfile.BadZipFile, tarfile.TarError) as error:
-        raise CourseError(f"{archive} (from {url}) cannot be extracted ({error}): delete it and run again") from None
