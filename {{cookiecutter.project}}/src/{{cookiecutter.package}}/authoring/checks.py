@@ -6,8 +6,11 @@
 from __future__ import annotations
 
 import copy
+import importlib.util
 import re
 import shlex
+import subprocess
+import sys
 import warnings
 from dataclasses import dataclass
 from functools import cached_property
@@ -15,6 +18,7 @@ from pathlib import Path
 
 from .. import drive, notebooks
 from ..config import CourseConfig
+from ..errors import CourseError
 from .naming import slugify
 from .readme import MARKERS_FIX, readme_with_table, stale_colab_links, table_span
 
@@ -159,35 +163,93 @@ def check_notebooks_valid(course: Course) -> list[Problem]:
     return problems
 
 
-# Cell metadata Colab writes about outputs (sizes, timings); stripped with them, also by nbstripout in pre-commit.
-OUTPUT_METADATA = ("colab", "executionInfo", "outputId")
+def stripout_command(root: Path) -> tuple[list[str], re.Pattern]:
+    """The nbstripout hook of ``.pre-commit-config.yaml``: its command (flags included) and its ``files`` pattern.
+
+    `course check` verifies with exactly what pre-commit would run, so the two never disagree.
+    """
+    import yaml
+
+    config = root / ".pre-commit-config.yaml"
+    try:
+        repos = yaml.safe_load(config.read_text(encoding="utf-8"))["repos"]
+        (hook,) = [hook for repo in repos for hook in repo.get("hooks", []) if hook.get("id") == "nbstripout"]
+    except (OSError, yaml.YAMLError, KeyError, TypeError, ValueError):
+        raise CourseError(
+            f"{config.name} has no nbstripout hook: restore the file from the template (it strips notebook outputs)"
+        ) from None
+    return shlex.split(hook["entry"]), re.compile(hook.get("files", r"\.ipynb$"))
 
 
-def output_metadata(cell: dict) -> list[str]:
-    metadata = cell.get("metadata")
-    return [key for key in OUTPUT_METADATA if key in metadata] if isinstance(metadata, dict) else []
-
-
-def has_output(cell: dict) -> bool:
-    return cell.get("cell_type") == "code" and bool(
-        cell.get("outputs") or cell.get("execution_count") is not None or output_metadata(cell)
+def stripout(root: Path, paths: list[Path], *, verify: bool) -> set[Path]:
+    """Run the hook's nbstripout on ``paths`` (``--verify``: change nothing); the paths it (would have) stripped."""
+    command, _ = stripout_command(root)
+    program = [sys.executable, *command[command.index("python") + 1 :]] if "python" in command else command
+    done = subprocess.run(
+        [*program, *(["--verify"] if verify else []), *map(str, paths)], capture_output=True, text=True
     )
+    if not verify:
+        return set(paths) if done.returncode == 0 else set()
+    return {
+        Path(line.removeprefix("Dry run: would have stripped ").strip())
+        for line in done.stdout.splitlines()
+        if line.startswith("Dry run: would have stripped ")
+    }
+
+
+def stripped_notebooks(course: Course) -> list[Path]:
+    """The notebooks the nbstripout hook covers (``files`` of the hook), readable ones only."""
+    _, pattern = stripout_command(course.root)
+    return [path for path in course.notebooks if pattern.search(course.rel(path)) and course.notebook(path) is not None]
 
 
 def check_outputs(course: Course) -> list[Problem]:
-    """Notebooks are committed without outputs or execution counts (small diffs, no leaked data)."""
+    """Notebooks are committed as nbstripout leaves them (no outputs, counts, widget state or timings):
+    the hook's own ``--verify``, with the hook's flags."""
+    try:
+        chosen = stripped_notebooks(course)
+    except CourseError as missing:
+        return [Problem(".pre-commit-config.yaml", str(missing).split(": ", 1)[0], "restore it from the template")]
+    dirty = stripout(course.root, chosen, verify=True) if chosen else set()
+    return [
+        Problem(
+            course.rel(path),
+            "outputs, execution counts or run metadata committed (nbstripout would strip them)",
+            f"{SYNC} (or `nbstripout {shlex.quote(course.rel(path))}`)",
+            fixable=True,
+        )
+        for path in chosen
+        if path in dirty or path.resolve() in dirty
+    ]
+
+
+PAPERMILL_TAG = notebooks.INJECTED_TAG
+
+
+def papermill_leftovers(notebook: dict) -> list[str]:
+    """What an executed copy brings back: cells papermill injected, its run metadata."""
+    found = []
+    cells = notebooks.cells(notebook)
+    injected = [str(i) for i, cell in enumerate(cells, 1) if notebooks.has_tag(cell, PAPERMILL_TAG)]
+    if injected:
+        found.append(f"papermill's injected-parameters cell (cell {', '.join(injected)})")
+    metadata = notebook.get("metadata")
+    if (isinstance(metadata, dict) and "papermill" in metadata) or any(
+        isinstance(cell.get("metadata"), dict) and "papermill" in cell["metadata"] for cell in cells
+    ):
+        found.append("papermill's run metadata")
+    return found
+
+
+def check_papermill_leftovers(course: Course) -> list[Problem]:
+    """A lesson is the teacher's source, not an executed copy: an injected `smoke = True` would ship."""
     problems = []
-    for path in course.notebooks:
-        cells = notebooks.cells(course.notebook(path) or {})
-        dirty = [str(i) for i, cell in enumerate(cells, 1) if has_output(cell)]
-        if dirty:
+    for path in course.lessons:
+        notebook = course.notebook(path)
+        leftovers = papermill_leftovers(notebook) if notebook is not None else []
+        if leftovers:
             problems.append(
-                Problem(
-                    course.rel(path),
-                    f"outputs or execution counts committed (cells {', '.join(dirty)})",
-                    f"{SYNC} (or `nbstripout {shlex.quote(course.rel(path))}`)",
-                    fixable=True,
-                )
+                Problem(course.rel(path), f"an executed copy: it holds {' and '.join(leftovers)}", SYNC, fixable=True)
             )
     return problems
 
@@ -337,50 +399,32 @@ def check_drive_duplicates(course: Course) -> list[Problem]:
     return problems
 
 
-SECRET_PATTERNS = {
-    "GitHub token": r"\b(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{40,})",
-    "GitLab token": r"\bglpat-[A-Za-z0-9_-]{20,}",
-    "Hugging Face token": r"\bhf_[A-Za-z0-9]{30,}",
-    "OpenAI-style API key": r"\bsk-(?:proj-|svcacct-|ant-)?[A-Za-z0-9_-]{32,}",
-    "Google API key": r"\bAIza[0-9A-Za-z_-]{35}\b",
-    "Kaggle API key": r"(?:[\"']key[\"']\s*:\s*[\"']|KAGGLE_KEY\W{1,8})[0-9a-f]{32}\b",
-    "AWS access key": r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b",
-    "AWS secret key": r"(?i)aws_secret_access_key\W{1,8}[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+])",
-    "private key": r"-----BEGIN (?:[A-Z]+ )*PRIVATE KEY(?: BLOCK)?-----",
-}
-_SECRETS = {kind: re.compile(pattern) for kind, pattern in SECRET_PATTERNS.items()}
-
-
-def _strings(value) -> list[str]:
-    """Every string inside a JSON value (cell sources, outputs, metadata)."""
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, dict):
-        value = list(value.values())
-    return [s for item in value for s in _strings(item)] if isinstance(value, list) else []
-
-
 def check_secrets(course: Course) -> list[Problem]:
-    """Tokens and keys must never be committed: read them from Colab secrets or the environment."""
-    problems = []
-    for path in course.notebooks:
-        notebook = course.notebook(path)
-        if notebook is None:
-            parts = [("the file", path.read_text(encoding="utf-8", errors="replace"))]
-        else:
-            parts = [(f"cell {i}", "\n".join(_strings(cell))) for i, cell in enumerate(notebooks.cells(notebook), 1)]
-            parts.append(("the notebook metadata", "\n".join(_strings(notebook.get("metadata", {})))))
-        for where, text in parts:
-            for kind, pattern in _SECRETS.items():
-                if pattern.search(text):
-                    problems.append(
-                        Problem(
-                            course.rel(path),
-                            f"{where} contains what looks like a secret ({kind})",
-                            "delete it, revoke it with its provider, and read it at run time from Colab secrets "
-                            "(google.colab.userdata.get) or an environment variable",
-                        )
-                    )
+    """Tokens and keys must never be committed: every file git would commit is searched (``secrets``)."""
+    from . import secrets
+
+    found: dict[tuple[Path, str], list[str]] = {}
+    for path, where, kind in secrets.scan(secrets.course_files(course.root)):
+        kinds = found.setdefault((path, where), [])
+        if kind.lower() not in map(str.lower, kinds):  # two detectors naming one secret: say it once
+            kinds.append(kind)
+    problems = [
+        Problem(
+            course.rel(path),
+            f"{where} contains what looks like a secret ({', '.join(kinds)})",
+            "delete it, revoke it with its provider, and read it at run time from Colab secrets "
+            "(google.colab.userdata.get) or an environment variable",
+        )
+        for (path, where), kinds in found.items()
+    ]
+    if importlib.util.find_spec("detect_secrets") is None:
+        problems.append(
+            Problem(
+                ".",
+                "detect-secrets is not installed, so only the course's own rules looked for secrets",
+                "install the course's tools: pip install -e '.[dev]'",
+            )
+        )
     return problems
 
 
@@ -388,6 +432,7 @@ CHECKS = (
     check_lesson_names,
     check_notebooks_valid,
     check_outputs,
+    check_papermill_leftovers,
     check_format,
     check_setup_cells,
     check_parameters_cells,

@@ -1,8 +1,9 @@
 """What `course sync` repairs by itself: outputs, notebook format, setup cells, metadata, the README.
 
-The template's post-generation hook calls ``apply_fixes`` on every fresh bake, so a new course
-passes `course check` by construction. Standard library only for that reason: the hook runs
-before any dependency is installed.
+Outputs are stripped by the nbstripout hook itself (``checks.stripout``). The rest is
+``apply_fixes``, which the template's post-generation hook also calls on every fresh bake, so a
+new course passes `course check` by construction: standard library only for that reason, since
+the hook runs before any dependency is installed.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from pathlib import Path
 
 from .. import notebooks
 from ..config import CourseConfig
-from .checks import Course, Problem, find_problems, has_output, missing_metadata, output_metadata, rewritable
+from .checks import Course, Problem, find_problems, missing_metadata, rewritable
 from .readme import sync_readme
 
 
@@ -20,6 +21,11 @@ def sync(root: Path, config: CourseConfig) -> tuple[list[Problem], list[Problem]
     """Fix what can be fixed; returns the problems fixed and those left."""
     before = find_problems(root, config)
     if any(problem.fixable for problem in before):
+        from .checks import stripout
+
+        with_outputs = {root / problem.path for problem in before if problem.message.startswith("outputs,")}
+        if with_outputs:
+            stripout(root, sorted(with_outputs), verify=False)
         apply_fixes(root, config)
     after = find_problems(root, config)
     return [problem for problem in before if problem not in after], after
@@ -33,9 +39,9 @@ def apply_fixes(root: Path, config: CourseConfig) -> None:
         notebook = course.notebook(path)
         if not rewritable(notebook):
             continue
-        _strip_outputs(notebook)
         _add_cell_ids(notebook)
         if path in course.lessons:
+            _remove_papermill_leftovers(notebook)
             _put_setup_cell(notebook, config)
             _add_metadata(notebook)
         if path.read_bytes() != notebooks.notebook_bytes(notebook):
@@ -43,12 +49,13 @@ def apply_fixes(root: Path, config: CourseConfig) -> None:
     sync_readme(root, config)
 
 
-def _strip_outputs(notebook: dict) -> None:
+def _remove_papermill_leftovers(notebook: dict) -> None:
+    """An executed copy back in lessons/: drop papermill's injected cell and its run metadata."""
+    notebook["cells"] = [cell for cell in notebook["cells"] if not notebooks.has_tag(cell, notebooks.INJECTED_TAG)]
+    notebook.get("metadata", {}).pop("papermill", None)
     for cell in notebooks.cells(notebook):
-        if has_output(cell):
-            for key in output_metadata(cell):
-                del cell["metadata"][key]
-            cell["outputs"], cell["execution_count"] = [], None
+        if isinstance(cell.get("metadata"), dict):
+            cell["metadata"].pop("papermill", None)
 
 
 def _add_cell_ids(notebook: dict) -> None:
