@@ -21,9 +21,10 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
 fi
 
 lint=0
+lint_paths="hooks tests benchmarks local_extensions.py"
 # The generated course's files are linted on a bake (tests/test_lint.py): they hold Jinja here.
-"$venv/bin/python" -m ruff check hooks tests benchmarks || lint=$?
-"$venv/bin/python" -m ruff format --check hooks tests benchmarks || lint=$?
+"$venv/bin/python" -m ruff check $lint_paths || lint=$?
+"$venv/bin/python" -m ruff format --check $lint_paths || lint=$?
 
 status=0
 "$venv/bin/python" -m pytest tests -n 2 "$@" || status=$?
@@ -32,8 +33,8 @@ if [ "$status" -eq 5 ]; then
     exit 1
 fi
 if [ "$status" -eq 0 ] && [ "$lint" -ne 0 ]; then
-    echo "ERROR: ruff found problems in hooks/, tests/ or benchmarks/ (see above): run" \
-        "\`.venv/bin/ruff check --fix hooks tests benchmarks && .venv/bin/ruff format hooks tests benchmarks\`" >&2
+    echo "ERROR: ruff found problems in the template's own code (see above): run" \
+        "\`.venv/bin/ruff check --fix $lint_paths && .venv/bin/ruff format $lint_paths\`" >&2
     exit 1
 fi
 exit "$status"

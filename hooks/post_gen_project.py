@@ -9,6 +9,7 @@ template's tests run this hook in an interpreter that has nothing but the standa
 
 import importlib
 import json
+import shlex
 import shutil
 import subprocess
 import sys
@@ -94,18 +95,20 @@ def init_git():
 
 
 def next_steps(config, git_line, lessons):
+    """What to do next; the commands quoted for the shell, so any branch name copies and pastes safely."""
+    branch = shlex.quote(ANSWERS["branch"])
     lines = [
         f'Created {ANSWERS["project"]}/ for the course "{ANSWERS["course_name"]}".',
         *([git_line] if git_line else []),
         "Next steps:",
-        f"  cd {ANSWERS['project']}",
+        f"  cd {shlex.quote(ANSWERS['project'])}",
     ]
     if ANSWERS["init_git"] != "yes":
-        lines += [f'  git init -b {ANSWERS["branch"]} && git add --all && git commit -m "{FIRST_COMMIT}"']
+        lines += [f'  git init -b {branch} && git add --all && git commit -m "{FIRST_COMMIT}"']
     lines += [
         f"  create the empty repository {ANSWERS['github_user']}/{ANSWERS['github_repo']} on GitHub, then:",
         f"  git remote add origin {config.repo_url}",
-        f"  git push -u origin {ANSWERS['branch']}",
+        f"  git push -u origin {branch}",
     ]
     if lessons:
         lines += [f"  open the first lesson in Colab: {config.colab_url(lessons[0].name)}"]

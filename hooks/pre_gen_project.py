@@ -8,6 +8,7 @@ Only the standard library: the hook runs with cookiecutter's own interpreter.
 import json
 import keyword
 import re
+import subprocess
 import sys
 import unicodedata
 
@@ -165,23 +166,20 @@ def check_github_repo(repo):
 
 
 def check_branch(branch):
-    # The rules of `git check-ref-format --branch`, plus no spaces, "#" or "%" (the name goes into URLs).
-    problems = (
-        not branch
-        or has_control_characters(branch)
-        or re.search(r"[\s~^:?*\[\\#%]", branch)
-        or ".." in branch
-        or "@{" in branch
-        or "//" in branch
-        or branch == "@"
-        or branch.startswith(("-", "/"))
-        or branch.endswith(("/", "."))
-        or any(part.startswith(".") or part.endswith(".lock") for part in branch.split("/"))
-    )
-    if problems:
+    """git's own rules (`git check-ref-format --branch`); the files quote the name wherever it goes.
+
+    Inside a repository git expands shorthands such as `@{-1}`: only a name that comes back as typed is valid.
+    Without git only names that every git accepts pass (letters, digits, "_", inner "-" and "/").
+    """
+    try:
+        checked = subprocess.run(["git", "check-ref-format", "--branch", branch], capture_output=True, text=True)
+        valid = checked.returncode == 0 and checked.stdout.rstrip("\n") == branch
+    except FileNotFoundError:
+        valid = re.fullmatch(r"\w[\w-]*(/\w[\w-]*)*", branch, flags=re.ASCII) is not None
+    if not valid or has_control_characters(branch):
         return (
-            f'branch "{branch}" is not a valid git branch name (no spaces, "..", "~^:?*[\\#%", '
-            'leading "-" or trailing "/" or "."); use e.g. "main"'
+            f'branch "{branch}" is not a valid git branch name (rules: `git help check-ref-format`; '
+            'no spaces, "..", "~^:?*[\\", leading "-", trailing "/", ".lock" or "."); use e.g. "main"'
         )
     return None
 
@@ -199,8 +197,8 @@ def check_drive_folder(folder):
         return (
             f'drive_folder "{folder}" contains ".."; give a folder inside MyDrive, e.g. "courses/deep-learning-course"'
         )
-    if "\\" in folder or '"' in folder:
-        return f'drive_folder "{folder}" contains a backslash or a quote; separate folders with "/"'
+    if "\\" in folder:
+        return f'drive_folder "{folder}" contains a backslash; separate folders with "/"'
     if parts[0] == "MyDrive":
         rest = "/".join(parts[1:])
         return f'drive_folder "{folder}" is already relative to MyDrive; drop the prefix: "{rest}"'

@@ -60,7 +60,9 @@ BAD_ANSWERS = {
     ),
     "branch-space": ({"branch": "spring 2026"}, 'ERROR: branch "spring 2026" is not a valid git branch name'),
     "branch-dots": ({"branch": "a..b"}, 'ERROR: branch "a..b" is not a valid git branch name'),
-    "branch-hash": ({"branch": "v1#2"}, 'ERROR: branch "v1#2" is not a valid git branch name'),
+    "branch-head": ({"branch": "HEAD"}, 'ERROR: branch "HEAD" is not a valid git branch name'),
+    "branch-shorthand": ({"branch": "@{-1}"}, 'ERROR: branch "@{-1}" is not a valid git branch name'),
+    "branch-backslash": ({"branch": "a\\b"}, "is not a valid git branch name"),
     "branch-lock": ({"branch": "main.lock"}, 'ERROR: branch "main.lock"'),
     "branch-leading-dash": ({"branch": "-main"}, 'ERROR: branch "-main"'),
     "branch-trailing-slash": ({"branch": "main/"}, 'ERROR: branch "main/"'),
@@ -140,3 +142,17 @@ def test_project_with_a_slash_is_refused_and_writes_no_file(tmp_path, cookiecutt
     )
     assert not (output / "courses" / "dl").exists()
     assert not [path for path in output.rglob("*") if not path.is_dir()]
+
+
+def test_without_git_only_plain_branch_names_pass(tmp_path, cookiecutter_config, template, capfd, monkeypatch):
+    """git decides what a branch name may be; with no git to ask, only names every git accepts pass."""
+    empty = tmp_path / "no-git-here"
+    empty.mkdir()
+    monkeypatch.setenv("PATH", str(empty))
+    output = tmp_path / "out"
+    with pytest.raises(FailedHookException):
+        bake_into(output, cookiecutter_config, template, branch='spring"26')
+    assert 'ERROR: branch "spring"26" is not a valid git branch name' in capfd.readouterr().err
+    assert_nothing_written(output)
+    course = bake_into(output, cookiecutter_config, template, branch="course/spring-26", init_git="no")
+    assert 'branch = "course/spring-26"' in (course / "pyproject.toml").read_text(encoding="utf-8")

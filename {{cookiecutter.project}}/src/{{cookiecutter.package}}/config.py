@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from dataclasses import MISSING, dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 from .environment import runtime
 from .errors import CourseError
@@ -34,10 +35,10 @@ class CourseConfig:
         return f"https://github.com/{self.github_user}/{self.github_repo}.git"
 
     def colab_url(self, lesson_file: str) -> str:
-        """The "Open in Colab" link of a lesson file name such as ``01_first_model.ipynb``."""
+        """The "Open in Colab" link of a lesson file name such as ``01_first_model.ipynb`` (the branch URL-quoted)."""
         return (
             f"https://colab.research.google.com/github/{self.github_user}/"
-            f"{self.github_repo}/blob/{self.branch}/lessons/{lesson_file}"
+            f"{self.github_repo}/blob/{quote(self.branch)}/lessons/{lesson_file}"
         )
 
 
