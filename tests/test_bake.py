@@ -47,7 +47,9 @@ def test_defaults_give_a_complete_course(default_course):
         "tests/conftest.py",
         ".github/workflows/lessons-cpu.yml",
         ".github/workflows/lessons-gpu.yml",
+        ".github/dependabot.yml",
         "constraints/ci.txt",
+        "data-checksums.txt",
         *(f"lessons/{name}" for name in LESSONS),
     }
     present = {p.relative_to(default_course).as_posix() for p in course_files(default_course)}
@@ -67,6 +69,7 @@ def test_defaults_give_a_complete_course(default_course):
         ".github",
         "constraints",
         "docs",
+        "data-checksums.txt",
     }, "unexpected files at the top of the course"
     assert course_table(default_course) == {
         "title": "Deep Learning Course",

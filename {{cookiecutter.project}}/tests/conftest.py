@@ -4,6 +4,7 @@ The helpers themselves live in ``{{ cookiecutter.package }}.testing``, so other 
 """
 
 import hashlib
+import signal
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,11 @@ from {{ cookiecutter.package }} import testing
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = testing.PACKAGE
+
+# pytest started in the background of a script (`pytest &`) inherits SIGINT ignored, and so would
+# every process a test starts; the Ctrl-C tests need what a terminal gives: SIGINT handled.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture

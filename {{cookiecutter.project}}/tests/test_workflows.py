@@ -1,5 +1,6 @@
 """The GitHub workflows are valid (GitHub's schema, offline) and run what the course relies on."""
 
+import re
 import shutil
 import subprocess
 import sys
@@ -15,11 +16,31 @@ GPU = WORKFLOWS / "lessons-gpu.yml"  # absent when the course was generated with
 COLAB = WORKFLOWS / "lessons-colab.yml"
 
 
-def check_jsonschema() -> list[str]:
-    found = shutil.which("check-jsonschema", path=str(Path(sys.executable).parent)) or shutil.which("check-jsonschema")
+def tool(name: str) -> str:
+    found = shutil.which(name, path=str(Path(sys.executable).parent)) or shutil.which(name)
     if not found:
-        pytest.skip("check-jsonschema is not installed (pip install -e '.[dev]')")
-    return [found]
+        pytest.skip(f"{name} is not installed (pip install -e '.[dev]')")
+    return found
+
+
+def check_jsonschema() -> list[str]:
+    return [tool("check-jsonschema")]
+
+
+def zizmor(folder: Path) -> subprocess.CompletedProcess:
+    """zizmor's widest persona, offline: every finding, including the ones that may be false alarms."""
+    return subprocess.run(
+        [
+            tool("zizmor"),
+            "--offline",
+            "--persona=auditor",
+            "--collect=workflows,dependabot",
+            "--no-progress",
+            str(folder),
+        ],
+        capture_output=True,
+        text=True,
+    )
 
 
 def load(path: Path) -> dict:
@@ -55,6 +76,52 @@ def test_workflow_matches_githubs_schema(path):
         text=True,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_workflows_pass_a_workflow_security_linter():
+    result = zizmor(ROOT / ".github")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "No findings to report" in result.stdout
+
+
+def test_the_linter_catches_a_tag_pin_and_kept_credentials(tmp_path):
+    """The check above can fail: the same linter flags the two mistakes this course avoids."""
+    copy = tmp_path / ".github"
+    shutil.copytree(ROOT / ".github", copy)
+    workflow = copy / "workflows" / CPU.name
+    text = workflow.read_text()
+    pinned = re.search(r"actions/checkout@[0-9a-f]{40} # v\S+", text).group()
+    workflow.write_text(
+        text.replace(pinned, "actions/checkout@v4").replace("persist-credentials: false", "fetch-depth: 1")
+    )
+    result = zizmor(copy)
+    assert result.returncode != 0
+    assert "unpinned-uses" in result.stdout and "artipacked" in result.stdout
+
+
+@pytest.mark.parametrize("path", [CPU, GPU, COLAB], ids=["cpu", "gpu", "colab"])
+def test_actions_are_pinned_by_commit_with_least_permissions(path):
+    if not path.exists():
+        pytest.skip(f"{path.name} is not part of this course (gpu_ci = none)")
+    workflow = load(path)
+    assert workflow["permissions"] == {}
+    for job in workflow["jobs"].values():
+        assert job["permissions"] == {"contents": "read"}
+    for line in path.read_text().splitlines():
+        if "uses:" in line:
+            assert re.search(r"uses: [\w-]+/[\w-]+@[0-9a-f]{40} # v\d+\.\d+\.\d+$", line), line
+    checkouts = [step for step in steps(workflow) if step.get("uses", "").startswith("actions/checkout@")]
+    assert checkouts and all(step["with"]["persist-credentials"] is False for step in checkouts)
+
+
+def test_dependabot_keeps_the_action_pins_current():
+    config = ROOT / ".github" / "dependabot.yml"
+    result = subprocess.run(
+        [*check_jsonschema(), "--builtin-schema", "vendor.dependabot", str(config)], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    (update,) = yaml.safe_load(config.read_text())["updates"]
+    assert update["package-ecosystem"] == "github-actions" and update["directory"] == "/"
 
 
 def test_cpu_workflow_runs_smoke_lessons_on_every_push_and_pull_request():
@@ -106,8 +173,26 @@ def test_gpu_workflow_runs_full_lessons_on_a_self_hosted_gpu_runner():
     (job,) = workflow["jobs"].values()
     assert job["runs-on"] == ["self-hosted", "gpu"]
     assert step_running(workflow, "course test")["run"].strip() == "course test --gpu"
-    assert "--system-site-packages" in step_running(workflow, "venv")["run"]  # keep the runner's CUDA torch
+    install = step_running(workflow, "venv")["run"]
+    assert "--system-site-packages" in install  # keep the runner's CUDA torch
+    assert "-c .venv/constraints-gpu.txt" in install
     assert step_using(workflow, "actions/upload-artifact")["if"] == "always()"
+
+
+def test_gpu_job_installs_ci_versions_of_everything_but_torch(tmp_path):
+    if not GPU.exists():
+        pytest.skip("no GPU workflow in this course (gpu_ci = none)")
+    (grep,) = [line.strip() for line in step_running(load(GPU), "venv")["run"].splitlines() if "grep" in line]
+    (tmp_path / ".venv").mkdir()
+    (tmp_path / "constraints").mkdir()
+    shutil.copy(ROOT / "constraints" / "ci.txt", tmp_path / "constraints" / "ci.txt")
+    done = subprocess.run(["bash", "-c", grep], cwd=tmp_path, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    kept = (tmp_path / ".venv" / "constraints-gpu.txt").read_text().splitlines()
+    pinned = (ROOT / "constraints" / "ci.txt").read_text().splitlines()
+    assert not [line for line in kept if line.startswith(("torch==", "torchvision=="))]
+    assert [line for line in pinned if not line.startswith(("torch==", "torchvision=="))] == kept
+    assert any(line.startswith("fastai==") for line in kept)
 
 
 def test_colab_workflow_runs_lessons_and_tests_on_colabs_versions_every_push_and_week():
