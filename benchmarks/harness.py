@@ -86,10 +86,10 @@ def timed(command, cwd: Path, env: dict) -> float:
 
 def parameters_for(lesson: Path, data: dict) -> dict:
     course_helpers(lesson.parents[1])
-    from deep_learning_course.notebooks import lesson_parameters
+    from deep_learning_course.parameters import of_lesson
 
-    declared = lesson_parameters(lesson)
-    return {"smoke": True, **{k: v for k, v in data.items() if k in declared}}
+    declared = of_lesson(lesson)
+    return declared.run_values({k: v for k, v in data.items() if k in declared.defaults}, smoke=True)
 
 
 def export_script(lesson: Path, parameters: dict, target: Path) -> Path:

@@ -330,6 +330,11 @@ def test_check_reports_drive_duplicates(course_copy, course_cli):
     ) in result.stdout
     assert "snippets/utils (1).py: Google Drive duplicate of utils.py" in result.stdout
     assert "NN_slug" not in result.stdout  # the copy is reported once, as a duplicate
+    (course_copy / "snippets" / "helpers (1).py").write_text("x = 3\n", encoding="utf-8")
+    assert (
+        "snippets/helpers (1).py: a Google Drive copy's name, with no helpers.py beside it: nothing imports or "
+        "opens it; fix: rename it: git mv 'snippets/helpers (1).py' 'snippets/helpers.py'"
+    ) in course_cli("check", cwd=course_copy).stdout
 
 
 def test_check_reports_lesson_numbering(course_copy, course_cli):
@@ -418,6 +423,25 @@ def test_sync_fixes_setup_cell_readme_metadata_and_outputs(course_copy, course_c
     assert course_cli("sync", cwd=course_copy).stdout.startswith("all good: 0 fixed")
 
 
+def test_sync_shows_what_it_changes_in_an_edited_setup_cell_and_keeps_the_lesson_as_it_was(course_copy, course_cli):
+    lesson = lessons(course_copy)[0]
+    edit_notebook(lesson, edit_setup_cell)
+    edited = lesson.read_bytes()
+    result = course_cli("sync", cwd=course_copy)
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    start = next(i for i, line in enumerate(lines) if "its edited setup cell was replaced" in line)
+    assert lines[start].startswith(f"lessons/{lesson.name}: its edited setup cell was replaced by the canonical one")
+    backups = list((course_copy / "build" / "sync-backup").glob(f"*/{lesson.name}"))
+    assert len(backups) == 1 and backups[0].read_bytes() == edited, "the lesson as it was, byte for byte"
+    assert lines[start].endswith(f"is in {backups[0].relative_to(course_copy)}:")
+    assert lines[start + 1 : start + 3] == ["--- your setup cell", "+++ the canonical setup cell"]
+    assert "-print('edited')" in lines[start + 3 :]
+    assert notebooks.read_notebook(lesson)["cells"][0]["source"] == notebooks.setup_cell_source(
+        load_config(course_copy)
+    )
+
+
 def test_sync_reports_what_it_cannot_fix(course_copy, course_cli):
     lesson = lessons(course_copy)[0]
     edit_notebook(lesson, add_output)
@@ -446,10 +470,12 @@ def test_new_adds_numbered_lessons_with_unicode_titles(course_copy, course_cli):
         assert f"created lessons/{name}" in result.stdout
         notebook = notebooks.read_notebook(course_copy / "lessons" / name)
         assert notebook["cells"][0]["source"] == notebooks.setup_cell_source(config)
-        assert f"# {title}" in "".join(cell["source"] for cell in notebook["cells"])
+        heading = f"{name[:2]} · {title}"
+        assert notebook["cells"][1]["source"].startswith(f"# {heading}\n"), "the shipped lessons' style"
+        assert [cell["source"].split("\n")[0] for cell in notebook["cells"][3:4]] == ["## 1. First step"]
         readme = (course_copy / "README.md").read_text(encoding="utf-8")
         row = next(line for line in readme.splitlines() if f"(lessons/{name})" in line)
-        assert f"[{title}](lessons/{name})" in row and "[![Open In Colab]" in row and config.colab_url(name) in row
+        assert f"[{heading}](lessons/{name})" in row and "[![Open In Colab]" in row and config.colab_url(name) in row
     check = course_cli("check", cwd=course_copy)
     assert check.returncode == 0, check.stdout
 

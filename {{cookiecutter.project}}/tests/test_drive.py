@@ -11,7 +11,7 @@ def touch(root: Path, *names: str):
         (root / name).write_text("x")
 
 
-def test_duplicates_are_copies_whose_original_is_beside_them(tmp_path):
+def test_duplicates_are_drive_copy_names_with_or_without_their_original(tmp_path):
     touch(
         tmp_path,
         "pkg/utils.py",
@@ -21,7 +21,7 @@ def test_duplicates_are_copies_whose_original_is_beside_them(tmp_path):
         "lessons/01_intro (2).ipynb",
         "data/digits.tar.gz",
         "data/digits (1).tar.gz",
-        "pkg/helpers (1).py",  # no helpers.py: a real file that only looks like a copy
+        "pkg/helpers (1).py",  # no helpers.py: nothing imports this name either
         "pkg/notes(1).txt",
         "pkg/notes.txt",  # Drive always puts a space before "(1)"
         "pkg/__pycache__/utils.py",
@@ -33,6 +33,7 @@ def test_duplicates_are_copies_whose_original_is_beside_them(tmp_path):
     assert [p.relative_to(tmp_path).as_posix() for p in drive.duplicates(tmp_path)] == [
         "data/digits (1).tar.gz",
         "lessons/01_intro (2).ipynb",
+        "pkg/helpers (1).py",
         "pkg/utils (1).py",
         "pkg/utils (12).py",
     ]
@@ -56,6 +57,16 @@ def test_warning_names_the_files_to_delete(tmp_path):
         "Keep the up-to-date content in the original file, delete these copies, then restart the runtime."
     )
     assert drive.duplicates_warning([], tmp_path) is None
+
+
+def test_a_copy_alone_is_named_with_the_name_to_give_back(tmp_path):
+    touch(tmp_path, "src/pkg/utils.py", "src/pkg/utils (1).py", "src/pkg/helpers (1).py")
+    message = drive.duplicates_warning(drive.duplicates(tmp_path / "src"), tmp_path)
+    assert message == (
+        "Google Drive made duplicate copies that hide your edits: src/pkg/utils (1).py. Keep the up-to-date "
+        "content in the original file, delete these copies, then restart the runtime. Google Drive renamed "
+        "files, so nothing imports or opens them: rename them back (src/pkg/helpers (1).py -> helpers.py)."
+    )
 
 
 def test_mount_point_and_state_follow_the_environment(tmp_path, monkeypatch):

@@ -276,6 +276,20 @@ def test_sweep_tabulates_every_run_marks_the_best_and_survives_a_failure(course_
     assert "accuracy=0.992" in lines[f"{sweep_id}-3"] and "full lr=0.03 batch_size=8" in lines[f"{sweep_id}-3"]
     assert "failed" in lines[f"{sweep_id}-2"]
 
+    exported = course_cli("runs", "01", "--csv", cwd=course_repo)
+    assert exported.returncode == 0, exported.stderr
+    runs = {row["run"]: row for row in csv.DictReader(exported.stdout.splitlines())}
+    assert sorted(runs) == [f"{sweep_id}-{k}" for k in (1, 2, 3, 4)]
+    third = runs[f"{sweep_id}-3"]
+    assert (third["status"], third["param.lr"], third["param.batch_size"], third["param.smoke"]) == (
+        "passed",
+        "0.03",
+        "8",
+        "False",
+    )
+    assert float(third["metric.accuracy"]) == pytest.approx(0.992)
+    assert runs[f"{sweep_id}-2"]["status"] == "failed" and runs[f"{sweep_id}-2"]["metric.accuracy"] == ""
+
 
 # ---- resume ------------------------------------------------------------------------------------
 
@@ -447,7 +461,32 @@ def test_log_metrics_merges_calls_converts_numbers_and_names_the_headline(tmp_pa
     assert metrics.headline(metrics.read_metrics(tmp_path)) == ("accuracy", 0.9, False)
     with pytest.raises(CourseError, match="metric 'model' has type object"):
         metrics.log_metrics(model=object())
-    assert [p.name for p in tmp_path.iterdir()] == ["metrics.json"]  # no temporary files left
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["metrics.csv", "metrics.json", "tensorboard"]
+
+    with (tmp_path / "metrics.csv").open(encoding="utf-8") as table:  # the history, for a spreadsheet
+        rows = list(csv.DictReader(table))
+    assert list(rows[0]) == ["epoch", "valid_loss", "flag", "accuracy"]  # lists (sizes) left out
+    assert [(row["epoch"], row["valid_loss"], row["accuracy"]) for row in rows] == [
+        ("0", "0.5", ""),
+        ("1", "0.25", ""),
+        ("", "", "0.9"),
+    ]
+
+
+def test_metrics_are_tensorboard_scalars_as_tensorboard_reads_them(tmp_path, monkeypatch):
+    pytest.importorskip("tensorboard", reason="TensorBoard is optional: pip install tensorboard")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    monkeypatch.setenv("COURSE_RUN_DIR", str(tmp_path))
+    for epoch, loss in enumerate([0.9, 0.5, 0.3]):
+        metrics.log_metrics(epoch=epoch, valid_loss=loss, note="text is not a scalar")
+    metrics.log_metrics(accuracy=0.93)  # no counter: the call's number is its step
+    events = EventAccumulator(str(tmp_path / "tensorboard"))
+    events.Reload()
+    assert sorted(events.Tags()["tensors"]) == ["accuracy", "valid_loss"]
+    losses = [(event.step, float(event.tensor_proto.float_val[0])) for event in events.Tensors("valid_loss")]
+    assert losses == [(0, pytest.approx(0.9)), (1, pytest.approx(0.5)), (2, pytest.approx(0.3))]
+    assert [event.step for event in events.Tensors("accuracy")] == [3]
 
 
 def test_log_metrics_outside_a_run_writes_under_build(course_repo, monkeypatch):

@@ -21,7 +21,7 @@ from {{ cookiecutter.package }}.harness.job import LessonJob, LessonResult
 from {{ cookiecutter.package }}.harness.kernel import ReadyKernelClient
 from {{ cookiecutter.package }}.harness.prewarm import imports_to_prewarm
 from {{ cookiecutter.package }}.harness.runner import execute_lesson, run_lessons
-from {{ cookiecutter.package }}.notebooks import lesson_parameters, resolve_lessons
+from {{ cookiecutter.package }}.notebooks import resolve_lessons
 from {{ cookiecutter.package }}.testing import course_cli as run_course_cli
 from {{ cookiecutter.package }}.testing import lesson_notebook, tiny_course, write_notebook
 
@@ -83,12 +83,12 @@ def test_failing_cell_is_reported_with_its_source_and_error(tmp_path):
     result = execute_lesson(lesson, tmp_path / "out" / "01_fails.ipynb", {"smoke": True}, cell_timeout=60)
 
     assert result.status == "failed"
-    assert result.failed_cell == 3  # counted in the lesson as written, not after parameter injection
+    assert result.failed_cell == 4  # counted from 1 in the lesson as written, not after parameter injection
     assert result.failed_source == "b = a / 0"
     assert result.error == "ZeroDivisionError: division by zero"
     assert "ZeroDivisionError" in result.traceback and "\x1b[" not in result.traceback
     text = result.describe()
-    assert "01_fails failed in cell 3: ZeroDivisionError" in text
+    assert "01_fails failed in cell 4: ZeroDivisionError" in text
     assert "    b = a / 0" in text and '"cell_type"' not in text
     last = json.loads((tmp_path / "out" / "01_fails.ipynb").read_text())["cells"][-1]
     assert ("".join(last["source"]), last["outputs"], last["execution_count"]) == ("print('never printed')", [], None)
@@ -100,7 +100,7 @@ def test_hung_cell_is_interrupted_at_the_cell_timeout(tmp_path):
     result = execute_lesson(lesson, tmp_path / "out.ipynb", {}, cell_timeout=2)
 
     assert result.status == "timed out"
-    assert result.failed_cell == 1 and result.failed_source == "while True:\n    pass"
+    assert result.failed_cell == 2 and result.failed_source == "while True:\n    pass"
     assert result.error == "cell exceeded the 2 s cell timeout"
     assert "KeyboardInterrupt" in result.traceback  # interrupted: the traceback shows where it hung
     assert time.monotonic() - started < 20
@@ -112,7 +112,7 @@ def test_lesson_timeout_stops_a_lesson_of_many_short_cells(tmp_path):
 
     assert result.status == "timed out"
     assert result.error == "lesson exceeded its 2 s timeout"
-    assert 1 <= result.failed_cell <= 6
+    assert 2 <= result.failed_cell <= 7
     assert result.seconds < 10
 
 
@@ -155,7 +155,7 @@ def test_kernel_that_kills_itself_is_a_failure_not_a_hang(tmp_path):
 
     assert result.status == "failed"
     assert result.error == "the kernel died (killed by SIGKILL)"
-    assert result.failed_cell == 1
+    assert result.failed_cell == 2
     assert result.seconds < 30
 
 
@@ -179,7 +179,7 @@ def test_nothing_the_kernel_started_survives_even_when_it_ignores_sigint(tmp_pat
     result = execute_lesson(lesson, tmp_path / "out.ipynb", {}, cell_timeout=6)
 
     assert result.status == "timed out", result.describe()
-    assert result.failed_cell == 1
+    assert result.failed_cell == 2
     pids = json.loads((tmp_path / "pids.json").read_text())
     everyone = [pids["kernel"], pids["detached"], pids["orphan"], *pids["loader_workers"]]
     assert len(pids["loader_workers"]) == 2
@@ -208,9 +208,9 @@ def test_parallel_lessons_failing_magic_and_shell_command_and_gpu_probe(tmp_path
 
     assert sorted(seen) == sorted(notebooks)
     assert [r.lesson for r in results.values()] == list(notebooks)  # job order, whatever finished first
-    assert (results["magic"].status, results["magic"].failed_cell) == ("failed", 1)
+    assert (results["magic"].status, results["magic"].failed_cell) == ("failed", 2)
     assert results["magic"].failed_source == "%run no_such_script.py"
-    assert (results["shell"].status, results["shell"].failed_cell) == ("failed", 1)
+    assert (results["shell"].status, results["shell"].failed_cell) == ("failed", 2)
     assert results["shell"].error == "CommandFailed: `exit 3` exited with status 3"
     assert results["missing"].error == "ModuleNotFoundError: No module named 'no_such_module_for_course_tests'"
     gpu = results["fake_cuda"]
@@ -300,25 +300,6 @@ def test_short_error_is_one_line_and_bounded():
     assert len(outcome.one_line("ValueError", "x" * 1000)) == 300
 
 
-def test_lesson_parameters_reads_defaults(tmp_path):
-    lesson = write_notebook(
-        tmp_path / "p.ipynb",
-        "x = 1",
-        parameters="smoke = False  # fast run\nepochs: int = 3\nlr = 1e-3\ndevice = 'auto'\nsizes = [1, 2]\nroot = Path('.')",
-    )
-    assert lesson_parameters(lesson) == {
-        "smoke": False,
-        "epochs": 3,
-        "lr": 1e-3,
-        "device": "auto",
-        "sizes": [1, 2],
-        "root": "Path('.')",
-    }
-    assert lesson_parameters(write_notebook(tmp_path / "none.ipynb", "x = 1")) == {}
-    with pytest.raises(CourseError, match="parameters cell is not valid Python"):
-        lesson_parameters(write_notebook(tmp_path / "bad.ipynb", parameters="smoke = ("))
-
-
 LESSONS = {
     "00_reads_src": lesson_notebook(
         "import sys\nsys.path.insert(0, '../src')\nimport helper\nprint('helper', helper.VALUE, 'epochs', epochs)",
@@ -354,9 +335,12 @@ def runs(tmp_path_factory):
     seen.first_report = _report(course)
     seen.first_markdown = (course / "build" / "report.md").read_text()
     seen.second = run_course_cli("test", "--smoke", cwd=course)
+    seen.second_report = _report(course)
     started = time.monotonic()
     seen.cached = run_course_cli("test", "--smoke", "00", "01_passes", cwd=course)
     seen.cached_seconds = time.monotonic() - started
+    seen.subset_report = json.loads((course / "build" / "report.json").read_text())
+    seen.subset_markdown = (course / "build" / "report.md").read_text()
     (course / "src" / "helper.py").write_text("VALUE = 2\n")
     seen.src_edited = run_course_cli("test", "--smoke", "00", "01", cwd=course)
     seen.src_edited_output = executed.read_text()
@@ -370,12 +354,12 @@ def test_course_test_runs_every_lesson_and_reports_each(runs):
     assert runs.first.returncode == 1, runs.first.stderr
     assert "PASS     00_reads_src" in runs.first.stdout and "PASS     01_passes" in runs.first.stdout
     assert "FAIL     02_fails" in runs.first.stdout
-    assert "cell 2: AssertionError: broken in smoke runs" in runs.first.stdout
+    assert "cell 3: AssertionError: broken in smoke runs" in runs.first.stdout
     assert "3 lessons: 2 passed, 1 failed" in runs.first.stdout
     report = runs.first_report
     assert [report[name]["status"] for name in sorted(report)] == ["passed", "passed", "failed"]
     failed = report["02_fails"]
-    assert (failed["failed_cell"], failed["failed_source"]) == (2, "assert not smoke, 'broken in smoke runs'")
+    assert (failed["failed_cell"], failed["failed_source"]) == (3, "assert not smoke, 'broken in smoke runs'")
     assert all(lesson["device"] == "cpu" and lesson["peak_gpu_memory_mb"] is None for lesson in report.values())
     assert all(Path(lesson["executed_notebook"]).is_file() for lesson in report.values())
 
@@ -388,7 +372,7 @@ def test_markdown_report_shows_the_failing_cell(runs):
         ["01_passes", "passed"],
         ["02_fails", "failed"],
     ]
-    assert "## 02_fails: failed in cell 2" in runs.first_markdown
+    assert "## 02_fails: failed in cell 3" in runs.first_markdown
     assert "```python\nassert not smoke, 'broken in smoke runs'\n```" in runs.first_markdown
 
 
@@ -399,6 +383,19 @@ def test_unchanged_lessons_that_passed_are_not_run_again(runs):
     assert "FAIL     02_fails" in runs.second.stdout, "a failure is never cached"
     assert runs.cached.returncode == 0 and "2 lessons: 2 cached" in runs.cached.stdout
     assert runs.cached_seconds < 15
+
+
+@SCENARIO
+def test_a_run_of_some_lessons_keeps_the_other_rows_with_when_they_ran(runs):
+    rows = {row["lesson"]: row for row in runs.subset_report["lessons"]}
+    assert list(rows) == ["00_reads_src", "01_passes", "02_fails"]
+    assert [row["this_run"] for row in rows.values()] == [True, True, False]
+    assert rows["02_fails"]["status"] == "failed"
+    assert rows["02_fails"]["finished_at"] == runs.second_report["02_fails"]["finished_at"]
+    assert runs.subset_report["summary"] == "3 lessons: 2 cached, 1 failed (1 row from earlier runs, not run this time)"
+    assert "| failed (earlier run) " in runs.subset_markdown
+    assert runs.cached.returncode == 0, "the exit status is this run's"
+    assert "course test: 2 lessons, 0 to run on 1 worker (smoke)" in runs.cached.stdout
 
 
 @SCENARIO
@@ -528,3 +525,40 @@ def test_kernel_folders_left_by_a_killed_run_are_removed(course, course_cli):
     stale.mkdir(exist_ok=True)
     course_cli("test", "01", cwd=course)
     assert not stale.exists()
+
+
+def test_one_lesson_is_one_lesson(course, course_cli):
+    done = course_cli("test", "--smoke", "1", cwd=course)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "course test: 1 lesson, 1 to run on 1 worker (smoke)" in done.stdout
+    assert "1 lesson: 1 passed" in done.stdout
+
+
+def test_nothing_to_run_is_an_error_not_a_green_run(tmp_path, course_cli):
+    empty = tiny_course(tmp_path / "empty")
+    done = course_cli("test", "--smoke", cwd=empty)
+    assert done.returncode == 1
+    assert done.stderr.strip() == (
+        'course test: error: no lessons to run: lessons holds none; add one with `course new "Title"`'
+    )
+    assert not (empty / "build").exists()
+    assert (
+        course_cli(
+            "test", "--shard", "2/2", cwd=tiny_course(tmp_path / "one", {"01_x": LESSONS["01_passes"]})
+        ).returncode
+        == 1
+    )
+
+
+@pytest.mark.parametrize(
+    "command", [["test"], ["check"], ["sync"], ["run", "01"], ["sweep", "01", "-p", "x", "1,2"], ["runs"]]
+)
+def test_a_project_that_is_no_course_is_refused_and_left_alone(tmp_path, course_cli, command):
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "pyproject.toml").write_text('[project]\nname = "something-else"\n')
+    done = course_cli(*command, cwd=other)
+    assert done.returncode == 1
+    (line,) = done.stderr.strip().splitlines()
+    assert "has no [tool.course] table" in line and "run this inside a course made from the template" in line
+    assert [path.name for path in other.iterdir()] == ["pyproject.toml"], "nothing written there"

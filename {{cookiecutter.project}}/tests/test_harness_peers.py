@@ -34,14 +34,14 @@ PEERS = {
     "sys_exit_0": (
         ["import sys", "sys.exit(0)", "print('after')"],
         "failed",
-        "stopped at cell 1 by sys.exit(0); 1 cell not run",
+        "stopped at cell 2 by sys.exit(0); 1 cell not run",
         True,
         "a lesson that stops early is not a pass",
     ),
     "raise_systemexit": (
         ["raise SystemExit", "x = 1"],
         "failed",
-        "stopped at cell 0 by sys.exit(); 1 cell not run",
+        "stopped at cell 1 by sys.exit(); 1 cell not run",
         True,
         "same",
     ),

@@ -115,7 +115,7 @@ def test_a_signal_stops_the_run_reports_it_and_leaves_no_process(course, target,
     assert results["00_quick"]["status"] == "passed"
     for name in ("01_slow", "02_slow"):
         assert results[name]["status"] == "interrupted", results[name]
-        assert results[name]["failed_cell"] == 1 and "time.sleep" in results[name]["failed_source"]
+        assert results[name]["failed_cell"] == 2 and "time.sleep" in results[name]["failed_source"]
         assert results[name]["error"].startswith("interrupted by SIGTERM")
     assert results["03_queued"]["status"] == "interrupted"
     assert results["03_queued"]["error"] == f"not started: the run was stopped by {signal.Signals(signum).name} first"

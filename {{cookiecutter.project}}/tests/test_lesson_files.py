@@ -8,7 +8,7 @@ import nbformat
 import pytest
 
 from conftest import ROOT
-from {{ cookiecutter.package }} import notebooks
+from {{ cookiecutter.package }} import notebooks, parameters
 from {{ cookiecutter.package }}.authoring.commands import lesson_skeleton
 from {{ cookiecutter.package }}.authoring.fixes import apply_fixes
 from {{ cookiecutter.package }}.config import CourseConfig, load_config
@@ -22,7 +22,7 @@ GPU_LESSONS = {"00_environment", "01_first_model", "02_data_and_checkpoints"}
 
 def parameters_of(nb) -> dict:
     (cell,) = [c for c in nb.cells if notebooks.PARAMETERS_TAG in c.metadata.get("tags", [])]
-    return notebooks.parameter_defaults(cell.source)
+    return parameters.parse_cell(cell.source).defaults
 
 
 def test_the_course_has_lessons():
@@ -137,12 +137,13 @@ def test_fixes_restore_edited_and_deleted_setup_cells_byte_for_byte(tmp_path):
 
 def test_new_lesson_is_a_valid_notebook_with_setup_and_parameters(tmp_path):
     path = tmp_path / "03_new.ipynb"
-    notebooks.write_notebook(path, lesson_skeleton(load_config(ROOT), "Convolutions"))
+    notebooks.write_notebook(path, lesson_skeleton(load_config(ROOT), "Convolutions", 3))
     nb = nbformat.read(path, as_version=4)
     nbformat.validate(nb)
     assert nb.cells[0].source == notebooks.setup_cell_source(load_config(ROOT))
     assert REQUIRED_PARAMETERS <= set(parameters_of(nb))
-    assert nb.cells[1].source.startswith("# Convolutions")
+    assert nb.cells[1].source.startswith("# 03 · Convolutions\n")
+    assert parameters.parse_cell(nb.cells[2].source).smoke == {"epochs": 1}
 
 
 def test_unreadable_notebook_is_one_clear_error(tmp_path):

@@ -9,7 +9,8 @@ import pytest
 
 from {{ cookiecutter.package }}.harness.job import limits_for_test
 from {{ cookiecutter.package }}.harness.runner import execute_lesson
-from {{ cookiecutter.package }}.notebooks import lesson_files, lesson_parameters
+from {{ cookiecutter.package }}.notebooks import lesson_files
+from {{ cookiecutter.package }}.parameters import of_lesson
 
 LESSONS = lesson_files(Path(__file__).resolve().parents[1])
 
@@ -25,9 +26,9 @@ def overrides(request):
 
 @pytest.mark.parametrize("lesson", LESSONS, ids=[path.stem for path in LESSONS])
 def test_lesson_runs_in_smoke_mode(lesson, overrides, tmp_path):
-    declared = lesson_parameters(lesson)
-    assert "smoke" in declared, f"{lesson.name} has no `smoke` parameter in its cell tagged 'parameters'"
-    parameters = {"smoke": True, **overrides.get(lesson.stem, {})}
+    declared = of_lesson(lesson)
+    assert "smoke" in declared.defaults, f"{lesson.name} has no `smoke` parameter in its cell tagged 'parameters'"
+    parameters = declared.run_values(overrides.get(lesson.stem, {}), smoke=True)
     timeout, cell_timeout = limits_for_test(smoke=True)
     result = execute_lesson(lesson, tmp_path / lesson.name, parameters, timeout=timeout, cell_timeout=cell_timeout)
     if not result.ok:

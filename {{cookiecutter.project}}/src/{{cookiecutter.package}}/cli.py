@@ -131,7 +131,8 @@ def _add_test(sub):
         action="append",
         default=[],
         metavar=("NAME", "VALUE"),
-        help="set a parameter in the lessons that declare it, e.g. -p data_url http://mirror/archive.tgz",
+        help="set a parameter in the lessons that declare it (-p NAME VALUE or -p NAME=VALUE), "
+        "e.g. -p data_url http://mirror/archive.tgz",
     )
     p.set_defaults(handler=_test)
 
@@ -177,11 +178,12 @@ def _add_experiments(sub):
         action="append",
         default=[],
         metavar=("NAME", "VALUE"),
-        help="override a parameter; VALUE is a Python literal (3e-3, True, [64, 128]) or plain text "
-        "where the default is text",
+        help="override a parameter (-p NAME VALUE or -p NAME=VALUE); VALUE is a Python literal "
+        "(3e-3, True, [64, 128]) or plain text where the default is text",
     )
     p.add_argument("--full", action="store_true", help="full parameters instead of smoke")
     p.add_argument("--run-id", default=None, help="name the run; an existing run's id resumes it")
+    p.add_argument("--force", action="store_true", help="run a run id that passed already again, from the start")
     p.add_argument(
         "--cell-timeout", type=_seconds, default=None, metavar="SECONDS", help=f"limit per cell {cell_limit}"
     )
@@ -200,7 +202,7 @@ def _add_experiments(sub):
         action="append",
         default=[],
         metavar=("NAME", "V1,V2,..."),
-        help="values to try for a parameter, comma-separated; every combination runs",
+        help="values to try for a parameter, comma-separated (-p NAME=V1,V2 works too); every combination runs",
     )
     p.add_argument("-n", "--workers", type=int, default=1, help="runs in parallel (default 1)")
     p.add_argument("--full", action="store_true", help="full parameters instead of smoke")
@@ -214,7 +216,23 @@ def _add_experiments(sub):
     p.set_defaults(handler=_sweep)
     p = sub.add_parser("runs", help="list past runs with their parameters and headline metric")
     p.add_argument("lesson", nargs="?", metavar="LESSON", help="only this lesson's runs")
+    p.add_argument(
+        "--csv", action="store_true", help="every parameter and latest metric of each run, as CSV (for a spreadsheet)"
+    )
     p.set_defaults(handler=_runs)
+
+
+def split_assignments(argv: list[str]) -> list[str]:
+    """``-p NAME=VALUE`` (and ``--param NAME=VALUE``) as ``-p NAME VALUE``, the form the parser takes."""
+    rewritten, after_option = [], False
+    for token in argv:
+        name, equals, value = token.partition("=")
+        if after_option and equals and name.isidentifier():
+            rewritten += [name, value]
+        else:
+            rewritten.append(token)
+        after_option = token in ("-p", "--param")
+    return rewritten
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -226,7 +244,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = build_parser().parse_args(split_assignments(sys.argv[1:] if argv is None else argv))
     try:
         return args.handler(args) or 0
     except CourseError as error:

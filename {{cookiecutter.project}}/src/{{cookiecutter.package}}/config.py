@@ -56,6 +56,14 @@ def find_root(start: Path | None = None) -> Path:
     )
 
 
+def course_root() -> Path:
+    """``find_root()``, refused unless it is a course (a valid ``[tool.course]``): commands never act on,
+    or write ``build/`` into, another project."""
+    root = find_root()
+    load_config(root)
+    return root
+
+
 def load_config(root: Path | None = None) -> CourseConfig:
     """Read ``[tool.course]`` from the repo's pyproject.toml; ``CourseError`` naming what is wrong."""
     try:

@@ -2,7 +2,9 @@
 
 When Drive syncs an edited file while an older copy exists, it may keep both:
 ``utils.py`` and ``utils (1).py``. Python keeps importing ``utils.py`` and the edit
-seems lost, so duplicates are reported with the exact files to delete.
+seems lost, so duplicates are reported with the exact files to delete. A copy whose
+original is gone (``utils (1).py`` alone) is no better: nothing imports that name, so it is
+reported with the name to give it back.
 """
 
 from __future__ import annotations
@@ -36,24 +38,30 @@ def original_of(path: Path) -> Path | None:
 
 
 def duplicates(folder: Path) -> list[Path]:
-    """Drive sync duplicates under ``folder`` (recursively): copies whose original exists beside them."""
+    """Drive sync copies under ``folder`` (recursively): every ``name (N).ext``, its original there or not."""
     found = []
     for current, subfolders, files in os.walk(folder):
         subfolders[:] = sorted(d for d in subfolders if d not in _SKIPPED_FOLDERS and not d.startswith("."))
-        for name in files:
-            path = Path(current, name)
-            original = original_of(path)
-            if original is not None and original.is_file():
-                found.append(path)
+        found += [Path(current, name) for name in files if original_of(Path(current, name)) is not None]
     return sorted(found)
 
 
 def duplicates_warning(found: list[Path], root: Path) -> str | None:
-    """A message naming the duplicates to delete (paths relative to ``root``), or None if there are none."""
-    if not found:
-        return None
-    names = ", ".join(str(path.relative_to(root)) if path.is_relative_to(root) else str(path) for path in found)
-    return (
-        f"Google Drive made duplicate copies that hide your edits: {names}. "
-        "Keep the up-to-date content in the original file, delete these copies, then restart the runtime."
-    )
+    """A message naming the copies to delete, and the lone ones to rename (paths relative to ``root``)."""
+
+    def shown(path: Path) -> str:
+        return str(path.relative_to(root)) if path.is_relative_to(root) else str(path)
+
+    beside = [shown(path) for path in found if original_of(path).is_file()]
+    lone = [f"{shown(path)} -> {original_of(path).name}" for path in found if not original_of(path).is_file()]
+    parts = []
+    if beside:
+        parts.append(
+            f"Google Drive made duplicate copies that hide your edits: {', '.join(beside)}. Keep the up-to-date "
+            "content in the original file, delete these copies, then restart the runtime."
+        )
+    if lone:
+        parts.append(
+            f"Google Drive renamed files, so nothing imports or opens them: rename them back ({', '.join(lone)})."
+        )
+    return " ".join(parts) or None

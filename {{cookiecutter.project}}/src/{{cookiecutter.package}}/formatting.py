@@ -22,6 +22,11 @@ def cell(value) -> str:
     return str(value)
 
 
+def plural(count: int, noun: str, plural_noun: str | None = None) -> str:
+    """``1 lesson``, ``2 lessons``, ``0 lessons``."""
+    return f"{count} {noun if count == 1 else plural_noun or noun + 's'}"
+
+
 def escape_markdown(text: str) -> str:
     """Text that stays one table cell or one line of Markdown: no column breaks, emphasis, code or HTML."""
     for char in "\\|*`<":
@@ -72,13 +77,18 @@ def _widths(lines: list[list[str]], minimum: int = 0) -> list[int]:
     return [max([minimum, *(len(line[i]) for line in lines)]) for i in range(len(lines[0]))]
 
 
-def write_csv(path: Path, columns: list[str], rows: list[dict]) -> None:
-    """Full-precision values, one row per dict, written atomically."""
+def csv_text(columns: list[str], rows: list[dict]) -> str:
+    """Full-precision values, one row per dict (keys not in ``columns`` left out)."""
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
     writer.writerows({key: "" if value is None else value for key, value in row.items()} for row in rows)
-    write_text(path, buffer.getvalue())
+    return buffer.getvalue()
+
+
+def write_csv(path: Path, columns: list[str], rows: list[dict]) -> None:
+    """``csv_text`` written atomically."""
+    write_text(path, csv_text(columns, rows))
 
 
 def shown(path: Path) -> str:

@@ -16,10 +16,16 @@ else the first name logged other than ``epoch``/``step``/``iteration``. Whether 
 The file is ``$COURSE_RUN_DIR/metrics.json`` when the lesson runs under `course run`;
 otherwise ``build/metrics/<notebook or "session">-<time of the first call>-<pid>.json``,
 one file per kernel, so runs started by hand never mix with each other.
+
+Beside it, for the tools teachers already use: ``metrics.csv`` (``<name>.csv``), the history with
+one row per call, for a spreadsheet; and, when TensorBoard is installed (``pip install tensorboard``),
+its scalars in ``tensorboard/`` (``tensorboard/<name>/``), one point per call at the call's
+``epoch``/``step``/``iteration`` (else its number), so ``tensorboard --logdir build`` shows every run live.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import numbers
 import os
@@ -29,12 +35,14 @@ from pathlib import Path
 
 from .atomic import write_json
 from .errors import CourseError
+from .formatting import write_csv
 
 FILE_NAME = "metrics.json"
 _COUNTERS = ("epoch", "step", "iteration")
 # Words in a metric's name (split at "_", "-", ...) that mean smaller is better.
 _LOWER_IS_BETTER_WORDS = {"loss", "error", "err", "mse", "mae", "rmse", "perplexity", "seconds", "time", "ms"}
 _session_file: Path | None = None
+_tensorboard_writers: dict = {}  # folder -> TensorBoard writer, one per kernel
 
 
 def log_metrics(*, headline: str | None = None, lower_is_better: bool | None = None, **values) -> Path:
@@ -64,7 +72,42 @@ def log_metrics(*, headline: str | None = None, lower_is_better: bool | None = N
     if record["headline"] is None:
         record["headline"] = next((name for name in record["latest"] if name not in _COUNTERS), None)
     write_json(path, record)
+    write_csv(_beside(path, ".csv"), history_columns(record), record["history"])
+    if entry:
+        _to_tensorboard(_beside(path, "tensorboard"), entry, step=len(record["history"]) - 1)
     return path
+
+
+def history_columns(record: dict) -> list[str]:
+    """Every name with a plain value in the history, counters first: the columns of ``metrics.csv``."""
+    names = dict.fromkeys(
+        name for entry in record["history"] for name, value in entry.items() if not isinstance(value, (list, dict))
+    )
+    return [name for name in _COUNTERS if name in names] + [name for name in names if name not in _COUNTERS]
+
+
+def _beside(path: Path, what: str) -> Path:
+    """``metrics.csv`` / ``tensorboard`` next to ``metrics.json``; ``<name>.csv`` / ``tensorboard/<name>``
+    next to a session's ``<name>.json``."""
+    if path.name == FILE_NAME:
+        return path.with_name("metrics.csv" if what == ".csv" else what)
+    return path.with_suffix(what) if what == ".csv" else path.parent / what / path.stem
+
+
+def _to_tensorboard(folder: Path, entry: dict, step: int) -> None:
+    """The entry's numbers as TensorBoard scalars, if TensorBoard is installed (numpy is all its writer needs)."""
+    if importlib.util.find_spec("tensorboard") is None:
+        return
+    from tensorboard.summary import Writer
+
+    writer = _tensorboard_writers.get(folder)
+    if writer is None:
+        writer = _tensorboard_writers[folder] = Writer(str(folder))
+    at = next((entry[name] for name in _COUNTERS if isinstance(entry.get(name), int)), step)
+    for name, value in entry.items():
+        if isinstance(value, numbers.Real) and not isinstance(value, bool) and name not in _COUNTERS:
+            writer.add_scalar(name, value, at)
+    writer.flush()
 
 
 def metrics_file() -> Path:

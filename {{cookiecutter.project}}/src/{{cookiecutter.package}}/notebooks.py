@@ -8,7 +8,6 @@ dependency is installed.
 
 from __future__ import annotations
 
-import ast
 import json
 import re
 from pathlib import Path
@@ -52,7 +51,7 @@ def lesson_number(path: Path) -> int | None:
 
 
 def resolve_lessons(root: Path, names) -> list[Path]:
-    """Lesson files for names such as ``01``, ``01_first_model`` or ``lessons/01_first_model.ipynb``.
+    """Lesson files for names such as ``1``, ``01``, ``01_first_model`` or ``lessons/01_first_model.ipynb``.
 
     No names means every lesson. An unknown or ambiguous name raises ``CourseError`` listing the lessons.
     """
@@ -78,7 +77,10 @@ def _matching(lessons: list[Path], name: str, root: Path) -> list[Path]:
             return [p for p in lessons if p.resolve() == candidate.resolve()]
     stem = as_path.name.removesuffix(".ipynb")
     exact = [p for p in lessons if p.stem == stem]
-    return exact or [p for p in lessons if p.stem.split("_", 1)[0] == stem]
+    number = int(stem) if stem.isdigit() else None  # 1, 01 and 001 all name lesson 01
+    return exact or [
+        p for p in lessons if p.stem.split("_", 1)[0] == stem or (number is not None and lesson_number(p) == number)
+    ]
 
 
 # -- reading and writing --------------------------------------------------------------------------
@@ -245,42 +247,7 @@ def setup_cell(config) -> dict:
     return cell
 
 
-# -- the parameters cell ------------------------------------------------------------------------
+# -- the parameters cell (read by ``parameters``) ------------------------------------------------
 def parameters_cell(nb: dict) -> dict | None:
     """The first code cell tagged ``parameters`` (papermill injects its values after it)."""
     return next((c for c in cells(nb) if c.get("cell_type") == "code" and has_tag(c, PARAMETERS_TAG)), None)
-
-
-def parameter_defaults(source: str) -> dict:
-    """``name -> default`` for every top-level ``name = value`` (or ``name: type = value``) of a parameters cell.
-
-    Literal values are returned as Python values; anything else (``Path('.')``) as its source text.
-    Raises ``SyntaxError`` when the cell is not valid Python.
-    """
-    defaults = {}
-    for node in ast.parse(source).body:
-        if isinstance(node, ast.Assign) and len(node.targets) == 1:
-            target = node.targets[0]
-        elif isinstance(node, ast.AnnAssign) and node.value is not None:
-            target = node.target
-        else:
-            continue
-        if isinstance(target, ast.Name):
-            try:
-                defaults[target.id] = ast.literal_eval(node.value)
-            except ValueError:
-                defaults[target.id] = ast.get_source_segment(source, node.value)
-    return defaults
-
-
-def lesson_parameters(notebook: Path) -> dict:
-    """Names and default values of the lesson's parameters cell (empty if it has none)."""
-    cell = parameters_cell(read_notebook(notebook))
-    if cell is None:
-        return {}
-    try:
-        return parameter_defaults(cell_source(cell))
-    except SyntaxError as error:
-        raise CourseError(
-            f"{notebook}: the parameters cell is not valid Python ({error.msg}, line {error.lineno}): fix it"
-        ) from None

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import ast
 import copy
 import importlib.util
 import re
@@ -16,9 +17,10 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
-from .. import drive, notebooks
+from .. import drive, notebooks, parameters
 from ..config import CourseConfig
 from ..errors import CourseError
+from ..formatting import plural
 from .naming import slugify
 from .readme import MARKERS_FIX, readme_with_table, stale_colab_links, table_span
 
@@ -53,11 +55,7 @@ class Course:
     def duplicates(self) -> list[Path]:
         """Google Drive sync copies (``x (1).py``) where a teacher edits files; data/ and build/ are left out."""
 
-        def is_copy(path: Path) -> bool:
-            original = drive.original_of(path)
-            return original is not None and original.is_file()
-
-        found = [path for path in self.root.iterdir() if path.is_file() and is_copy(path)]
+        found = [path for path in self.root.iterdir() if path.is_file() and drive.original_of(path) is not None]
         for folder in ("lessons", "snippets", "src", "tests"):
             if (self.root / folder).is_dir():
                 found += drive.duplicates(self.root / folder)
@@ -112,7 +110,7 @@ def check_lesson_names(course: Course) -> list[Problem]:
             problems.append(
                 Problem(
                     "lessons/",
-                    f"lesson number {number:02d} is used by {len(paths)} lessons ({names})",
+                    f"lesson number {number:02d} is used by {plural(len(paths), 'lesson')} ({names})",
                     f"give each its own number with `git mv`, then {SYNC}",
                 )
             )
@@ -303,7 +301,8 @@ REQUIRED_PARAMETERS = ("smoke", "epochs", "batch_size", "seed", "device")
 
 
 def check_parameters_cells(course: Course) -> list[Problem]:
-    """Every lesson has a papermill `parameters` cell with the names the harness sets."""
+    """Every lesson has a papermill `parameters` cell with the names the harness sets, valid SMOKE and
+    ALLOWED declarations, and no later cell that changes a parameter (a run must record what ran)."""
     tag, problems = notebooks.PARAMETERS_TAG, []
     for path in course.lessons:
         notebook = course.notebook(path)
@@ -319,7 +318,7 @@ def check_parameters_cells(course: Course) -> list[Problem]:
             )
             continue
         try:
-            defaults = notebooks.parameter_defaults(notebooks.cell_source(cell))
+            declared = parameters.parse_cell(notebooks.cell_source(cell))
         except SyntaxError as error:
             problems.append(
                 Problem(
@@ -329,7 +328,14 @@ def check_parameters_cells(course: Course) -> list[Problem]:
                 )
             )
             continue
-        missing = [name for name in REQUIRED_PARAMETERS if name not in defaults]
+        except CourseError as error:
+            problems.append(
+                Problem(
+                    course.rel(path), f"in the `{tag}` cell, {error}", "fix it (see docs/package.md: parameters.py)"
+                )
+            )
+            continue
+        missing = [name for name in REQUIRED_PARAMETERS if name not in declared.defaults]
         if missing:
             problems.append(
                 Problem(
@@ -338,7 +344,57 @@ def check_parameters_cells(course: Course) -> list[Problem]:
                     f"add {', '.join(f'{n} = ...' for n in missing)} to it",
                 )
             )
+        problems += [
+            Problem(
+                course.rel(path),
+                f"cell {number} assigns the parameter {name}: a run would record a value the lesson did not use",
+                f"put the values of smoke runs in {parameters.SMOKE} in the `{tag}` cell, and give a derived value "
+                "a name of its own",
+            )
+            for number, name in reassigned_parameters(notebook, set(declared.defaults))
+        ]
     return problems
+
+
+def reassigned_parameters(notebook: dict, names: set[str]) -> list[tuple[int, str]]:
+    """``(cell number, name)`` for each top-level assignment to a parameter after the `parameters` cell."""
+    found, after = [], False
+    for number, cell in enumerate(notebooks.cells(notebook), 1):
+        if cell.get("cell_type") != "code" or notebooks.has_tag(cell, notebooks.INJECTED_TAG):
+            continue
+        if notebooks.has_tag(cell, notebooks.PARAMETERS_TAG):
+            after = True
+            continue
+        if after:
+            assigned = _assigned_names(notebooks.cell_source(cell))
+            found += [(number, name) for name in dict.fromkeys(assigned) if name in names]
+    return found
+
+
+_COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)  # their names are their own
+
+
+def _assigned_names(source: str) -> list[str]:
+    """Names a cell binds at the top level (inside ``if``/``for``/``with``/``try`` too, not in functions)."""
+    if source.lstrip().startswith("%%"):
+        return []
+    lines = [
+        line[: len(line) - len(line.lstrip())] + "pass" if line.lstrip().startswith(("%", "!")) else line
+        for line in source.splitlines()
+    ]
+    try:
+        tree = ast.parse("\n".join(lines))
+    except SyntaxError:
+        return []
+    names, pending = [], list(tree.body)
+    while pending:
+        node = pending.pop(0)
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda, *_COMPREHENSIONS)):
+            continue
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            names.append(node.id)
+        pending.extend(ast.iter_child_nodes(node))
+    return names
 
 
 REQUIRED_METADATA = ("colab", "kernelspec")
@@ -385,17 +441,24 @@ def check_readme(course: Course) -> list[Problem]:
 
 
 def check_drive_duplicates(course: Course) -> list[Problem]:
-    """Google Drive sync copies (``utils (1).py``) hide edits: the original is what gets imported and run."""
+    """Google Drive sync copies (``utils (1).py``) hide edits: the original is what gets imported and run;
+    a copy alone is imported by nothing."""
     problems = []
     for path in course.duplicates:
-        original = drive.original_of(path).name
-        problems.append(
-            Problem(
+        original = drive.original_of(path)
+        if original.is_file():
+            problem = Problem(
                 course.rel(path),
-                f"Google Drive duplicate of {original}",
-                f"move any edits you want to keep into {original}, then delete this copy",
+                f"Google Drive duplicate of {original.name}",
+                f"move any edits you want to keep into {original.name}, then delete this copy",
             )
-        )
+        else:
+            problem = Problem(
+                course.rel(path),
+                f"a Google Drive copy's name, with no {original.name} beside it: nothing imports or opens it",
+                f"rename it: git mv '{course.rel(path)}' '{course.rel(original)}'",
+            )
+        problems.append(problem)
     return problems
 
 

@@ -7,29 +7,36 @@ from pathlib import Path
 from .. import notebooks
 from ..config import CourseConfig, find_root, load_config
 from ..errors import CourseError
+from ..formatting import plural, shown
 from .checks import Problem, find_problems
 from .fixes import sync
 from .naming import next_lesson_path
 from .readme import readme_with_table, write_lesson_table
 
 DEFAULT_PARAMETERS = """\
-# Parameters: `course test --smoke` and CI replace these (papermill) with tiny, fast values.
-smoke = False  # True: a few batches only, to check that everything runs
+# Parameters: `course run -p NAME VALUE` and CI replace these (papermill); the lesson never changes them.
+smoke = False  # True in smoke runs (CI, `course test --smoke`), which also take the values in SMOKE
 epochs = 3
 batch_size = 64
 seed = 42
-device = "auto"  # "auto", "cpu" or "cuda\""""
+device = "auto"  # "auto" (GPU if there is one), "cpu" or "cuda"
+
+# Smoke runs take these small values, just to check that everything runs (a value given with -p wins).
+SMOKE = {"epochs": 1}
+# The values each parameter may take: `course run` and `course test` check them before a lesson starts.
+ALLOWED = {"epochs": ">= 1", "batch_size": ">= 1", "device": ["auto", "cpu", "cuda"]}"""
 
 
-def lesson_skeleton(config: CourseConfig, title: str) -> dict:
-    """A new lesson: setup cell, title, parameters cell, a first section to fill in."""
-    heading = " ".join(title.split())
+def lesson_skeleton(config: CourseConfig, title: str, number: int) -> dict:
+    """A new lesson in the shipped lessons' style: setup cell, "# NN · Title", parameters cell, a first
+    numbered section to fill in."""
+    heading = f"{number:02d} · {' '.join(title.split())}"
     return notebooks.new_notebook(
         [
             notebooks.setup_cell(config),
             notebooks.markdown_cell(f"# {heading}\n\nWhat you will learn, in two or three sentences.", id="title"),
             notebooks.code_cell(DEFAULT_PARAMETERS, id=notebooks.PARAMETERS_TAG, tags=[notebooks.PARAMETERS_TAG]),
-            notebooks.markdown_cell("## First step\n\nExplain the idea, then show it in code.", id="first-step"),
+            notebooks.markdown_cell("## 1. First step\n\nExplain the idea, then show it in code.", id="first-step"),
             notebooks.code_cell("", id="first-step-code"),
         ]
     )
@@ -42,7 +49,7 @@ def new_lesson(root: Path, config: CourseConfig, title: str) -> Path:
     readme_with_table(root, config)  # fail before writing anything if the README has no table
     path = next_lesson_path(root, title)
     path.parent.mkdir(exist_ok=True)
-    notebooks.write_notebook(path, lesson_skeleton(config, title.strip()))
+    notebooks.write_notebook(path, lesson_skeleton(config, title.strip(), notebooks.lesson_number(path)))
     write_lesson_table(root, config)
     return path
 
@@ -61,14 +68,14 @@ def _report(problems: list[Problem]) -> None:
         print(problem)
     fixable = sum(problem.fixable for problem in problems)
     hint = f" ({fixable} can be fixed by `course sync`)" if fixable else ""
-    print(f"{len(problems)} problem{'s' if len(problems) != 1 else ''} found{hint}")
+    print(f"{plural(len(problems), 'problem')} found{hint}")
 
 
 def cli_check(args) -> int:
     root = find_root()
     problems = find_problems(root, load_config(root))
     if not problems:
-        print(f"all good: {len(notebooks.lesson_files(root))} lessons checked")
+        print(f"all good: {plural(len(notebooks.lesson_files(root)), 'lesson')} checked")
         return 0
     _report(problems)
     return 1
@@ -76,11 +83,17 @@ def cli_check(args) -> int:
 
 def cli_sync(args) -> int:
     root = find_root()
-    fixed, left = sync(root, load_config(root))
+    fixed, left, replaced = sync(root, load_config(root))
     for problem in fixed:
         print(f"fixed {problem.path}: {problem.message}")
+    for cell in replaced:
+        print(
+            f"{cell.lesson.relative_to(root).as_posix()}: its edited setup cell was replaced by the canonical one "
+            f"(generated from [tool.course]); the lesson as it was is in {shown(cell.backup)}:"
+        )
+        print(cell.diff)
     if left:
         _report(left)
         return 1
-    print(f"all good: {len(fixed)} fixed, {len(notebooks.lesson_files(root))} lessons checked")
+    print(f"all good: {len(fixed)} fixed, {plural(len(notebooks.lesson_files(root)), 'lesson')} checked")
     return 0

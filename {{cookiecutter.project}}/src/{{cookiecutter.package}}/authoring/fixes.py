@@ -8,7 +8,11 @@ the hook runs before any dependency is installed.
 
 from __future__ import annotations
 
+import difflib
+import shutil
+import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 from .. import notebooks
@@ -17,18 +21,54 @@ from .checks import Course, Problem, find_problems, missing_metadata, rewritable
 from .readme import sync_readme
 
 
-def sync(root: Path, config: CourseConfig) -> tuple[list[Problem], list[Problem]]:
-    """Fix what can be fixed; returns the problems fixed and those left."""
+@dataclass(frozen=True)
+class ReplacedSetupCell:
+    """A teacher's edited setup cell that sync replaced: the lesson, a copy of it as it was, the change."""
+
+    lesson: Path
+    backup: Path
+    diff: str
+
+
+def sync(root: Path, config: CourseConfig) -> tuple[list[Problem], list[Problem], list[ReplacedSetupCell]]:
+    """Fix what can be fixed; returns the problems fixed, those left, and the edited setup cells replaced
+    (each lesson copied to ``build/sync-backup/<time>/`` first)."""
     before = find_problems(root, config)
+    replaced = []
     if any(problem.fixable for problem in before):
         from .checks import stripout
 
+        replaced = _back_up_edited_setup_cells(root, config)
         with_outputs = {root / problem.path for problem in before if problem.message.startswith("outputs,")}
         if with_outputs:
             stripout(root, sorted(with_outputs), verify=False)
         apply_fixes(root, config)
     after = find_problems(root, config)
-    return [problem for problem in before if problem not in after], after
+    return [problem for problem in before if problem not in after], after, replaced
+
+
+def _back_up_edited_setup_cells(root: Path, config: CourseConfig) -> list[ReplacedSetupCell]:
+    """Copy each lesson whose setup cell differs from the canonical one, and say how it differs."""
+    canonical = notebooks.setup_cell_source(config)
+    folder = root / "build" / "sync-backup" / time.strftime("%Y%m%d-%H%M%S")
+    replaced = []
+    course = Course(root, config)
+    for path in course.lessons:
+        notebook = course.notebook(path)
+        cells = notebooks.cells(notebook) if notebook else []
+        if not cells or not notebooks.has_tag(cells[0], notebooks.SETUP_TAG):
+            continue
+        current = notebooks.cell_source(cells[0])
+        if current == canonical:
+            continue
+        backup = folder / path.name
+        backup.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(path, backup)
+        lines = difflib.unified_diff(
+            current.splitlines(), canonical.splitlines(), "your setup cell", "the canonical setup cell", lineterm=""
+        )
+        replaced.append(ReplacedSetupCell(path, backup, "\n".join(lines)))
+    return replaced
 
 
 def apply_fixes(root: Path, config: CourseConfig) -> None:

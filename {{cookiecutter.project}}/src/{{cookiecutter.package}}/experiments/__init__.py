@@ -17,37 +17,48 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..config import find_root
+from ..config import course_root
 from ..errors import CourseError
 from . import sweeps
-from .execution import execute_run, lesson_and_defaults, lesson_stem
+from .execution import execute_run, lesson_and_parameters, lesson_stem
 from .overrides import check_overrides
 from .store import Run, list_runs
 
 
 def run(
-    lesson: str, *, full: bool = False, run_id: str | None = None, cell_timeout: float | None = None, **parameters
-) -> Run:
-    """Execute ``lesson`` with ``parameters`` overriding its defaults; the same ``run_id`` resumes."""
-    root = find_root()
-    notebook, defaults = lesson_and_defaults(root, lesson)
-    overrides = check_overrides(notebook.stem, parameters, defaults)
-    return execute_run(root, notebook, defaults, overrides, full=full, run_id=run_id, cell_timeout=cell_timeout)
+    lesson: str,
+    *,
+    full: bool = False,
+    run_id: str | None = None,
+    cell_timeout: float | None = None,
+    force: bool = False,
+    **values,
+) -> Run | None:
+    """Execute ``lesson`` with ``values`` overriding its parameters; the same ``run_id`` resumes.
+
+    A run id that passed already is not run again (None), unless ``force`` runs it afresh.
+    """
+    root = course_root()
+    notebook, parameters = lesson_and_parameters(root, lesson)
+    overrides = check_overrides(notebook.stem, values, parameters)
+    return execute_run(
+        root, notebook, parameters, overrides, full=full, run_id=run_id, cell_timeout=cell_timeout, force=force
+    )
 
 
 def sweep(lesson: str, *, workers: int = 1, full: bool = False, cell_timeout: float | None = None, **grid) -> Path:
     """Run every combination of ``grid`` (name -> list of values); returns the Markdown table's path."""
-    root = find_root()
-    notebook, defaults = lesson_and_defaults(root, lesson)
+    root = course_root()
+    notebook, parameters = lesson_and_parameters(root, lesson)
     for name, values in grid.items():
         if not isinstance(values, list):
             raise CourseError(f"sweep({name}={values!r}): give a list of values to try, e.g. {name}=[1, 2]")
         for value in values:
-            check_overrides(notebook.stem, {name: value}, defaults)
+            check_overrides(notebook.stem, {name: value}, parameters)
     return sweeps.sweep(root, notebook.stem, grid, workers=workers, full=full, cell_timeout=cell_timeout)[0]
 
 
 def runs(lesson: str | None = None) -> list[Run]:
     """Past runs, oldest first (of one lesson if given)."""
-    root = find_root()
+    root = course_root()
     return list_runs(root, lesson_stem(root, lesson) if lesson else None)

@@ -6,6 +6,7 @@ import contextlib
 import hashlib
 import json
 import os
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -15,8 +16,9 @@ from ..errors import CourseError
 from ..formatting import cell, shown
 from ..metrics import FILE_NAME as METRICS_FILE
 from ..metrics import headline
-from ..notebooks import lesson_parameters, resolve_lessons
-from .overrides import as_flags, as_text
+from ..notebooks import resolve_lessons
+from ..parameters import Parameters, of_lesson
+from .overrides import as_text
 from .store import (
     CHECKPOINTS_DIR,
     ENVIRONMENT_FILE,
@@ -34,32 +36,48 @@ from .store import (
 def execute_run(
     root: Path,
     notebook: Path,
-    defaults: dict,
+    parameters: Parameters,
     overrides: dict,
     *,
     full: bool,
     run_id: str | None,
     cell_timeout: float | None,
-) -> Run:
-    """Run ``notebook`` with ``overrides`` into its run folder (a new one, or ``run_id``'s to resume it)."""
+    force: bool = False,
+) -> Run | None:
+    """Run ``notebook`` with ``overrides`` into its run folder (a new one, or ``run_id``'s to resume it).
 
-    given = _normalised({"smoke": not full, **overrides} if "smoke" in defaults else overrides)
+    A run that passed is done: it is not run again (None is returned) unless ``force`` starts it afresh.
+    """
+    given = _normalised({"smoke": not full, **overrides} if "smoke" in parameters.defaults else overrides)
     lesson_runs = runs_dir(root) / notebook.stem
     run_id = run_id or timestamp_id(lambda candidate: (lesson_runs / candidate).exists())
     directory = lesson_runs / check_run_id(run_id)
     with _executing(directory):
-        record = _claim(directory, notebook.stem, given, defaults)
-        return _execute(root, notebook, defaults, given, record, full=full, cell_timeout=cell_timeout)
+        record = _claim(directory, notebook.stem, given, parameters.defaults, force=force)
+        if record is None:
+            return None
+        values = _normalised(parameters.run_values(overrides, smoke=not full))
+        return _execute(
+            root, notebook, parameters.defaults, given, values, record, full=full, cell_timeout=cell_timeout
+        )
 
 
 def _execute(
-    root: Path, notebook: Path, defaults: dict, given: dict, record: Run, *, full: bool, cell_timeout: float | None
+    root: Path,
+    notebook: Path,
+    defaults: dict,
+    given: dict,
+    values: dict,
+    record: Run,
+    *,
+    full: bool,
+    cell_timeout: float | None,
 ) -> Run:
     from ..harness.job import cell_timeout_for_run
     from ..harness.runner import execute_lesson
 
     directory = record.directory
-    write_json(directory / PARAMS_FILE, {**defaults, **given})
+    write_json(directory / PARAMS_FILE, {**defaults, **values})
     environment = environment_snapshot(root)
     write_json(directory / ENVIRONMENT_FILE, environment)
     attempt = record.info.get("attempts", 0) + 1
@@ -85,7 +103,7 @@ def _execute(
         result = execute_lesson(
             notebook,
             directory / notebook.name,
-            given,
+            values,
             env=kernel_env,
             cell_timeout=cell_timeout_for_run(full=full, cell_timeout=cell_timeout),
         )
@@ -132,10 +150,18 @@ def _executing(directory: Path):
         lock.release()
 
 
-def _claim(directory: Path, lesson: str, given: dict, defaults: dict) -> Run:
-    """The run folder to use: a new one, or an earlier run with this id to resume. Checks before creating."""
+def _claim(directory: Path, lesson: str, given: dict, defaults: dict, *, force: bool) -> Run | None:
+    """The run folder to use: a new one, or an earlier run with this id to resume; None for a run
+    that passed already (unless ``force``, which empties its folder). Checks before creating."""
     run_id = directory.name
     earlier = load_run(directory)
+    if earlier is not None and earlier.status == "passed" and earlier.info.get("overrides") == given:
+        if not force:
+            _report_done(earlier, _command(lesson, given, defaults, run_id))
+            return None
+        print(f"course run: {lesson} run {run_id} passed before; --force: its results and checkpoints are replaced")
+        shutil.rmtree(directory)
+        earlier = None
     if earlier is None:
         if directory.exists() and any(directory.iterdir()):
             raise CourseError(f"{shown(directory)} exists but holds no run.json: choose another --run-id")
@@ -148,12 +174,37 @@ def _claim(directory: Path, lesson: str, given: dict, defaults: dict) -> Run:
             "or stop it and run this command again"
         )
     if earlier.info.get("overrides") != given:
+        then = earlier.info.get("overrides", {})
+        differences = "; ".join(
+            f"{name}: {_shown_value(then, name)} then, {_shown_value(given, name)} now"
+            for name in dict.fromkeys([*then, *given])
+            if then.get(name, _UNSET) != given.get(name, _UNSET)
+        )
+        again = "resume it" if earlier.status != "passed" else "see it again"
         raise CourseError(
-            f"run {run_id} was started with other parameters ({as_flags(earlier.info.get('overrides', {}))}): "
-            f"resume it with {_command(lesson, earlier.info.get('overrides', {}), defaults, run_id)}, "
-            "or leave out --run-id for a new run"
+            f"run {run_id} was started with other parameters ({differences}): "
+            f"{again} with {_command(lesson, then, defaults, run_id)}, or leave out --run-id for a new run"
         )
     return earlier
+
+
+_UNSET = object()
+
+
+def _shown_value(values: dict, name: str) -> str:
+    if name == "smoke" and name in values:
+        return "smoke" if values[name] else "--full"
+    return repr(values[name]) if name in values else "the default"
+
+
+def _report_done(record: Run, command: str) -> None:
+    """A passed run asked for again: where its results are, and how to run it afresh."""
+    finished = (record.info.get("finished") or "")[:19].replace("T", " ")
+    print(f"course run: {record.lesson} run {record.run_id} passed already ({finished}); nothing to do")
+    for label, name in (("notebook", f"{record.lesson}.ipynb"), ("parameters", PARAMS_FILE), ("metrics", METRICS_FILE)):
+        if (record.directory / name).exists():
+            print(f"  {label:<12} {shown(record.directory / name)}")
+    print(f"  to run it again from the start: {command} --force")
 
 
 def _report(record: Run, result) -> None:
@@ -176,17 +227,17 @@ def _report(record: Run, result) -> None:
             print(f"  {label:<12} {shown(Path(path))}{extra}")
 
 
-def lesson_and_defaults(root: Path, name: str) -> tuple[Path, dict]:
-    """The lesson a name stands for (``01``, ``01_first_model``, a path) and its parameters' defaults."""
+def lesson_and_parameters(root: Path, name: str) -> tuple[Path, Parameters]:
+    """The lesson a name stands for (``1``, ``01_first_model``, a path) and its parameters."""
     [notebook] = resolve_lessons(root, [name])
-    return notebook, lesson_parameters(notebook)
+    return notebook, of_lesson(notebook)
 
 
 def lesson_stem(root: Path, name: str) -> str:
     """A lesson's stem; also accepts the folder name of runs whose lesson no longer exists."""
     if (runs_dir(root) / name).is_dir():
         return name
-    return lesson_and_defaults(root, name)[0].stem
+    return lesson_and_parameters(root, name)[0].stem
 
 
 def _normalised(values: dict) -> dict:

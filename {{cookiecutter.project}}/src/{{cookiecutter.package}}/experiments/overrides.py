@@ -1,4 +1,5 @@
-"""Parameter overrides from the command line (``-p NAME VALUE``), checked against a lesson's defaults.
+"""Parameter values from the command line (``-p NAME VALUE`` or ``-p NAME=VALUE``), checked against
+a lesson's parameters (types and ``ALLOWED``: see ``parameters``) before anything runs.
 
 Values are read as Python literals (``3``, ``1e-3``, ``True``, ``None``, ``[32, 64]``,
 ``'text'``). Plain text without quotes is accepted only where it cannot mean anything else:
@@ -18,34 +19,42 @@ import re
 from collections.abc import Iterable
 
 from ..errors import CourseError
+from ..parameters import Parameters, check_type, example
 
-_JSON_TYPES = (type(None), bool, int, float, str, list, dict)
 _BARE_WORD = re.compile(r"[^\s\[\](){}'\",]+")  # no spaces, brackets, quotes or commas
 
 
-def parse_overrides(lesson: str, pairs: Iterable[tuple[str, str]], defaults: dict) -> dict:
-    """``{name: value}`` from ``-p NAME VALUE`` pairs; one clear ``CourseError`` for the first bad one."""
+def parse_overrides(lesson: str, pairs: Iterable[tuple[str, str]], parameters: Parameters) -> dict:
+    """``{name: value}`` from ``-p NAME VALUE`` pairs of `course run`; one clear ``CourseError`` for the first bad one."""
     values: dict = {}
     for name, text in pairs:
-        check_name(lesson, name, defaults, seen=values)
-        values[name] = parse_value(name, text, defaults[name])
+        check_name(lesson, name, parameters.defaults, seen=values)
+        try:
+            values[name] = parameters.check(name, parse_value(name, text, parameters.defaults[name]))
+        except CourseError as error:
+            raise _sweep_hint(lesson, name, text, parameters) or _for_option(name, text, error) from None
     return values
 
 
-def parse_grid(lesson: str, pairs: Iterable[tuple[str, str]], defaults: dict) -> dict[str, list]:
+def parse_grid(lesson: str, pairs: Iterable[tuple[str, str]], parameters: Parameters) -> dict[str, list]:
     """``{name: [value, ...]}`` from ``-p NAME V1,V2,...`` pairs (commas inside brackets or quotes kept)."""
     grid: dict[str, list] = {}
     for name, text in pairs:
-        check_name(lesson, name, defaults, seen=grid)
-        grid[name] = [parse_value(name, choice, defaults[name]) for choice in split_choices(name, text)]
+        check_name(lesson, name, parameters.defaults, seen=grid)
+        grid[name] = []
+        for choice in split_choices(name, text):
+            try:
+                grid[name].append(parameters.check(name, parse_value(name, choice, parameters.defaults[name])))
+            except CourseError as error:
+                raise _for_option(name, choice, error) from None
     return grid
 
 
-def check_overrides(lesson: str, values: dict, defaults: dict) -> dict:
+def check_overrides(lesson: str, values: dict, parameters: Parameters) -> dict:
     """Check overrides given as Python values (``course.experiments.run(lesson, lr=3e-3)``)."""
     for name, value in values.items():
-        check_name(lesson, name, defaults)
-        check_value(name, value, defaults[name])
+        check_name(lesson, name, parameters.defaults)
+        parameters.check(name, value)
     return values
 
 
@@ -61,7 +70,7 @@ def check_name(lesson: str, name: str, defaults: dict, seen: Iterable[str] = ())
 
 
 def parse_value(name: str, text: str, default):
-    """One ``-p`` value as the Python value it stands for (rules in the module docstring)."""
+    """One ``-p`` value as the Python value it stands for (rules in the module docstring), type-checked."""
     try:
         value = ast.literal_eval(text.strip())
     except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
@@ -77,10 +86,9 @@ def parse_value(name: str, text: str, default):
         )
     if value is _UNREADABLE:
         raise CourseError(
-            f"-p {name} {text}: not a value like the default {name}={default!r}; "
-            f"write e.g. -p {name} {_example(default)}"
+            f"-p {name} {text}: not a value like the default {name}={default!r}; write e.g. -p {name} {example(default)}"
         )
-    return check_value(name, value, default)
+    return check_type(name, value, default)
 
 
 def as_text(name: str, value, default) -> str:
@@ -92,18 +100,6 @@ def as_text(name: str, value, default) -> str:
         except CourseError:
             pass
     return repr(value)
-
-
-def check_value(name: str, value, default):
-    """``value`` if it fits the default's type and can be stored as JSON; ``CourseError`` otherwise."""
-    if not _json_safe(value):
-        raise CourseError(f"parameter {name}={value!r}: use None, True/False, numbers, strings, or lists/dicts of them")
-    if not _fits(value, default):
-        raise CourseError(
-            f"parameter {name}={value!r} does not fit its default {default!r} "
-            f"({type(default).__name__}): write e.g. -p {name} {_example(default)}"
-        )
-    return value
 
 
 def as_flags(overrides: dict) -> str:
@@ -127,37 +123,25 @@ def split_choices(name: str, text: str) -> list[str]:
 _UNREADABLE = object()  # what a value that is not a Python literal parses to
 
 
-def _fits(value, default) -> bool:
-    if value is None or default is None:
-        return True
-    if isinstance(default, bool):
-        return isinstance(value, bool)
-    if isinstance(default, int):
-        return isinstance(value, int) and not isinstance(value, bool)
-    if isinstance(default, float):
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
-    if isinstance(default, str):
-        return isinstance(value, str)
-    if isinstance(default, (list, tuple)):
-        return isinstance(value, list)
-    if isinstance(default, dict):
-        return isinstance(value, dict)
-    return True  # a default that is not a plain literal: nothing to compare with
+def _for_option(name: str, text: str, error: CourseError) -> CourseError:
+    """A value's error as the ``-p`` option that caused it."""
+    message = str(error)
+    return error if message.startswith(f"-p {name} ") else CourseError(f"-p {name} {text}: {message}")
 
 
-def _json_safe(value) -> bool:
-    if isinstance(value, list):
-        return all(_json_safe(item) for item in value)
-    if isinstance(value, dict):
-        return all(isinstance(key, str) and _json_safe(item) for key, item in value.items())
-    return isinstance(value, _JSON_TYPES)
-
-
-def _example(default) -> str:
-    if isinstance(default, bool):
-        return "True"
-    if isinstance(default, (int, float)):
-        return repr(default)
-    if isinstance(default, (list, dict)):
-        return f'"{default!r}"'
-    return "VALUE"
+def _sweep_hint(lesson: str, name: str, text: str, parameters: Parameters) -> CourseError | None:
+    """Several comma-separated values that each work: what `course sweep` is for."""
+    if isinstance(parameters.defaults[name], (list, tuple, dict)) or "," not in text:
+        return None
+    try:
+        choices = split_choices(name, text)
+        for choice in choices:
+            parameters.check(name, parse_value(name, choice, parameters.defaults[name]))
+    except CourseError:
+        return None
+    if len(choices) < 2:
+        return None
+    return CourseError(
+        f"-p {name} {text}: `course run` takes one value per parameter; to try each of them, "
+        f"run `course sweep {lesson} -p {name} {text}`"
+    )

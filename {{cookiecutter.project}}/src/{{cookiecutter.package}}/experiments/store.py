@@ -4,9 +4,10 @@ One folder per run, ``build/runs/<lesson>/<run-id>/`` (on Drive in Colab, so run
 
 - ``<lesson>.ipynb``    the executed notebook (written cell by cell while it runs)
 - ``run.json``          status, overrides as given, timing, error, attempts, who is running it
-- ``params.json``       every parameter the lesson ran with (defaults + overrides)
+- ``params.json``       every parameter the lesson ran with (defaults, smoke values, overrides)
 - ``environment.json``  runtime, device, GPU, Python and library versions, git commit + dirty flag
-- ``metrics.json``      what the lesson logged with ``course.metrics.log_metrics``
+- ``metrics.json``      what the lesson logged with ``course.metrics.log_metrics``; the same history
+                        in ``metrics.csv`` and, with TensorBoard installed, in ``tensorboard/``
 - ``checkpoints/``      the run's checkpoints (``COURSE_CHECKPOINTS``), so the same run id resumes
 """
 
@@ -94,6 +95,15 @@ def load_run(directory: Path) -> Run | None:
         return None
     try:
         return Run(directory, json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError) as error:
+        raise CourseError(f"cannot read {path} ({error}): delete the run folder {directory}") from None
+
+
+def read_params(directory: Path) -> dict:
+    """The ``params.json`` of a run: every value it ran with (empty if it never started)."""
+    path = directory / PARAMS_FILE
+    try:
+        return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
     except (OSError, ValueError) as error:
         raise CourseError(f"cannot read {path} ({error}): delete the run folder {directory}") from None
 

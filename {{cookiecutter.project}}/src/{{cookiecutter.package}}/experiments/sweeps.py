@@ -21,7 +21,7 @@ from pathlib import Path
 
 from ..atomic import write_text
 from ..errors import CourseError
-from ..formatting import markdown_table, shown, write_csv
+from ..formatting import markdown_table, plural, shown, write_csv
 from ..harness.processes import child_env
 from ..metrics import headline
 from .overrides import as_flags
@@ -45,7 +45,8 @@ def sweep(
     combos = [dict(zip(grid, values)) for values in itertools.product(*grid.values())]
     entries = [{"run": f"sweep-{sweep_id}-{k}", "overrides": combo} for k, combo in enumerate(combos, 1)]
     print(
-        f"course sweep: {len(entries)} runs of {lesson}, {min(workers, len(entries))} at a time; table: {shown(table)}",
+        f"course sweep: {plural(len(entries), 'run')} of {lesson}, {min(workers, len(entries))} at a time; "
+        f"table: {shown(table)}",
         flush=True,
     )
     runner = _Runner(root, lesson, full=full, cell_timeout=cell_timeout, workers=workers)

@@ -11,7 +11,8 @@ from pathlib import Path
 
 from ..config import COLAB_RAM_GB
 from ..errors import CourseError
-from ..notebooks import lesson_parameters, resolve_lessons
+from ..notebooks import resolve_lessons
+from ..parameters import of_lesson
 from . import processes
 from .job import LessonJob, LessonResult, limits_for_test
 from .runner import Interrupted, run_lessons
@@ -19,13 +20,13 @@ from .runner import Interrupted, run_lessons
 
 def cli_test(args) -> int:
     """Run the chosen lessons (cached when unchanged), print and write the report."""
-    from ..config import find_root, load_config
+    from ..config import course_root, load_config
     from ..experiments.overrides import parse_value
-    from ..formatting import shown
+    from ..formatting import plural, shown
     from . import cache as lesson_cache
     from . import report
 
-    root = find_root()
+    root = course_root()
     budget_gb = load_config(root).memory_budget_gb
     build = root / "build"
     report_dir = Path(args.report).resolve() if args.report else build
@@ -34,17 +35,20 @@ def cli_test(args) -> int:
     if args.gpu:
         _require_cuda()
     lessons = select_shard(resolve_lessons(root, args.lessons), args.shard)
+    if not lessons:
+        where = f"shard {args.shard} holds none of them" if args.shard else f"{shown(root / 'lessons')} holds none"
+        raise CourseError(f'no lessons to run: {where}; add one with `course new "Title"`')
     timeout, cell_timeout = limits_for_test(smoke=args.smoke, timeout=args.timeout, cell_timeout=args.cell_timeout)
 
     overrides = list(args.param or [])
     declared, results = {}, {}
     for lesson in lessons:
         try:
-            declared[lesson] = lesson_parameters(lesson)
+            declared[lesson] = of_lesson(lesson)
         except CourseError as unreadable:  # this lesson fails; the others still run
-            results[lesson.stem] = LessonResult(lesson.stem, "failed", error=str(unreadable))
+            results[lesson.stem] = report.stamped(LessonResult(lesson.stem, "failed", error=str(unreadable)))
     for name, _ in overrides:
-        if not any(name in defaults for defaults in declared.values()):
+        if not any(name in parameters.defaults for parameters in declared.values()):
             raise CourseError(
                 f"-p {name}: none of the chosen lessons has a parameter {name!r}; "
                 "see the cell tagged 'parameters' in each lesson"
@@ -53,11 +57,13 @@ def cli_test(args) -> int:
     limits = {"timeout": timeout, "cell_timeout": cell_timeout}
     cache = lesson_cache.LessonCache(build / "cache" / "lessons")
     jobs, keys = [], {}
-    for lesson, defaults in declared.items():
-        parameters = {"smoke": True} if args.smoke and "smoke" in defaults else {}
-        parameters.update(
-            {name: parse_value(name, text, defaults[name]) for name, text in overrides if name in defaults}
-        )
+    for lesson, declared_parameters in declared.items():
+        given = {
+            name: declared_parameters.check(name, parse_value(name, text, declared_parameters.defaults[name]))
+            for name, text in overrides
+            if name in declared_parameters.defaults
+        }
+        parameters = declared_parameters.run_values(given, smoke=True) if args.smoke else given
         key = lesson_cache.fingerprint(lesson, root / "src", parameters, environment, limits)
         keys[lesson.stem] = key
         stored = None if args.force else cache.lookup(lesson.stem, key)
@@ -69,8 +75,8 @@ def cli_test(args) -> int:
 
     workers = min(args.workers, max(1, len(jobs)))
     print(
-        f"course test: {len(lessons)} lessons, {len(jobs)} to run on {workers} "
-        f"workers{' (smoke)' if args.smoke else ''}",
+        f"course test: {plural(len(lessons), 'lesson')}, {len(jobs)} to run on {plural(workers, 'worker')}"
+        f"{' (smoke)' if args.smoke else ''}",
         flush=True,
     )
     for result in results.values():
@@ -84,7 +90,7 @@ def cli_test(args) -> int:
             cache.store(result.lesson, keys[result.lesson], result.to_json())
         else:
             cache.forget(result.lesson)
-        results[result.lesson] = result
+        results[result.lesson] = report.stamped(result)
         print(report.status_line(result), flush=True)
 
     processes.remove_stale_work_dirs()
@@ -97,11 +103,14 @@ def cli_test(args) -> int:
         stopped = interrupt.signum
         for result in interrupt.results:
             if result.lesson not in results:
-                results[result.lesson] = result
+                results[result.lesson] = report.stamped(result)
                 print(report.status_line(result), flush=True)
     finally:
         processes.kill_descendants()
     ordered = [results[lesson.stem] for lesson in lessons]
+    earlier = report.earlier_results(report_dir / "report.json")
+    every = [p.stem for p in resolve_lessons(root, [])] + [p.stem for p in lessons]
+    rows = [results.get(stem) or earlier[stem] for stem in dict.fromkeys(every) if stem in results or stem in earlier]
     options = {
         "lessons": [p.stem for p in lessons],
         "smoke": args.smoke,
@@ -113,7 +122,9 @@ def cli_test(args) -> int:
         "force": args.force,
         "parameters": dict(overrides),
     }
-    json_path, md_path = report.write_reports(report_dir, ordered, options=options, environment=environment)
+    json_path, md_path = report.write_reports(
+        report_dir, rows, options=options, environment=environment, earlier={r.lesson for r in rows} - set(results)
+    )
     print()
     print(report.summary_table(ordered))
     print(f"report: {shown(md_path)}, {shown(json_path)}")

@@ -69,7 +69,7 @@ class LessonJob:
 
 @dataclass
 class LessonResult:
-    """The outcome of one lesson run; ``failed_cell`` indexes the lesson's cells as written."""
+    """The outcome of one lesson run; ``failed_cell`` numbers the lesson's cells as written, from 1."""
 
     lesson: str
     status: str  # "passed", "failed", "timed out", "interrupted" or "cached"
@@ -85,6 +85,7 @@ class LessonResult:
     executed_notebook: Path | None = None
     traceback: str = ""
     warnings: list[str] = field(default_factory=list)  # worth knowing, not a failure
+    finished_at: str | None = None  # local time the lesson ended, e.g. "2026-11-29 23:55:25"
 
     @property
     def ok(self) -> bool:

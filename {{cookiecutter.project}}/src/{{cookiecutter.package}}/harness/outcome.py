@@ -24,8 +24,9 @@ _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 @dataclass
 class Failure:
-    """The first cell that failed: its index in the executed notebook and in the lesson as written
-    (papermill's injected-parameters cell not counted), why in one line, and the detail."""
+    """The first cell that failed: its index in the executed notebook, its number in the lesson as
+    written (1 for the first cell; papermill's injected-parameters cell not counted), why in one line,
+    and the detail."""
 
     index: int
     cell: int
@@ -50,7 +51,7 @@ def first_failure(executed: dict) -> Failure | None:
                 1 for later in cells[index + 1 :] if _would_run(later) and later.get("execution_count") is None
             )
             code = errors[0].get("evalue") or ""
-            number = lesson_index(cells, index)
+            number = cell_number(cells, index)
             plural = "s" if not_run != 1 else ""
             return Failure(
                 index, number, f"stopped at cell {number} by sys.exit({code}); {not_run} cell{plural} not run"
@@ -61,18 +62,19 @@ def first_failure(executed: dict) -> Failure | None:
             if error.get("ename") == "CommandFailed" and ":" not in evalue:  # `!cmd`: its message is in the output
                 evalue = ": ".join(filter(None, [evalue, last_line(stream_text(cell))]))
             message = one_line(error.get("ename", "Error"), evalue)
-            return Failure(index, lesson_index(cells, index), message, clean(error.get("traceback")))
+            return Failure(index, cell_number(cells, index), message, clean(error.get("traceback")))
         if cell.get("metadata", {}).get("papermill", {}).get("exception"):  # failed without an error output
             printed = stream_text(cell)
             message = last_line(printed) or "the cell failed without saying why"
-            return Failure(index, lesson_index(cells, index), message, tail(printed))
+            return Failure(index, cell_number(cells, index), message, tail(printed))
     return None
 
 
-def lesson_index(cells: list[dict], index: int) -> int:
-    """Index in the lesson as written: papermill's injected-parameters cell is not counted."""
+def cell_number(cells: list[dict], index: int) -> int:
+    """The cell's number in the lesson as written, counted from 1 as people count cells; papermill's
+    injected-parameters cell is not counted."""
     injected = [i for i, cell in enumerate(cells) if notebooks.has_tag(cell, notebooks.INJECTED_TAG)]
-    return index - 1 if injected and index > injected[0] else index
+    return index + (0 if injected and index > injected[0] else 1)
 
 
 def command_output(executed: dict, index: int) -> str:

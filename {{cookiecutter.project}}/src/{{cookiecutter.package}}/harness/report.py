@@ -4,13 +4,31 @@ from __future__ import annotations
 
 import json
 import platform
+import time
 from pathlib import Path
 
 from ..atomic import write_text
-from ..formatting import escape_markdown, fenced, markdown_table, text_table
+from ..formatting import escape_markdown, fenced, markdown_table, plural, text_table
 
 _MARK = {"passed": "PASS", "cached": "CACHED", "failed": "FAIL", "timed out": "TIMEOUT", "interrupted": "STOPPED"}
 STATUSES = ("passed", "cached", "failed", "timed out", "interrupted")
+
+
+def stamped(result):
+    """``result`` with the time it ended, for the report (a cached result keeps the time it really ran)."""
+    result.finished_at = result.finished_at or time.strftime("%Y-%m-%d %H:%M:%S")
+    return result
+
+
+def earlier_results(path: Path) -> dict:
+    """lesson -> result of an earlier ``report.json``, to keep beside a run of some lessons only."""
+    from .job import LessonResult
+
+    try:
+        rows = json.loads(path.read_text(encoding="utf-8")).get("lessons", [])
+        return {row["lesson"]: LessonResult.from_json(row) for row in rows}
+    except (OSError, ValueError, AttributeError, KeyError, TypeError):
+        return {}  # no report yet, or one that cannot be read: it is rewritten
 
 
 def status_line(result) -> str:
@@ -60,25 +78,33 @@ def totals(results) -> str:
     for r in results:
         counts[r.status] = counts.get(r.status, 0) + 1
     parts = [f"{counts[s]} {s}" for s in STATUSES if counts.get(s)]
-    return f"{len(results)} lessons: " + (", ".join(parts) or "none run")
+    return f"{plural(len(results), 'lesson')}: " + (", ".join(parts) or "none run")
 
 
-def write_reports(folder: Path, results, *, options: dict, environment: dict) -> tuple[Path, Path]:
-    """``report.json`` (for tools) and ``report.md`` (for people, e.g. a CI job summary)."""
+def write_reports(folder: Path, results, *, options: dict, environment: dict, earlier=()) -> tuple[Path, Path]:
+    """``report.json`` (for tools) and ``report.md`` (for people, e.g. a CI job summary).
+
+    ``earlier`` are the lessons of ``results`` that were not run this time: rows kept from the
+    previous report, so a run of some lessons does not hide how the others did.
+    """
     data = {
         "options": options,
         "environment": {**environment, "platform": platform.platform()},
-        "summary": totals(results),
+        "summary": totals(results) + _kept(earlier),
         "ok": all(r.ok for r in results),
-        "lessons": [r.to_json() for r in results],
+        "lessons": [{**r.to_json(), "this_run": r.lesson not in earlier} for r in results],
     }
     json_path, md_path = folder / "report.json", folder / "report.md"
     write_text(json_path, json.dumps(data, indent=1) + "\n")
-    write_text(md_path, markdown(results, environment))
+    write_text(md_path, markdown(results, environment, earlier))
     return json_path, md_path
 
 
-def markdown(results, environment: dict) -> str:
+def _kept(earlier) -> str:
+    return f" ({plural(len(earlier), 'row')} from earlier runs, not run this time)" if earlier else ""
+
+
+def markdown(results, environment: dict, earlier=()) -> str:
     columns = [
         "lesson",
         "status",
@@ -88,24 +114,27 @@ def markdown(results, environment: dict) -> str:
         "peak GPU memory (MiB)",
         "peak RAM (MiB)",
         "failing cell",
+        "ran",
     ]
     rows = [
         {
             "lesson": r.lesson,
-            "status": "cached (unchanged since it passed)" if r.status == "cached" else r.status,
+            "status": ("cached (unchanged since it passed)" if r.status == "cached" else r.status)
+            + (" (earlier run)" if r.lesson in earlier else ""),
             "seconds": f"{r.seconds:.1f}",
             "device": r.device or "unknown",
             "GPU": r.gpu_name,
             "peak GPU memory (MiB)": None if r.peak_gpu_memory_mb is None else f"{r.peak_gpu_memory_mb:.0f}",
             "peak RAM (MiB)": None if r.peak_ram_mb is None else f"{r.peak_ram_mb:.0f}",
             "failing cell": r.failed_cell,
+            "ran": r.finished_at,
         }
         for r in results
     ]
     lines = [
         "# Lesson report",
         "",
-        f"{totals(results)} (Python {environment.get('python')}, torch {environment.get('packages', {}).get('torch')})",
+        f"{totals(results)}{_kept(earlier)} (Python {environment.get('python')}, torch {environment.get('packages', {}).get('torch')})",
         "",
         markdown_table(
             columns, rows, right=("seconds", "peak GPU memory (MiB)", "peak RAM (MiB)", "failing cell")

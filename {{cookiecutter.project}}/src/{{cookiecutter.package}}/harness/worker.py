@@ -345,7 +345,7 @@ class LessonRun:
         cells = outcome.lesson_cells(executed)
         if index >= len(cells):
             return
-        result.failed_cell = outcome.lesson_index(cells, index)
+        result.failed_cell = outcome.cell_number(cells, index)
         result.failed_source = notebooks.cell_source(cells[index])
         printed = outcome.command_output(executed, index)
         if printed and printed not in result.traceback:
