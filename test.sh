@@ -1,22 +1,33 @@
 #!/usr/bin/env bash
 # Install the pinned tools into .venv (only when requirements-ci.txt changed), lint the template's
 # own code with ruff, and run every template test on 2 workers. Extra arguments go to pytest,
-# e.g. `bash test.sh --fast`. A lint failure is reported and the tests still run.
+# e.g. `bash test.sh --fast`. A lint failure is reported and the tests still run. `TORCH_CPU=1 bash test.sh`
+# installs torch's CPU build instead (for machines without an NVIDIA GPU).
 set -euo pipefail
 cd "$(dirname "$0")"
 
 python=${PYTHON:-$(command -v python3.11 || command -v python3)}
 venv=.venv
 stamp=$venv/.requirements-ci.sha256
-wanted=$("$python" -c 'import hashlib, sys; print(hashlib.sha256(open(sys.argv[1], "rb").read()).hexdigest())' requirements-ci.txt)
+requirements=requirements-ci.txt
+index=()
 
 if ! "$venv/bin/python" -c "" 2>/dev/null; then
     rm -rf "$venv"
     "$python" -m venv "$venv"
 fi
+if [ "${TORCH_CPU:-0}" = 1 ]; then
+    # Machines without an NVIDIA GPU: torch's CPU build, without the nvidia-*, cuda-* and triton packages
+    # of the CUDA build (about 4 GB less); everything else at the same pins.
+    requirements=$venv/requirements-cpu.txt
+    grep -vE '^(nvidia-|cuda-|triton==)' requirements-ci.txt > "$requirements"
+    index=(--extra-index-url https://download.pytorch.org/whl/cpu)
+fi
+wanted=$("$python" -c 'import hashlib, sys; print(hashlib.sha256(open(sys.argv[1], "rb").read()).hexdigest())' "$requirements")
 if [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
-    echo "Installing requirements-ci.txt into $venv ..."
-    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r requirements-ci.txt
+    echo "Installing $requirements into $venv (the first time: several minutes, several GB; progress below) ..."
+    "$venv/bin/python" -m pip install --disable-pip-version-check --progress-bar on ${index[@]+"${index[@]}"} \
+        -r "$requirements"
     echo "$wanted" > "$stamp"
 fi
 

@@ -20,6 +20,31 @@ if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
     signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
+class _LessonNames:
+    """Name each lesson as its test starts and ends: a lesson runs for a while, and a dot says nothing."""
+
+    def __init__(self, config):
+        self.config = config
+
+    def _say(self, nodeid: str, what: str) -> None:
+        reporter = self.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None and "test_lessons.py::" in nodeid:
+            if reporter._tw.width_of_current_line:  # after pytest's dots
+                reporter.write("\n")
+            reporter.write_line(f"lesson {nodeid.rsplit('[', 1)[-1].rstrip(']')}: {what}")
+
+    def pytest_runtest_logstart(self, nodeid, location):
+        self._say(nodeid, "running")
+
+    def pytest_runtest_logreport(self, report):
+        if report.when == "call":
+            self._say(report.nodeid, f"{report.outcome} in {report.duration:.1f} s")
+
+
+def pytest_configure(config):
+    config.pluginmanager.register(_LessonNames(config), "course-lesson-names")
+
+
 @pytest.fixture
 def subprocess_env():
     """Environment for child processes (kernels, `python -m <package>`) that import the course package."""

@@ -124,6 +124,7 @@ def _add_test(sub):
     )
     p.add_argument("--report", default=None, metavar="DIR", help="where report.json/report.md go (default build/)")
     p.add_argument("--force", action="store_true", help="re-run lessons even when unchanged")
+    p.add_argument("-q", "--quiet", action="store_true", help="no live progress while lessons run")
     p.add_argument(
         "-p",
         "--param",
@@ -184,6 +185,7 @@ def _add_experiments(sub):
     p.add_argument("--full", action="store_true", help="full parameters instead of smoke")
     p.add_argument("--run-id", default=None, help="name the run; an existing run's id resumes it")
     p.add_argument("--force", action="store_true", help="run a run id that passed already again, from the start")
+    p.add_argument("-q", "--quiet", action="store_true", help="no live progress while the lesson runs")
     p.add_argument(
         "--cell-timeout", type=_seconds, default=None, metavar="SECONDS", help=f"limit per cell {cell_limit}"
     )
@@ -205,6 +207,7 @@ def _add_experiments(sub):
         help="values to try for a parameter, comma-separated (-p NAME=V1,V2 works too); every combination runs",
     )
     p.add_argument("-n", "--workers", type=int, default=1, help="runs in parallel (default 1)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no live progress while runs run")
     p.add_argument("--full", action="store_true", help="full parameters instead of smoke")
     p.add_argument(
         "--cell-timeout",

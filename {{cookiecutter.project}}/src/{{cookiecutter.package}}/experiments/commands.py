@@ -34,6 +34,7 @@ def cli_run(args) -> int:
                 run_id=args.run_id,
                 cell_timeout=args.cell_timeout,
                 force=args.force,
+                quiet=args.quiet,
             )
     except KeyboardInterrupt as stop:
         signum = getattr(stop, "signum", signal.SIGINT)
@@ -52,7 +53,13 @@ def cli_sweep(args) -> int:
     try:
         with processes.stop_on_signals():  # they stop the running runs too (they have their own sessions)
             _, failed = sweeps.sweep(
-                root, notebook.stem, grid, workers=args.workers, full=args.full, cell_timeout=args.cell_timeout
+                root,
+                notebook.stem,
+                grid,
+                workers=args.workers,
+                full=args.full,
+                cell_timeout=args.cell_timeout,
+                quiet=args.quiet,
             )
     except KeyboardInterrupt as stop:
         return 128 + getattr(stop, "signum", signal.SIGINT)

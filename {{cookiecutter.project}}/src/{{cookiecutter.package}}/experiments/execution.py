@@ -43,10 +43,12 @@ def execute_run(
     run_id: str | None,
     cell_timeout: float | None,
     force: bool = False,
+    quiet: bool = False,
 ) -> Run | None:
     """Run ``notebook`` with ``overrides`` into its run folder (a new one, or ``run_id``'s to resume it).
 
     A run that passed is done: it is not run again (None is returned) unless ``force`` starts it afresh.
+    While it runs, its progress is shown (``harness.progress``) unless ``quiet``.
     """
     given = _normalised({"smoke": not full, **overrides} if "smoke" in parameters.defaults else overrides)
     lesson_runs = runs_dir(root) / notebook.stem
@@ -58,7 +60,15 @@ def execute_run(
             return None
         values = _normalised(parameters.run_values(overrides, smoke=not full))
         return _execute(
-            root, notebook, parameters.defaults, given, values, record, full=full, cell_timeout=cell_timeout
+            root,
+            notebook,
+            parameters.defaults,
+            given,
+            values,
+            record,
+            full=full,
+            cell_timeout=cell_timeout,
+            quiet=quiet,
         )
 
 
@@ -72,8 +82,10 @@ def _execute(
     *,
     full: bool,
     cell_timeout: float | None,
+    quiet: bool,
 ) -> Run:
     from ..harness.job import cell_timeout_for_run
+    from ..harness.progress import ProgressDisplay, describe
     from ..harness.runner import execute_lesson
 
     directory = record.directory
@@ -99,6 +111,7 @@ def _execute(
         "COURSE_RUN_DIR": str(directory),
         "COURSE_CHECKPOINTS": str(directory / CHECKPOINTS_DIR),
     }
+    display = ProgressDisplay(quiet=quiet)
     try:
         result = execute_lesson(
             notebook,
@@ -106,6 +119,7 @@ def _execute(
             values,
             env=kernel_env,
             cell_timeout=cell_timeout_for_run(full=full, cell_timeout=cell_timeout),
+            on_progress=lambda lesson, snapshot: display.update(lesson, describe(snapshot)),
         )
     except KeyboardInterrupt:  # execute_lesson has already stopped the lesson's worker and kernel
         record.save(status="interrupted", finished=_now(), process=None)
@@ -113,6 +127,8 @@ def _execute(
     except Exception as error:
         record.save(status="failed", finished=_now(), error=str(error), process=None)
         raise
+    finally:
+        display.close()
     environment.update(device=result.device, gpu_name=result.gpu_name, peak_gpu_memory_mb=result.peak_gpu_memory_mb)
     write_json(directory / ENVIRONMENT_FILE, environment)
     record.save(

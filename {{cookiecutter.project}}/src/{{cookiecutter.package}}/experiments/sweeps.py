@@ -23,18 +23,28 @@ from ..atomic import write_text
 from ..errors import CourseError
 from ..formatting import markdown_table, plural, shown, write_csv
 from ..harness.processes import child_env
+from ..harness.progress import LOG_PREFIX, ProgressDisplay
 from ..metrics import headline
 from .overrides import as_flags
 from .store import load_run, runs_dir, timestamp_id
 
 _PACKAGE = __package__.rpartition(".")[0]
 STOP_GRACE_S = 30.0  # an interrupted run records its state and stops its kernel within this
+RUN_PROGRESS_S = 1  # how often each run reports its progress to the sweep
 
 
 def sweep(
-    root: Path, lesson: str, grid: dict[str, list], *, workers: int, full: bool, cell_timeout: float | None
+    root: Path,
+    lesson: str,
+    grid: dict[str, list],
+    *,
+    workers: int,
+    full: bool,
+    cell_timeout: float | None,
+    quiet: bool = False,
 ) -> tuple[Path, int]:
-    """Run the grid; returns the Markdown table's path and how many runs did not pass."""
+    """Run the grid; returns the Markdown table's path and how many runs did not pass. The runs'
+    progress is shown while they run, unless ``quiet``."""
     if not grid:
         raise CourseError(f"a sweep needs values to try: course sweep {lesson} -p NAME V1,V2 [-p NAME V1,V2]")
     if workers < 1:
@@ -49,7 +59,8 @@ def sweep(
         f"table: {shown(table)}",
         flush=True,
     )
-    runner = _Runner(root, lesson, full=full, cell_timeout=cell_timeout, workers=workers)
+    display = ProgressDisplay(quiet=quiet)
+    runner = _Runner(root, lesson, full=full, cell_timeout=cell_timeout, workers=workers, display=display)
     with ThreadPoolExecutor(max_workers=workers) as pool:
         futures = {pool.submit(runner.run, entry): entry for entry in entries}
         try:
@@ -57,13 +68,13 @@ def sweep(
                 entry = futures[future]
                 entry.update(future.result())
                 error = f" ({entry['error']})" if entry.get("error") else ""
-                print(
-                    f"  [{done}/{len(entries)}] {entry['run']} {as_flags(entry['overrides'])}: "
-                    f"{entry['status']}{error}",
-                    flush=True,
+                display.done(entry["run"])
+                display.print(
+                    f"  [{done}/{len(entries)}] {entry['run']} {as_flags(entry['overrides'])}: {entry['status']}{error}"
                 )
                 write_sweep_table(table, lesson, list(grid), entries)
         except KeyboardInterrupt:
+            display.close()
             pool.shutdown(wait=False, cancel_futures=True)
             runner.stop()
             started = [future for future in futures if not future.cancelled()]
@@ -85,10 +96,19 @@ def sweep(
 class _Runner:
     """Starts sweep runs as `course run` processes, and stops the running ones when asked."""
 
-    def __init__(self, root: Path, lesson: str, *, full: bool, cell_timeout: float | None, workers: int):
+    def __init__(
+        self, root: Path, lesson: str, *, full: bool, cell_timeout: float | None, workers: int, display: ProgressDisplay
+    ):
         self.root, self.lesson, self.full, self.cell_timeout = root, lesson, full, cell_timeout
+        self.display = display
         # COURSE_DIE_WITH_PARENT: each run stops when this sweep dies, even when it is killed outright.
-        self.env = child_env(workers=workers, COURSE_ROOT=str(root), COURSE_DIE_WITH_PARENT="1")
+        # COURSE_PROGRESS_S: each run writes where it is every second; the sweep shows it.
+        self.env = child_env(
+            workers=workers,
+            COURSE_ROOT=str(root),
+            COURSE_DIE_WITH_PARENT="1",
+            COURSE_PROGRESS_S=str(RUN_PROGRESS_S),
+        )
         self.running: set[subprocess.Popen] = set()
         self.stopping = False
         self.lock = threading.Lock()
@@ -115,7 +135,14 @@ class _Runner:
                 start_new_session=True,
             )
             self.running.add(process)
-        output, _ = process.communicate()
+        kept = []
+        for line in process.stdout:
+            if line.startswith(LOG_PREFIX):
+                self.display.update(entry["run"], line.rstrip("\n").split(": ", 1)[-1])
+            else:
+                kept.append(line)
+        process.wait()
+        output = "".join(kept)
         with self.lock:
             self.running.discard(process)
         record = load_run(runs_dir(self.root) / self.lesson / entry["run"])

@@ -15,6 +15,7 @@ from ..notebooks import resolve_lessons
 from ..parameters import of_lesson
 from . import processes
 from .job import LessonJob, LessonResult, limits_for_test
+from .progress import ProgressDisplay, describe
 from .runner import Interrupted, run_lessons
 
 
@@ -81,6 +82,7 @@ def cli_test(args) -> int:
     )
     for result in results.values():
         print(report.status_line(result), flush=True)
+    display = ProgressDisplay(quiet=args.quiet)
 
     def finished(result: LessonResult) -> None:
         if args.gpu:
@@ -91,21 +93,29 @@ def cli_test(args) -> int:
         else:
             cache.forget(result.lesson)
         results[result.lesson] = report.stamped(result)
-        print(report.status_line(result), flush=True)
+        display.done(result.lesson)
+        display.print(report.status_line(result))
 
     processes.remove_stale_work_dirs()
     processes.become_subreaper()  # orphans of a worker that was killed come here, to be killed too
     stopped = None
     try:
         with processes.stop_on_signals():
-            run_lessons(jobs, workers=args.workers, on_result=finished)
+            run_lessons(
+                jobs,
+                workers=args.workers,
+                on_result=finished,
+                on_progress=lambda lesson, snapshot: display.update(lesson, describe(snapshot)),
+            )
     except Interrupted as interrupt:
         stopped = interrupt.signum
+        display.close()
         for result in interrupt.results:
             if result.lesson not in results:
                 results[result.lesson] = report.stamped(result)
                 print(report.status_line(result), flush=True)
     finally:
+        display.close()
         processes.kill_descendants()
     ordered = [results[lesson.stem] for lesson in lessons]
     earlier = report.earlier_results(report_dir / "report.json")

@@ -38,7 +38,8 @@ class LessonJob:
     """One lesson to run: the notebook, where its executed copy goes, its parameters and limits.
 
     ``env`` is added to the kernel's environment. ``cell_timeout`` defaults to the lesson
-    timeout, else ``CELL_TIMEOUT_S``. ``result_path`` is where the worker writes its result.
+    timeout, else ``CELL_TIMEOUT_S``. ``result_path`` is where the worker writes its result,
+    ``progress_path`` where it keeps a snapshot of how far the lesson is (``progress``).
     """
 
     notebook: Path
@@ -48,11 +49,12 @@ class LessonJob:
     cell_timeout: float | None = None
     env: dict = field(default_factory=dict)
     result_path: Path | None = None
+    progress_path: Path | None = None
     work_dir: Path | None = None  # the kernel's private folder (connection file, sockets)
 
     def __post_init__(self):
         self.notebook, self.output = Path(self.notebook), Path(self.output)
-        for name in ("result_path", "work_dir"):
+        for name in ("result_path", "progress_path", "work_dir"):
             if getattr(self, name) is not None:
                 setattr(self, name, Path(getattr(self, name)))
         if self.cell_timeout is None:

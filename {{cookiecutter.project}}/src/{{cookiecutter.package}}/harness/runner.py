@@ -26,12 +26,14 @@ from collections import deque
 from dataclasses import replace
 from pathlib import Path
 
+from . import progress
 from .job import LessonJob, LessonResult
 from .processes import child_env, kill_tree_of, new_work_dir, remove_work_dir, thread_limits
 
 BACKSTOP_S = 30.0  # beyond the lesson timeout: interrupt, kill, probe and write the result
 STOP_GRACE_S = 10.0  # an interrupted worker writes its result and cleans up within this
 POLL_S = 0.05
+PROGRESS_POLL_S = 0.5
 
 
 class Interrupted(KeyboardInterrupt):
@@ -54,12 +56,15 @@ class _LessonProcess:
     def __init__(self, job: LessonJob):
         output = job.output.resolve()
         output.parent.mkdir(parents=True, exist_ok=True)
-        fd, result_path = tempfile.mkstemp(prefix=f"{output.stem}-", suffix=".json")
-        os.close(fd)
-        os.unlink(result_path)
         self.job = replace(
-            job, notebook=job.notebook.resolve(), output=output, result_path=Path(result_path), work_dir=new_work_dir()
+            job,
+            notebook=job.notebook.resolve(),
+            output=output,
+            result_path=_temporary_path(f"{output.stem}-", ".json"),
+            progress_path=_temporary_path(f"{output.stem}-progress-", ".json"),
+            work_dir=new_work_dir(),
         )
+        self.progress: dict | None = None
         self.log_path = output.with_suffix(".log")
         self.started: float | None = None
         env = child_env(
@@ -95,6 +100,14 @@ class _LessonProcess:
     def finished(self) -> bool:
         return self.process.poll() is not None
 
+    def new_progress(self) -> dict | None:
+        """The worker's progress snapshot, if it changed since the last call."""
+        snapshot = progress.read_snapshot(self.job.progress_path)
+        if snapshot is None or snapshot == self.progress:
+            return None
+        self.progress = snapshot
+        return snapshot
+
     def overdue(self) -> bool:
         """Still running well past its lesson timeout: the worker itself is stuck."""
         timeout = self.job.timeout
@@ -127,6 +140,7 @@ class _LessonProcess:
             except OSError:
                 pass
         self.job.result_path.unlink(missing_ok=True)
+        self.job.progress_path.unlink(missing_ok=True)
         remove_work_dir(self.job.work_dir)
         if self.log_path.exists() and not self.log_path.stat().st_size:
             self.log_path.unlink()
@@ -157,22 +171,25 @@ def execute_lesson(
     timeout: float | None = None,
     cell_timeout: float | None = None,
     env: dict | None = None,
+    on_progress=None,
 ) -> LessonResult:
     """Run one lesson with papermill in a fresh kernel bound to ``sys.executable``, cwd = its folder.
 
-    The arguments are those of ``LessonJob``. Every process the kernel started is killed when it ends.
-    Raises ``Interrupted`` (a ``KeyboardInterrupt``) after stopping the lesson, when interrupted.
+    The arguments are those of ``LessonJob``, and ``on_progress`` that of ``run_lessons``. Every
+    process the kernel started is killed when it ends. Raises ``Interrupted`` (a
+    ``KeyboardInterrupt``) after stopping the lesson, when interrupted.
     """
     job = LessonJob(notebook, output, parameters or {}, timeout=timeout, cell_timeout=cell_timeout, env=env or {})
-    return run_lessons([job])[0]
+    return run_lessons([job], on_progress=on_progress)[0]
 
 
-def run_lessons(jobs: list[LessonJob], *, workers: int = 1, on_result=None) -> list[LessonResult]:
+def run_lessons(jobs: list[LessonJob], *, workers: int = 1, on_result=None, on_progress=None) -> list[LessonResult]:
     """Run jobs on ``workers`` parallel workers, one more warming up; results in job order.
 
-    ``on_result(result)`` is called as each lesson finishes. Parallel lessons share the cores
-    instead of each starting a thread per core. On an interrupt every lesson is stopped, and
-    ``Interrupted`` carries the results: finished, interrupted, and never started.
+    ``on_result(result)`` is called as each lesson finishes, ``on_progress(lesson, snapshot)`` when
+    a running lesson's progress changes (``progress``). Parallel lessons share the cores instead of
+    each starting a thread per core. On an interrupt every lesson is stopped, and ``Interrupted``
+    carries the results: finished, interrupted, and never started.
     """
     threads = thread_limits(workers)
     jobs = [replace(job, env={**threads, **job.env}) for job in jobs]
@@ -181,6 +198,7 @@ def run_lessons(jobs: list[LessonJob], *, workers: int = 1, on_result=None) -> l
     running: dict[int, _LessonProcess] = {}
     results: dict[int, LessonResult] = {}
     parallel = max(1, min(workers, len(jobs)))
+    progress_read = 0.0
 
     def finish(index: int, result: LessonResult) -> None:
         results[index] = result
@@ -196,6 +214,12 @@ def run_lessons(jobs: list[LessonJob], *, workers: int = 1, on_result=None) -> l
             if queue and not warm:  # start the next lesson's kernel while the others run
                 warm.append(_start(queue.popleft()))
             time.sleep(POLL_S)
+            if on_progress and time.monotonic() - progress_read >= PROGRESS_POLL_S:
+                progress_read = time.monotonic()
+                for process in running.values():
+                    snapshot = process.new_progress()
+                    if snapshot is not None:
+                        on_progress(process.job.notebook.stem, snapshot)
             for index, process in list(running.items()):
                 if process.finished():
                     finish(index, running.pop(index).result())
@@ -215,6 +239,14 @@ def run_lessons(jobs: list[LessonJob], *, workers: int = 1, on_result=None) -> l
             results[index] = _not_started(job, signum)
         raise Interrupted(signum, [results[i] for i in range(len(jobs))]) from None
     return [results[i] for i in range(len(jobs))]
+
+
+def _temporary_path(prefix: str, suffix: str) -> Path:
+    """A fresh name in the temporary folder; the file itself is written later, by the worker."""
+    fd, path = tempfile.mkstemp(prefix=prefix, suffix=suffix)
+    os.close(fd)
+    os.unlink(path)
+    return Path(path)
 
 
 def _start(item: tuple[int, LessonJob]) -> tuple[int, _LessonProcess]:

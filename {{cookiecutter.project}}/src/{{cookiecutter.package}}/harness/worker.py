@@ -34,7 +34,7 @@ from pathlib import Path
 
 from .. import notebooks
 from ..errors import CourseError
-from . import outcome, processes
+from . import outcome, processes, progress
 from .job import LessonJob, LessonResult
 from .prewarm import imports_to_prewarm
 
@@ -42,6 +42,7 @@ KERNEL_NAME = "course-python"
 INTERRUPT_GRACE_S = 3.0  # after SIGINT, how long a cell may take to stop before the kernel is killed
 STARTUP_TIMEOUT_S = 120.0  # kernel start and pre-warming; then the warm-up is interrupted
 MEMORY_SAMPLE_S = 0.5
+PROGRESS_S = 0.5  # how often the progress snapshot is brought up to date
 OUTPUT_HEAD_CHARS = 50_000  # per stream and cell: kept from the start ...
 OUTPUT_TAIL_CHARS = 10_000  # ... and from the end; what lies between is dropped, and counted
 IN_KERNEL = (Path(__file__).with_name("in_kernel.py")).read_text(encoding="utf-8")
@@ -65,13 +66,14 @@ def in_kernel(call: str) -> str:
 
 
 class _Watchdog(threading.Thread):
-    """Interrupts, then kills, a kernel whose cell or lesson ran past its limit; records peak memory.
+    """Interrupts, then kills, a kernel whose cell or lesson ran past its limit; records peak memory;
+    keeps the progress snapshot (``progress``) up to date.
 
     Memory is the resident memory of everything below this worker (the kernel, its children,
     DataLoader workers, orphans the worker adopted), sampled every ``MEMORY_SAMPLE_S``.
     """
 
-    def __init__(self, kernel_pid: int, cell_timeout: float, lesson_timeout: float | None):
+    def __init__(self, kernel_pid: int, cell_timeout: float, lesson_timeout: float | None, job: LessonJob):
         super().__init__(daemon=True)
         self.kernel_pid = kernel_pid
         self.cell_timeout = cell_timeout
@@ -83,10 +85,16 @@ class _Watchdog(threading.Thread):
         self.peak_ram_bytes = 0
         self._sampled = 0.0
         self._done = threading.Event()
+        self.progress_path = job.progress_path
+        self.cell_count, self._injected_at = _cell_numbering(job)
+        self._running: dict | None = None  # the executing cell, its outputs filled in as they come
+        self._reported = 0.0
+        self._snapshot: dict | None = None
 
-    def cell_started(self, cell_index: int, **_) -> None:
+    def cell_started(self, cell_index: int, cell: dict | None = None, **_) -> None:
         self.cell = (cell_index, time.monotonic())
         self.last_cell = cell_index
+        self._running = cell
 
     def cell_finished(self, **_) -> None:
         self.cell = None
@@ -101,6 +109,8 @@ class _Watchdog(threading.Thread):
             now = time.monotonic()
             if now - self._sampled >= MEMORY_SAMPLE_S:
                 self.sample_memory()
+            if self.progress_path is not None and now - self._reported >= PROGRESS_S:
+                self.report_progress(now)
             if self.timed_out is None:
                 cell = self.cell
                 if self.lesson_timeout is not None and now - self.started > self.lesson_timeout:
@@ -115,6 +125,26 @@ class _Watchdog(threading.Thread):
             elif now - interrupted_at > INTERRUPT_GRACE_S:
                 processes.signal_process(self.kernel_pid, signal.SIGKILL)
                 return
+
+    def report_progress(self, now: float) -> None:
+        """Write where the lesson is (cell as numbered in the lesson, time, last output) if that changed."""
+        self._reported = now
+        index, cell = self.last_cell, self._running
+        number = (
+            None if index is None else index + (0 if self._injected_at is not None and index > self._injected_at else 1)
+        )
+        snapshot = {
+            "cell": number,
+            "cells": self.cell_count,
+            "elapsed": round(now - self.started),
+            "output": progress.last_output(cell) if cell is not None else "",
+        }
+        if snapshot != self._snapshot:
+            self._snapshot = snapshot
+            try:
+                progress.write_snapshot(self.progress_path, snapshot)
+            except OSError:  # progress is a nicety: never a reason to fail a lesson
+                pass
 
     def sample_memory(self) -> None:
         self._sampled = time.monotonic()
@@ -256,7 +286,7 @@ class LessonRun:
         from papermill import execute_notebook
 
         self.started = time.monotonic()
-        self.watchdog = _Watchdog(self.kernel.pid, self.job.cell_timeout, self.job.timeout)
+        self.watchdog = _Watchdog(self.kernel.pid, self.job.cell_timeout, self.job.timeout, self.job)
         self.watchdog.start()
         self._finish_warm_up()
         self.startup_seconds = round(time.monotonic() - self.started, 2)
@@ -366,6 +396,18 @@ def _require_python(path: Path, notebook: dict) -> None:
             f"{path.name} is written for the {kernel} kernel ({language}), not Python: course test runs Python "
             "lessons only; run it with its own kernel, or give it a Python kernelspec"
         )
+
+
+def _cell_numbering(job: LessonJob) -> tuple[int, int | None]:
+    """The lesson's cell count, and the index papermill's injected cell will have (None if none)."""
+    try:
+        cells = notebooks.cells(notebooks.read_notebook(job.notebook))
+    except CourseError:
+        return 0, None
+    if not job.parameters:
+        return len(cells), None
+    tagged = [i for i, cell in enumerate(cells) if notebooks.has_tag(cell, notebooks.PARAMETERS_TAG)]
+    return len(cells), tagged[0] + 1 if tagged else 0
 
 
 def _only_expected_errors(error: BaseException) -> bool:
