@@ -56,7 +56,7 @@ def test_cruft_update_brings_template_changes_and_keeps_the_course(template_repo
     assert not list(course.rglob("*.rej"))
     readme_now = (course / "README.md").read_text(encoding="utf-8")
     assert old_line + " (updated)" in readme_now  # the template's change
-    assert "[Attention](lessons/" in readme_now  # the teacher's lesson is still listed
+    assert "[03 · Attention](lessons/03_attention.ipynb)" in readme_now  # the teacher's lesson is still listed
     assert (course / "UPDATING.md").read_text(encoding="utf-8").startswith("# Updating Deep Learning Course\n")
     assert run([CRUFT, "check"], course, env).returncode == 0
     assert course_cli("check", cwd=course, env=in_course).returncode == 0
