@@ -332,20 +332,25 @@ def test_killed_run_resumes_from_its_last_checkpoint(course_repo, course_cli, su
         "--run-id",
         "long",
     ]
-    first = subprocess.Popen(
-        command,
-        cwd=course_repo,
-        env=subprocess_env,
-        start_new_session=True,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
+
+    def start():
+        return subprocess.Popen(
+            command,
+            cwd=course_repo,
+            env=subprocess_env,
+            start_new_session=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+
+    first = start()
     try:
         _wait_for(lambda: (run_dir / "run.json").exists(), 60, "the run to start")
         _one_line_error(course_cli(*command[3:], cwd=course_repo), "run long of 02_train is being executed by another")
         logged = lambda: metrics.read_metrics(run_dir)["latest"].get("epoch", -1)  # noqa: E731
         _wait_for(lambda: logged() >= 1 or first.poll() is not None, 120, "two epochs")
-        assert first.poll() is None, first.stdout.read().decode()
+        assert first.poll() is None, first.stdout.read()
     finally:
         os.killpg(first.pid, signal.SIGKILL)
         first.wait()
@@ -362,15 +367,7 @@ def test_killed_run_resumes_from_its_last_checkpoint(course_repo, course_cli, su
     )
 
     # `kill PID` (SIGTERM to the course run process alone) stops the second attempt cleanly.
-    second = subprocess.Popen(
-        command,
-        cwd=course_repo,
-        env=subprocess_env,
-        start_new_session=True,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    second = start()
     try:
         _wait_for(lambda: logged() > done_before[-1] or second.poll() is not None, 120, "an epoch more")
         second.send_signal(signal.SIGTERM)

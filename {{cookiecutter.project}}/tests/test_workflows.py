@@ -145,24 +145,29 @@ def test_cpu_workflow_runs_smoke_lessons_on_every_push_and_pull_request():
     assert names.index(install["run"]) < names.index("course test --smoke -n 2")
 
 
-def test_python_version_step_reads_pyproject(tmp_path):
-    """The CPU job installs the Python version the course requires (requires-python = ">=X.Y")."""
-    script = step_running(load(CPU), "requires-python")["run"]
+def step_output(script: str, tmp_path) -> str:
+    """What a step's script writes to $GITHUB_OUTPUT, run here with bash in the course folder."""
     output = tmp_path / "github_output"
-    result = subprocess.run(
+    done = subprocess.run(
         ["bash", "-c", script],
         cwd=ROOT,
         capture_output=True,
         text=True,
         env={"GITHUB_OUTPUT": str(output), "PATH": "/usr/bin:/bin"},
     )
-    assert result.returncode == 0, result.stderr
+    assert done.returncode == 0, done.stderr
+    return output.read_text()
+
+
+def test_python_version_step_reads_pyproject(tmp_path):
+    """The CPU job installs the Python version the course requires (requires-python = ">=X.Y")."""
+    written = step_output(step_running(load(CPU), "requires-python")["run"], tmp_path)
     wanted = next(
         line.split('">=')[1].split('"')[0]
         for line in (ROOT / "pyproject.toml").read_text().splitlines()
         if line.startswith("requires-python")
     )
-    assert output.read_text() == f"version={wanted}\n"
+    assert written == f"version={wanted}\n"
 
 
 def test_gpu_workflow_runs_full_lessons_on_a_self_hosted_gpu_runner():
@@ -211,22 +216,13 @@ def test_colab_workflow_runs_lessons_and_tests_on_colabs_versions_every_push_and
 
 
 def test_colab_workflow_takes_the_python_colab_has(tmp_path):
-    script = step_running(load(COLAB), "# python:")["run"]
-    output = tmp_path / "github_output"
-    done = subprocess.run(
-        ["bash", "-c", script],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        env={"GITHUB_OUTPUT": str(output), "PATH": "/usr/bin:/bin"},
-    )
-    assert done.returncode == 0, done.stderr
+    written = step_output(step_running(load(COLAB), "# python:")["run"], tmp_path)
     wanted = next(
         line.split(":")[1].strip()
         for line in (ROOT / "constraints" / "colab.txt").read_text().splitlines()
         if line.startswith("# python:")
     )
-    assert output.read_text() == f"version={wanted}\n" and wanted.startswith("3.")
+    assert written == f"version={wanted}\n" and wanted.startswith("3.")
 
 
 def test_the_weekly_refresh_step_needs_nothing_but_the_standard_library(tmp_path):

@@ -74,7 +74,12 @@ def cell_number(cells: list[dict], index: int) -> int:
     """The cell's number in the lesson as written, counted from 1 as people count cells; papermill's
     injected-parameters cell is not counted."""
     injected = [i for i, cell in enumerate(cells) if notebooks.has_tag(cell, notebooks.INJECTED_TAG)]
-    return index + (0 if injected and index > injected[0] else 1)
+    return number_in_lesson(index, injected[0] if injected else None)
+
+
+def number_in_lesson(index: int, injected_at: int | None) -> int:
+    """``cell_number`` when the injected cell's index (None: no injected cell) is known beforehand."""
+    return index + (0 if injected_at is not None and index > injected_at else 1)
 
 
 def command_output(executed: dict, index: int) -> str:

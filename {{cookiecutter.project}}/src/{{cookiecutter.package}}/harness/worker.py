@@ -73,7 +73,14 @@ class _Watchdog(threading.Thread):
     DataLoader workers, orphans the worker adopted), sampled every ``MEMORY_SAMPLE_S``.
     """
 
-    def __init__(self, kernel_pid: int, cell_timeout: float, lesson_timeout: float | None, job: LessonJob):
+    def __init__(
+        self,
+        kernel_pid: int,
+        cell_timeout: float,
+        lesson_timeout: float | None,
+        progress_path: Path | None,
+        numbering: tuple[int, int | None],
+    ):
         super().__init__(daemon=True)
         self.kernel_pid = kernel_pid
         self.cell_timeout = cell_timeout
@@ -85,8 +92,8 @@ class _Watchdog(threading.Thread):
         self.peak_ram_bytes = 0
         self._sampled = 0.0
         self._done = threading.Event()
-        self.progress_path = job.progress_path
-        self.cell_count, self._injected_at = _cell_numbering(job)
+        self.progress_path = progress_path
+        self.cell_count, self._injected_at = numbering  # see _cell_numbering
         self._running: dict | None = None  # the executing cell, its outputs filled in as they come
         self._reported = 0.0
         self._snapshot: dict | None = None
@@ -130,11 +137,8 @@ class _Watchdog(threading.Thread):
         """Write where the lesson is (cell as numbered in the lesson, time, last output) if that changed."""
         self._reported = now
         index, cell = self.last_cell, self._running
-        number = (
-            None if index is None else index + (0 if self._injected_at is not None and index > self._injected_at else 1)
-        )
         snapshot = {
-            "cell": number,
+            "cell": None if index is None else outcome.number_in_lesson(index, self._injected_at),
             "cells": self.cell_count,
             "elapsed": round(now - self.started),
             "output": progress.last_output(cell) if cell is not None else "",
@@ -166,6 +170,7 @@ class LessonRun:
         self.startup_seconds: float | None = None
         self._warm_client = None
         self._warm_msg = None
+        self.numbering: tuple[int, int | None] = (0, None)  # see _cell_numbering
 
     # -- kernel -------------------------------------------------------------------------
     def start_kernel(self) -> None:
@@ -178,6 +183,7 @@ class LessonRun:
         """
         notebook = notebooks.read_notebook(self.notebook)
         _require_python(self.notebook, notebook)
+        self.numbering = _cell_numbering(notebook, self.job.parameters)
         connection_file = self.folder / "connection.json"
         ports = ("shell_port", "iopub_port", "stdin_port", "control_port", "hb_port")
         connection = {name: number for number, name in enumerate(ports, start=1)}
@@ -286,7 +292,9 @@ class LessonRun:
         from papermill import execute_notebook
 
         self.started = time.monotonic()
-        self.watchdog = _Watchdog(self.kernel.pid, self.job.cell_timeout, self.job.timeout, self.job)
+        self.watchdog = _Watchdog(
+            self.kernel.pid, self.job.cell_timeout, self.job.timeout, self.job.progress_path, self.numbering
+        )
         self.watchdog.start()
         self._finish_warm_up()
         self.startup_seconds = round(time.monotonic() - self.started, 2)
@@ -398,13 +406,10 @@ def _require_python(path: Path, notebook: dict) -> None:
         )
 
 
-def _cell_numbering(job: LessonJob) -> tuple[int, int | None]:
+def _cell_numbering(notebook: dict, parameters: dict) -> tuple[int, int | None]:
     """The lesson's cell count, and the index papermill's injected cell will have (None if none)."""
-    try:
-        cells = notebooks.cells(notebooks.read_notebook(job.notebook))
-    except CourseError:
-        return 0, None
-    if not job.parameters:
+    cells = notebooks.cells(notebook)
+    if not parameters:
         return len(cells), None
     tagged = [i for i, cell in enumerate(cells) if notebooks.has_tag(cell, notebooks.PARAMETERS_TAG)]
     return len(cells), tagged[0] + 1 if tagged else 0
