@@ -1,12 +1,13 @@
 """Bad answers stop the bake in pre_gen_project.py: one line naming the answer and the fix, no folder."""
 
 import json
+import subprocess
 
 import pytest
 from cookiecutter.exceptions import FailedHookException
 from cookiecutter.main import cookiecutter
 
-from conftest import DEFAULTS, bake_into
+from conftest import BIN, DEFAULTS, bake_into
 
 BAD_ANSWERS = {
     "empty-name": ({"course_name": ""}, "ERROR: course_name is empty; type the course title"),
@@ -156,3 +157,25 @@ def test_without_git_only_plain_branch_names_pass(tmp_path, cookiecutter_config,
     assert_nothing_written(output)
     course = bake_into(output, cookiecutter_config, template, branch="course/spring-26", init_git="no")
     assert 'branch = "course/spring-26"' in (course / "pyproject.toml").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("name", ["", "   "], ids=["empty", "blank"])
+def test_an_empty_title_typed_in_the_current_folder_gets_the_one_line_error(
+    tmp_path, cookiecutter_config, template, name
+):
+    """The real command in the folder a teacher is in: an empty title once made the project folder name
+    empty, and cookiecutter stopped with '"." directory already exists' before the hook could speak."""
+    here = tmp_path / "teacher"
+    here.mkdir()
+    done = subprocess.run(
+        [str(BIN / "cookiecutter"), "--no-input", "--config-file", str(cookiecutter_config), str(template)]
+        + [f"course_name={name}"],
+        cwd=here,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode != 0
+    errors = [line for line in done.stderr.splitlines() if line.startswith("ERROR: ")]
+    assert errors[0] == 'ERROR: course_name is empty; type the course title, e.g. "Deep Learning Course"', done.stderr
+    assert "already exists" not in done.stderr
+    assert list(here.iterdir()) == []

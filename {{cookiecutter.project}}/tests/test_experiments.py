@@ -17,9 +17,8 @@ import psutil
 import pytest
 
 from conftest import PACKAGE
-from {{ cookiecutter.package }} import metrics
+from {{ cookiecutter.package }} import metrics, overrides
 from {{ cookiecutter.package }}.errors import CourseError
-from {{ cookiecutter.package }}.experiments import overrides
 from {{ cookiecutter.package }}.testing import git, lesson_notebook, tiny_course
 
 PROBE_PARAMETERS = """\

@@ -16,7 +16,7 @@ import psutil
 import pytest
 
 from {{ cookiecutter.package }}.errors import CourseError
-from {{ cookiecutter.package }}.harness import command, in_kernel, outcome, worker
+from {{ cookiecutter.package }}.harness import commands, in_kernel, outcome, worker
 from {{ cookiecutter.package }}.harness.job import LessonJob, LessonResult
 from {{ cookiecutter.package }}.harness.kernel import ReadyKernelClient
 from {{ cookiecutter.package }}.harness.prewarm import imports_to_prewarm
@@ -122,7 +122,7 @@ def test_kernel_client_is_ready_when_the_kernel_answers_and_says_when_it_died(tm
     run.start_kernel()
 
     async def ready_then_run():
-        client = run.km.client()  # what nbclient gets
+        client = run.kernel.manager.client()  # what nbclient gets
         assert isinstance(client, ReadyKernelClient)
         client.start_channels()
         try:
@@ -137,15 +137,15 @@ def test_kernel_client_is_ready_when_the_kernel_answers_and_says_when_it_died(tm
         # Nothing published after readiness may be lost: the first output reaches the client.
         assert asyncio.run(ready_then_run()) == "ok"
         assert [m["content"]["text"] for m in outputs if m["msg_type"] == "stream"] == ["seen\n"]
-        run.kernel.kill()
-        run.kernel.wait()
+        run.kernel.process.kill()
+        run.kernel.process.wait()
         started = time.monotonic()
         with pytest.raises(RuntimeError, match="the kernel died before it answered"):
             asyncio.run(ready_then_run())
         assert time.monotonic() - started < 10
     finally:
-        run.kernel.kill()
-        run.kernel.wait()
+        run.kernel.process.kill()
+        run.kernel.process.wait()
         run.stop()
 
 
@@ -219,9 +219,9 @@ def test_parallel_lessons_failing_magic_and_shell_command_and_gpu_probe(tmp_path
     threads = os.environ.get("OMP_NUM_THREADS") or str(max(1, os.cpu_count() // 2))
     assert (tmp_path / "threads.txt").read_text() == threads
     # --gpu accepts the CUDA run and fails a run that stayed on the CPU
-    assert command.check_gpu_use(gpu).status == "passed"
+    assert commands.check_gpu_use(gpu).status == "passed"
     cpu_run = LessonResult("00_ok", "passed", device="cpu")
-    assert command.check_gpu_use(cpu_run).status == "failed"
+    assert commands.check_gpu_use(cpu_run).status == "failed"
     assert cpu_run.error.startswith("ran on cpu, not on CUDA (--gpu)")
 
 
@@ -450,10 +450,10 @@ def test_lessons_resolve_by_number_name_or_file(course):
 
 def test_shards_split_lessons_for_parallel_ci_jobs(course):
     lessons = resolve_lessons(course, [])
-    shards = [command.select_shard(lessons, f"{i}/2") for i in (1, 2)]
+    shards = [commands.select_shard(lessons, f"{i}/2") for i in (1, 2)]
     assert [[p.stem for p in shard] for shard in shards] == [["00_reads_src", "02_fails"], ["01_passes"]]
     with pytest.raises(CourseError, match="--shard 0/2"):
-        command.select_shard(lessons, "0/2")
+        commands.select_shard(lessons, "0/2")
 
 
 MEMORY_HOG = """\

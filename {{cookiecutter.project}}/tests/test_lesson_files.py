@@ -9,8 +9,8 @@ import pytest
 
 from conftest import ROOT
 from {{ cookiecutter.package }} import notebooks, parameters
-from {{ cookiecutter.package }}.authoring.commands import lesson_skeleton
 from {{ cookiecutter.package }}.authoring.fixes import apply_fixes
+from {{ cookiecutter.package }}.authoring.new_lesson import lesson_skeleton
 from {{ cookiecutter.package }}.config import CourseConfig, load_config
 from {{ cookiecutter.package }}.errors import CourseError
 

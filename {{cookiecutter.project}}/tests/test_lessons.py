@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from {{ cookiecutter.package }}.harness.job import limits_for_test
+from {{ cookiecutter.package }}.harness.limits import cell_limit, lesson_limit
 from {{ cookiecutter.package }}.harness.runner import execute_lesson
 from {{ cookiecutter.package }}.notebooks import lesson_files
 from {{ cookiecutter.package }}.parameters import of_lesson
@@ -29,7 +29,8 @@ def test_lesson_runs_in_smoke_mode(lesson, overrides, tmp_path):
     declared = of_lesson(lesson)
     assert "smoke" in declared.defaults, f"{lesson.name} has no `smoke` parameter in its cell tagged 'parameters'"
     parameters = declared.run_values(overrides.get(lesson.stem, {}), smoke=True)
-    timeout, cell_timeout = limits_for_test(smoke=True)
+    timeout = lesson_limit(smoke=True)
+    cell_timeout = cell_limit(lesson=timeout, smoke=True)
     result = execute_lesson(lesson, tmp_path / lesson.name, parameters, timeout=timeout, cell_timeout=cell_timeout)
     if not result.ok:
         pytest.fail(result.describe(), pytrace=False)

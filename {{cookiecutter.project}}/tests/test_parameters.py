@@ -231,6 +231,28 @@ def test_a_lesson_that_changes_a_parameter_is_flagged_by_check(course_repo, cour
     )
 
 
+def test_check_reads_cells_as_ipython_runs_them(course_repo, course_cli):
+    """A magic or shell line does not hide an assignment: `%time epochs = 3` assigns epochs, and a cell
+    with `files = !ls` is still read to its end (IPython's own transformer, as in Colab's IPython 7.34)."""
+    lesson = course_repo / "lessons" / "01_seen.ipynb"
+    write_notebook(
+        lesson,
+        "%time epochs = 3",
+        "files = !ls\nbatch_size = 8",
+        "%%time\nlearning_rate = 0.5",
+        "%%bash\nepochs=4",
+        "%timeit -n1 x = 1",
+        parameters=CELL,
+    )
+    done = course_cli("check", cwd=course_repo)
+    flagged = sorted(line.split(": ")[1].split(":")[0] for line in done.stdout.splitlines() if "assigns the" in line)
+    assert flagged == [
+        "cell 2 assigns the parameter epochs",
+        "cell 3 assigns the parameter batch_size",
+        "cell 4 assigns the parameter learning_rate",
+    ]
+
+
 def test_the_shipped_lessons_change_no_parameter_and_declare_valid_rules():
     from {{ cookiecutter.package }}.authoring.checks import reassigned_parameters
     from {{ cookiecutter.package }}.notebooks import lesson_files, read_notebook

@@ -12,9 +12,12 @@ tarfile has no extraction filter.
 
 from __future__ import annotations
 
+import glob
+import os
 import shutil
 import stat
 import tarfile
+import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -143,3 +146,34 @@ def _write(members: list[_Member], folder: Path, limits: Limits) -> None:
 
 def _size(n: float) -> str:
     return f"{n / 2**20:,.1f} MB" if n < 2**30 else f"{n / 2**30:,.1f} GB"
+
+
+class ExtractInPlace:
+    """A pooch processor that unpacks into a hidden temporary folder and renames it into place.
+
+    A reset in the middle of extracting leaves no half-filled dataset folder behind; an archive
+    that was (re)downloaded replaces the old folder.
+    """
+
+    def __init__(self, target: Path, url: str, limits: Limits):
+        self.target, self.url, self.limits = target, url, limits
+
+    def __call__(self, fname: str, action: str, pooch_object) -> str:
+        if action == "fetch" and self.target.is_dir():
+            return str(self.target)
+        self.target.parent.mkdir(parents=True, exist_ok=True)
+        for stale in self.target.parent.glob(glob.escape(f".{self.target.name}-") + "*"):
+            shutil.rmtree(stale, ignore_errors=True)  # left by an extraction cut short (we hold the lock)
+        scratch = Path(tempfile.mkdtemp(dir=self.target.parent, prefix=f".{self.target.name}-"))
+        try:
+            unpack(Path(fname), scratch / "content", self.url, self.limits)
+            content = scratch / "content"
+            entries = list(content.iterdir())
+            if len(entries) == 1 and entries[0].is_dir():  # archive with one top folder: use its contents
+                content = entries[0]
+            if self.target.exists():
+                os.replace(self.target, scratch / "old")
+            os.replace(content, self.target)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+        return str(self.target)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from .config import course_paths, find_root
 from .errors import CourseError
+from .options import Command
 
 _hinted = globals().get("_hinted", False)  # the Drive hint is shown once per kernel
 
@@ -88,7 +89,7 @@ def describe() -> dict[str, str]:
     return rows
 
 
-def cli_env(args) -> int:
+def show_environment(args) -> int:
     """`course env`: print runtime, device, versions and paths as a two-column table."""
     rows = describe()
     width = max(map(len, rows))
@@ -184,3 +185,6 @@ def _drive_duplicate_notes(root: Path) -> list[str]:
 
     warning = duplicates_warning([path for folder in ("src", "lessons") for path in duplicates(root / folder)], root)
     return [f"Warning: {warning}"] if warning else []
+
+
+COMMANDS = [Command("env", help="show runtime, device, paths and library versions", handler=show_environment)]

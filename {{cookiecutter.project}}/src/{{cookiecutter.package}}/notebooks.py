@@ -16,9 +16,13 @@ from . import atomic
 from .drive import original_of
 from .errors import CourseError
 
+# Every tag the course and its tools read, named once.
 SETUP_TAG = "setup"
-PARAMETERS_TAG = "parameters"
+PARAMETERS_TAG = "parameters"  # papermill injects a run's values in a new cell after it
 INJECTED_TAG = "injected-parameters"  # the cell papermill adds below the parameters cell
+SKIP_TAG = "skip-execution"  # nbclient does not run the cell
+RAISES_TAG = "raises-exception"  # nbclient lets the cell raise and goes on
+BANNER_TAG = "papermill-error-cell-tag"  # the markdown cells papermill adds above a failure
 KERNELSPEC = {"display_name": "Python 3", "language": "python", "name": "python3"}
 LESSON_NAME = re.compile(r"(?P<number>\d{2,})_(?P<slug>[a-z0-9]+(?:_[a-z0-9]+)*)\.ipynb")
 
@@ -248,6 +252,13 @@ def setup_cell(config) -> dict:
 
 
 # -- the parameters cell (read by ``parameters``) ------------------------------------------------
+def parameters_index(nb: dict) -> int | None:
+    """Index of the parameters cell: papermill's own rule, the first cell tagged ``parameters`` of any
+    type (papermill injects a run's values right after it); None if no cell has the tag."""
+    return next((i for i, cell in enumerate(cells(nb)) if has_tag(cell, PARAMETERS_TAG)), None)
+
+
 def parameters_cell(nb: dict) -> dict | None:
-    """The first code cell tagged ``parameters`` (papermill injects its values after it)."""
-    return next((c for c in cells(nb) if c.get("cell_type") == "code" and has_tag(c, PARAMETERS_TAG)), None)
+    """The parameters cell (``parameters_index``), or None."""
+    index = parameters_index(nb)
+    return None if index is None else cells(nb)[index]

@@ -34,6 +34,10 @@ _COMPARISON = re.compile(r"\s*(>=|<=|>|<)\s*([-+]?[0-9][0-9_]*(?:\.[0-9_]*)?(?:[
 # What people type for a choice that lessons name otherwise; difflib cannot know these.
 SYNONYMS = {"gpu": "cuda", "nvidia": "cuda", "cuda:0": "cuda"}
 _JSON_TYPES = (type(None), bool, int, float, str, list, dict)
+NOT_CODE = (
+    "the cell tagged 'parameters' is not a code cell, so it sets nothing (papermill still injects after it): "
+    "make it a code cell, or move the tag to the code cell that sets the parameters"
+)
 
 
 @dataclass(frozen=True)
@@ -98,6 +102,8 @@ def of_lesson(notebook: Path) -> Parameters:
     cell = parameters_cell(read_notebook(notebook))
     if cell is None:
         return Parameters()
+    if cell.get("cell_type") != "code":
+        raise CourseError(f"{notebook}: {NOT_CODE}")
     try:
         return parse_cell(cell_source(cell))
     except SyntaxError as error:

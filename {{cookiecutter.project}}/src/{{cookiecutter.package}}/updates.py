@@ -15,16 +15,13 @@ the middle leaves them in ``git stash list``. A ``.git/index.lock`` left behind 
 
 from __future__ import annotations
 
-import subprocess
 import time
 from pathlib import Path
 
+from .git import GitFailed
+from .git import git as _git
+
 STASH_MESSAGE = "course update: your edits while the course was updated"
-TIMEOUT_S = 120
-
-
-class _GitFailed(Exception):
-    pass
 
 
 def update(root: Path, branch: str, *, kaggle: bool = False) -> list[str]:
@@ -32,7 +29,7 @@ def update(root: Path, branch: str, *, kaggle: bool = False) -> list[str]:
     lines = _remove_stale_lock(root)
     try:
         return lines + _update(root, branch)
-    except _GitFailed as failure:
+    except GitFailed as failure:
         hint = " (Kaggle: turn on Settings > Internet)" if kaggle and "fetch" in str(failure) else ""
         return [*lines, f"Course not updated, your copy is kept as it is: {failure}{hint}"]
 
@@ -71,18 +68,6 @@ def _update(root: Path, branch: str) -> list[str]:
             "and the course's new versions are in their places"
         )
     return [summary + (": " + "; ".join(notes) if notes else "") + "."]
-
-
-def _git(root: Path, *args: str, raw: bool = False) -> str:
-    """git's output (stripped unless ``raw``: NUL-separated lists keep their leading spaces)."""
-    try:
-        done = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, timeout=TIMEOUT_S)
-    except (OSError, subprocess.TimeoutExpired) as error:
-        raise _GitFailed(f"git {args[0]} did not finish ({error})") from None
-    if done.returncode:
-        reason = [line for line in done.stderr.splitlines() if line.strip() and not line.startswith("hint:")]
-        raise _GitFailed(f"git {args[0]}: {reason[0] if reason else f'exit code {done.returncode}'}")
-    return done.stdout if raw else done.stdout.strip()
 
 
 def _changed(root: Path, old: str, new: str) -> list[str]:

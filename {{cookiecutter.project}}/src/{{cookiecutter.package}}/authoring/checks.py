@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-import ast
 import copy
 import importlib.util
 import re
@@ -18,6 +17,7 @@ from functools import cached_property
 from pathlib import Path
 
 from .. import drive, notebooks, parameters
+from ..cell_code import assigned_names
 from ..config import CourseConfig
 from ..errors import CourseError
 from ..formatting import plural
@@ -221,14 +221,11 @@ def check_outputs(course: Course) -> list[Problem]:
     ]
 
 
-PAPERMILL_TAG = notebooks.INJECTED_TAG
-
-
 def papermill_leftovers(notebook: dict) -> list[str]:
     """What an executed copy brings back: cells papermill injected, its run metadata."""
     found = []
     cells = notebooks.cells(notebook)
-    injected = [str(i) for i, cell in enumerate(cells, 1) if notebooks.has_tag(cell, PAPERMILL_TAG)]
+    injected = [str(i) for i, cell in enumerate(cells, 1) if notebooks.has_tag(cell, notebooks.INJECTED_TAG)]
     if injected:
         found.append(f"papermill's injected-parameters cell (cell {', '.join(injected)})")
     metadata = notebook.get("metadata")
@@ -309,6 +306,10 @@ def check_parameters_cells(course: Course) -> list[Problem]:
         if notebook is None:
             continue
         cell = notebooks.parameters_cell(notebook)
+        if cell is not None and cell.get("cell_type") != "code":
+            message, fix = parameters.NOT_CODE.split(": ", 1)
+            problems.append(Problem(course.rel(path), message, fix))
+            continue
         if cell is None:
             wanted = ", ".join(f"{name} = ..." for name in REQUIRED_PARAMETERS)
             problems.append(
@@ -366,35 +367,9 @@ def reassigned_parameters(notebook: dict, names: set[str]) -> list[tuple[int, st
             after = True
             continue
         if after:
-            assigned = _assigned_names(notebooks.cell_source(cell))
+            assigned = assigned_names(notebooks.cell_source(cell))
             found += [(number, name) for name in dict.fromkeys(assigned) if name in names]
     return found
-
-
-_COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)  # their names are their own
-
-
-def _assigned_names(source: str) -> list[str]:
-    """Names a cell binds at the top level (inside ``if``/``for``/``with``/``try`` too, not in functions)."""
-    if source.lstrip().startswith("%%"):
-        return []
-    lines = [
-        line[: len(line) - len(line.lstrip())] + "pass" if line.lstrip().startswith(("%", "!")) else line
-        for line in source.splitlines()
-    ]
-    try:
-        tree = ast.parse("\n".join(lines))
-    except SyntaxError:
-        return []
-    names, pending = [], list(tree.body)
-    while pending:
-        node = pending.pop(0)
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda, *_COMPREHENSIONS)):
-            continue
-        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
-            names.append(node.id)
-        pending.extend(ast.iter_child_nodes(node))
-    return names
 
 
 REQUIRED_METADATA = ("colab", "kernelspec")

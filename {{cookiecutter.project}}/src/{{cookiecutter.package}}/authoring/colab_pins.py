@@ -147,18 +147,3 @@ def update(root: Path, freeze_source: str = FREEZE_URL, os_info_source: str = OS
     if floors:
         atomic.write_text(root / "pyproject.toml", raised)
     return changes + [f"floor {change}" for change in floors]
-
-
-def cli_colab_pins(args) -> int:
-    from ..config import find_root
-    from ..formatting import shown
-
-    root = find_root()
-    changes = update(root, args.freeze, args.os_info)
-    target = shown(root / PINS_FILE)
-    if not changes:
-        print(f"{target} already has Colab's versions; the floors in pyproject.toml match what CI tests")
-        return 0
-    print(f"updated {target} and pyproject.toml:", *(f"  {change}" for change in changes), sep="\n")
-    print("commit both; the lessons (Colab) workflow runs the lessons on these versions")
-    return 0

@@ -1,60 +1,15 @@
-"""`course new`, `course check` and `course sync`: the commands that keep a course consistent while it grows."""
+"""`course new`, `check`, `sync` and `colab-pins`: the commands that keep a course consistent while it grows."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from .. import notebooks
-from ..config import CourseConfig, find_root, load_config
-from ..errors import CourseError
-from ..formatting import plural, shown
-from .checks import Problem, find_problems
-from .fixes import sync
-from .naming import next_lesson_path
-from .readme import readme_with_table, write_lesson_table
-
-DEFAULT_PARAMETERS = """\
-# Parameters: `course run -p NAME VALUE` and CI replace these (papermill); the lesson never changes them.
-smoke = False  # True in smoke runs (CI, `course test --smoke`), which also take the values in SMOKE
-epochs = 3
-batch_size = 64
-seed = 42
-device = "auto"  # "auto" (GPU if there is one), "cpu" or "cuda"
-
-# Smoke runs take these small values, just to check that everything runs (a value given with -p wins).
-SMOKE = {"epochs": 1}
-# The values each parameter may take: `course run` and `course test` check them before a lesson starts.
-ALLOWED = {"epochs": ">= 1", "batch_size": ">= 1", "device": ["auto", "cpu", "cuda"]}"""
+from ..options import Command, argument
+from .colab_pins import FREEZE_URL, OS_INFO_URL
 
 
-def lesson_skeleton(config: CourseConfig, title: str, number: int) -> dict:
-    """A new lesson in the shipped lessons' style: setup cell, "# NN · Title", parameters cell, a first
-    numbered section to fill in."""
-    heading = f"{number:02d} · {' '.join(title.split())}"
-    return notebooks.new_notebook(
-        [
-            notebooks.setup_cell(config),
-            notebooks.markdown_cell(f"# {heading}\n\nWhat you will learn, in two or three sentences.", id="title"),
-            notebooks.code_cell(DEFAULT_PARAMETERS, id=notebooks.PARAMETERS_TAG, tags=[notebooks.PARAMETERS_TAG]),
-            notebooks.markdown_cell("## 1. First step\n\nExplain the idea, then show it in code.", id="first-step"),
-            notebooks.code_cell("", id="first-step-code"),
-        ]
-    )
+def add_lesson(args) -> int:
+    from ..config import find_root, load_config
+    from .new_lesson import new_lesson
 
-
-def new_lesson(root: Path, config: CourseConfig, title: str) -> Path:
-    """Write the skeleton of the next lesson and list it in the README."""
-    if not title.strip():
-        raise CourseError('the lesson title is empty: give one, e.g. course new "Convolutions"')
-    readme_with_table(root, config)  # fail before writing anything if the README has no table
-    path = next_lesson_path(root, title)
-    path.parent.mkdir(exist_ok=True)
-    notebooks.write_notebook(path, lesson_skeleton(config, title.strip(), notebooks.lesson_number(path)))
-    write_lesson_table(root, config)
-    return path
-
-
-def cli_new(args) -> int:
     root = find_root()
     config = load_config(root)
     path = new_lesson(root, config, args.title)
@@ -63,7 +18,9 @@ def cli_new(args) -> int:
     return 0
 
 
-def _report(problems: list[Problem]) -> None:
+def _report(problems: list) -> None:
+    from ..formatting import plural
+
     for problem in sorted(problems, key=lambda problem: problem.path):
         print(problem)
     fixable = sum(problem.fixable for problem in problems)
@@ -71,7 +28,12 @@ def _report(problems: list[Problem]) -> None:
     print(f"{plural(len(problems), 'problem')} found{hint}")
 
 
-def cli_check(args) -> int:
+def check_course(args) -> int:
+    from .. import notebooks
+    from ..config import find_root, load_config
+    from ..formatting import plural
+    from .checks import find_problems
+
     root = find_root()
     problems = find_problems(root, load_config(root))
     if not problems:
@@ -81,7 +43,12 @@ def cli_check(args) -> int:
     return 1
 
 
-def cli_sync(args) -> int:
+def sync_course(args) -> int:
+    from .. import notebooks
+    from ..config import find_root, load_config
+    from ..formatting import plural, shown
+    from .fixes import sync
+
     root = find_root()
     fixed, left, replaced = sync(root, load_config(root))
     for problem in fixed:
@@ -97,3 +64,45 @@ def cli_sync(args) -> int:
         return 1
     print(f"all good: {len(fixed)} fixed, {plural(len(notebooks.lesson_files(root)), 'lesson')} checked")
     return 0
+
+
+def pin_colab(args) -> int:
+    from ..config import find_root
+    from ..formatting import shown
+    from .colab_pins import PINS_FILE, update
+
+    root = find_root()
+    changes = update(root, args.freeze, args.os_info)
+    target = shown(root / PINS_FILE)
+    if not changes:
+        print(f"{target} already has Colab's versions; the floors in pyproject.toml match what CI tests")
+        return 0
+    print(f"updated {target} and pyproject.toml:", *(f"  {change}" for change in changes), sep="\n")
+    print("commit both; the lessons (Colab) workflow runs the lessons on these versions")
+    return 0
+
+
+COMMANDS = [
+    Command(
+        "new",
+        help="add the next numbered lesson and list it in the README",
+        handler=add_lesson,
+        arguments=(argument("title", help='lesson title, e.g. "Convolutions"'),),
+    ),
+    Command("check", help="list every problem in lessons, README and repo; exit 1 if any", handler=check_course),
+    Command("sync", help="fix what can be fixed automatically, report the rest", handler=sync_course),
+    Command(
+        "colab-pins",
+        help="pin Colab's package versions in constraints/colab.txt and set the floors CI tests",
+        description="Write constraints/colab.txt from the package list Colab publishes (the packages "
+        "constraints/ci.txt pins, and Colab's Python), and set each floor in pyproject.toml to the "
+        "oldest version CI tests.",
+        handler=pin_colab,
+        arguments=(
+            argument(
+                "--freeze", default=FREEZE_URL, metavar="FILE_OR_URL", help="Colab's pip freeze (default: %(default)s)"
+            ),
+            argument("--os-info", default=OS_INFO_URL, metavar="FILE_OR_URL", help="Colab's os-info, for its Python"),
+        ),
+    ),
+]

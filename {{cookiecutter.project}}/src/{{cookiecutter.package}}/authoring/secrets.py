@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 from pathlib import Path
+
+from ..git import GitFailed, git
 
 COURSE_RULES = {
     "GitHub token": r"\b(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{40,})",
@@ -42,12 +43,11 @@ MAX_BYTES = 20 * 2**20  # a larger file is data, not code someone typed a token 
 
 def course_files(root: Path) -> list[Path]:
     """Every file git would commit: tracked, or untracked and not ignored (outside git: all but build folders)."""
-    listed = subprocess.run(
-        ["git", "-C", str(root), "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        capture_output=True, text=True,
-    )  # fmt: skip
-    if listed.returncode == 0:
-        return sorted({root / name for name in listed.stdout.split("\0") if name and (root / name).is_file()})
+    try:
+        listed = git(root, "ls-files", "-z", "--cached", "--others", "--exclude-standard", raw=True)
+        return sorted({root / name for name in listed.split("\0") if name and (root / name).is_file()})
+    except GitFailed:
+        pass
     return sorted(
         path for path in root.rglob("*") if path.is_file() and not _SKIPPED_FOLDERS & set(path.relative_to(root).parts)
     )

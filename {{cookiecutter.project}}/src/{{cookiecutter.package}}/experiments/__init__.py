@@ -16,13 +16,13 @@ same; results land in the repo's build/ (on Drive in Colab).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..config import course_root
 from ..errors import CourseError
-from . import sweeps
-from .execution import execute_run, lesson_and_parameters, lesson_stem
-from .overrides import check_overrides
-from .store import Run, list_runs
+
+if TYPE_CHECKING:  # the notebook API loads its machinery when called: `course --help` lists it cheaply
+    from .store import Run
 
 
 def run(
@@ -38,6 +38,9 @@ def run(
 
     A run id that passed already is not run again (None), unless ``force`` runs it afresh.
     """
+    from ..overrides import check_overrides
+    from .execution import execute_run, lesson_and_parameters
+
     root = course_root()
     notebook, parameters = lesson_and_parameters(root, lesson)
     overrides = check_overrides(notebook.stem, values, parameters)
@@ -48,6 +51,10 @@ def run(
 
 def sweep(lesson: str, *, workers: int = 1, full: bool = False, cell_timeout: float | None = None, **grid) -> Path:
     """Run every combination of ``grid`` (name -> list of values); returns the Markdown table's path."""
+    from ..overrides import check_overrides
+    from . import sweeps
+    from .execution import lesson_and_parameters
+
     root = course_root()
     notebook, parameters = lesson_and_parameters(root, lesson)
     for name, values in grid.items():
@@ -60,5 +67,8 @@ def sweep(lesson: str, *, workers: int = 1, full: bool = False, cell_timeout: fl
 
 def runs(lesson: str | None = None) -> list[Run]:
     """Past runs, oldest first (of one lesson if given)."""
+    from .execution import lesson_stem
+    from .store import list_runs
+
     root = course_root()
     return list_runs(root, lesson_stem(root, lesson) if lesson else None)

@@ -2,24 +2,27 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 
 from ..config import course_root
-from ..formatting import cell, csv_text, markdown_table, shown
-from ..harness import processes
-from ..metrics import headline
-from . import sweeps
-from .execution import execute_run, lesson_and_parameters, lesson_stem
-from .overrides import as_flags, parse_grid, parse_overrides
-from .store import Run, list_runs, read_params, runs_dir
+from ..harness import limits
+from ..options import CELL_TIMEOUT, FULL, LESSON, PARAM, QUIET, VALUES_JSON, WORKERS, Command, argument, minutes
 
 
-def cli_run(args) -> int:
+def run_lesson(args) -> int:
     """`course run LESSON [-p NAME VALUE]... [--full] [--run-id ID]`."""
+    from ..harness import processes
+    from ..overrides import check_overrides, parse_overrides
+    from .execution import execute_run, lesson_and_parameters
+
     root = course_root()
     notebook, parameters = lesson_and_parameters(root, args.lesson)
-    overrides = parse_overrides(notebook.stem, args.param, parameters)
+    if args.values_json is not None:  # from a sweep: values as JSON, read back exactly
+        overrides = check_overrides(notebook.stem, json.loads(args.values_json), parameters)
+    else:
+        overrides = parse_overrides(notebook.stem, args.param, parameters)
     if os.environ.get("COURSE_DIE_WITH_PARENT") == "1":  # a run of `course sweep`: it must not outlive the sweep
         processes.die_with_parent(signal.SIGTERM)
     processes.become_subreaper()  # orphans of a worker that was killed come here, to be killed too
@@ -37,7 +40,7 @@ def cli_run(args) -> int:
                 quiet=args.quiet,
             )
     except KeyboardInterrupt as stop:
-        signum = getattr(stop, "signum", signal.SIGINT)
+        signum = processes.signum_of(stop)
         print(f"course run: stopped by {processes.signal_name(signum)}; the run is recorded as interrupted")
         return 128 + signum
     finally:
@@ -45,8 +48,13 @@ def cli_run(args) -> int:
     return 0 if record is None or record.status == "passed" else 1
 
 
-def cli_sweep(args) -> int:
+def sweep_lesson(args) -> int:
     """`course sweep LESSON -p NAME V1,V2 ... [-n WORKERS] [--full]`."""
+    from ..harness import processes
+    from ..overrides import parse_grid
+    from . import sweeps
+    from .execution import lesson_and_parameters
+
     root = course_root()
     notebook, parameters = lesson_and_parameters(root, args.lesson)
     grid = parse_grid(notebook.stem, args.param, parameters)
@@ -62,12 +70,16 @@ def cli_sweep(args) -> int:
                 quiet=args.quiet,
             )
     except KeyboardInterrupt as stop:
-        return 128 + getattr(stop, "signum", signal.SIGINT)
+        return 128 + processes.signum_of(stop)
     return 1 if failed else 0
 
 
-def cli_runs(args) -> int:
+def list_past_runs(args) -> int:
     """`course runs [LESSON] [--csv]`: a table of past runs, or every parameter and metric as CSV."""
+    from ..formatting import markdown_table, shown
+    from .execution import lesson_stem
+    from .store import list_runs, runs_dir
+
     root = course_root()
     lesson = lesson_stem(root, args.lesson) if args.lesson else None
     found = list_runs(root, lesson)
@@ -83,8 +95,11 @@ def cli_runs(args) -> int:
     return 0
 
 
-def _runs_csv(found: list[Run]) -> str:
+def _runs_csv(found: list) -> str:
     """One row per run: where and how it ran, every parameter it ran with, its latest metrics."""
+    from ..formatting import csv_text
+    from .store import read_params
+
     rows, parameter_names, metric_names = [], {}, {}
     for record in found:
         values = read_params(record.directory)
@@ -111,7 +126,11 @@ def _runs_csv(found: list[Run]) -> str:
     return csv_text(columns, rows)
 
 
-def _listing_row(record: Run) -> dict:
+def _listing_row(record) -> dict:
+    from ..formatting import cell
+    from ..metrics import headline
+    from ..overrides import as_flags
+
     overrides = {key: value for key, value in record.info.get("overrides", {}).items() if key != "smoke"}
     smoke = record.info.get("overrides", {}).get("smoke")
     name, value, _ = headline(record.metrics)
@@ -124,3 +143,56 @@ def _listing_row(record: Run) -> dict:
         "parameters": ("smoke " if smoke else "full " if smoke is False else "") + as_flags(overrides),
         "headline": f"{name}={cell(value)}" if name else "",
     }
+
+
+CELL_LIMIT = f"(default {minutes(limits.cell_limit())}, {minutes(limits.cell_limit(full_run=True))} with --full)"
+COMMANDS = [
+    Command(
+        "run",
+        help="execute one lesson with parameter overrides, saved under build/runs/",
+        description="Execute a lesson (smoke-sized unless --full) into build/runs/LESSON/RUN-ID/ with its "
+        "parameters, environment and metrics. The same --run-id again resumes an interrupted run.",
+        handler=run_lesson,
+        arguments=(
+            LESSON,
+            PARAM,
+            VALUES_JSON,
+            FULL,
+            argument("--run-id", default=None, help="name the run; an existing run's id resumes it"),
+            argument("--force", action="store_true", help="run a run id that passed already again, from the start"),
+            QUIET.but(help="no live progress while the lesson runs"),
+            CELL_TIMEOUT.but(help=f"limit per cell {CELL_LIMIT}"),
+        ),
+    ),
+    Command(
+        "sweep",
+        help="run a grid of parameter values and tabulate the results",
+        description="Run every combination of the values given (one `course run` each) and write "
+        "build/runs/LESSON/sweep-ID.md and .csv, the best run marked by the lesson's headline metric.",
+        handler=sweep_lesson,
+        arguments=(
+            LESSON,
+            PARAM.but(
+                metavar=("NAME", "V1,V2,..."),
+                help="values to try for a parameter, comma-separated (-p NAME=V1,V2 works too); every combination runs",
+            ),
+            WORKERS.but(help="runs in parallel (default 1)"),
+            QUIET.but(help="no live progress while runs run"),
+            FULL,
+            CELL_TIMEOUT.but(help=f"limit per cell of each run {CELL_LIMIT}"),
+        ),
+    ),
+    Command(
+        "runs",
+        help="list past runs with their parameters and headline metric",
+        handler=list_past_runs,
+        arguments=(
+            argument("lesson", nargs="?", metavar="LESSON", help="only this lesson's runs"),
+            argument(
+                "--csv",
+                action="store_true",
+                help="every parameter and latest metric of each run, as CSV (for a spreadsheet)",
+            ),
+        ),
+    ),
+]

@@ -3,22 +3,19 @@
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import json
-import os
 import shutil
-import tempfile
 import time
 from pathlib import Path
 
 from ..atomic import write_json
 from ..errors import CourseError
 from ..formatting import cell, shown
+from ..locks import path_lock
 from ..metrics import FILE_NAME as METRICS_FILE
 from ..metrics import headline
 from ..notebooks import resolve_lessons
+from ..overrides import as_text
 from ..parameters import Parameters, of_lesson
-from .overrides import as_text
 from .store import (
     CHECKPOINTS_DIR,
     ENVIRONMENT_FILE,
@@ -50,7 +47,7 @@ def execute_run(
     A run that passed is done: it is not run again (None is returned) unless ``force`` starts it afresh.
     While it runs, its progress is shown (``harness.progress``) unless ``quiet``.
     """
-    given = _normalised({"smoke": not full, **overrides} if "smoke" in parameters.defaults else overrides)
+    given = {"smoke": not full, **overrides} if "smoke" in parameters.defaults else dict(overrides)
     lesson_runs = runs_dir(root) / notebook.stem
     run_id = run_id or timestamp_id(lambda candidate: (lesson_runs / candidate).exists())
     directory = lesson_runs / check_run_id(run_id)
@@ -58,7 +55,7 @@ def execute_run(
         record = _claim(directory, notebook.stem, given, parameters.defaults, force=force)
         if record is None:
             return None
-        values = _normalised(parameters.run_values(overrides, smoke=not full))
+        values = parameters.run_values(overrides, smoke=not full)
         return _execute(
             root,
             notebook,
@@ -84,7 +81,7 @@ def _execute(
     cell_timeout: float | None,
     quiet: bool,
 ) -> Run:
-    from ..harness.job import cell_timeout_for_run
+    from ..harness.limits import cell_limit
     from ..harness.progress import ProgressDisplay, describe
     from ..harness.runner import execute_lesson
 
@@ -118,7 +115,7 @@ def _execute(
             directory / notebook.name,
             values,
             env=kernel_env,
-            cell_timeout=cell_timeout_for_run(full=full, cell_timeout=cell_timeout),
+            cell_timeout=cell_limit(given=cell_timeout, full_run=full),
             on_progress=lambda lesson, snapshot: display.update(lesson, describe(snapshot)),
         )
     except KeyboardInterrupt:  # execute_lesson has already stopped the lesson's worker and kernel
@@ -145,14 +142,10 @@ def _execute(
 
 @contextlib.contextmanager
 def _executing(directory: Path):
-    """Hold this run for one process at a time: a second execution into the same folder and checkpoints is refused.
+    """Hold this run for one process at a time: a second execution into the same folder and checkpoints is refused."""
+    from filelock import Timeout
 
-    The lock lives on local disk (Drive's file system may not lock), keyed by the run folder.
-    """
-    from filelock import FileLock, Timeout
-
-    key = hashlib.sha1(str(directory.resolve()).encode()).hexdigest()[:16]
-    lock = FileLock(os.path.join(tempfile.gettempdir(), f"course-run-{key}.lock"))
+    lock = path_lock("run", directory)
     try:
         lock.acquire(timeout=0)
     except Timeout:
@@ -254,11 +247,6 @@ def lesson_stem(root: Path, name: str) -> str:
     if (runs_dir(root) / name).is_dir():
         return name
     return lesson_and_parameters(root, name)[0].stem
-
-
-def _normalised(values: dict) -> dict:
-    """As stored in JSON (tuples become lists), so a resumed run compares equal to what it saved."""
-    return json.loads(json.dumps(values))
 
 
 def _command(lesson: str, given: dict, defaults: dict, run_id: str) -> str:

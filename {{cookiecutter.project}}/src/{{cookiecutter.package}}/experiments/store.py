@@ -17,7 +17,6 @@ import json
 import platform
 import re
 import socket
-import subprocess
 import sys
 import time
 from dataclasses import dataclass
@@ -135,16 +134,13 @@ def environment_snapshot(root: Path) -> dict:
 def git_state(root: Path) -> dict | None:
     """``{"commit", "dirty"}`` of the repo, or None outside git. Untracked files count as dirty."""
 
-    def git(*args):
-        return subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, timeout=30)
+    from ..git import GitFailed, git
 
     try:
-        commit, status = git("rev-parse", "HEAD"), git("status", "--porcelain")
-    except (OSError, subprocess.TimeoutExpired):
+        commit = git(root, "rev-parse", "HEAD", timeout=30)
+        return {"commit": commit, "dirty": bool(git(root, "status", "--porcelain", timeout=30))}
+    except GitFailed:
         return None
-    if commit.returncode or status.returncode:
-        return None
-    return {"commit": commit.stdout.strip(), "dirty": bool(status.stdout.strip())}
 
 
 def current_process() -> dict:

@@ -10,6 +10,7 @@ button in a notebook) interrupts the running runs and starts no new ones.
 from __future__ import annotations
 
 import itertools
+import json
 import math
 import os
 import signal
@@ -22,14 +23,14 @@ from pathlib import Path
 from ..atomic import write_text
 from ..errors import CourseError
 from ..formatting import markdown_table, plural, shown, write_csv
+from ..harness.limits import RUN_STOP_GRACE_S
 from ..harness.processes import child_env
 from ..harness.progress import LOG_PREFIX, ProgressDisplay
 from ..metrics import headline
-from .overrides import as_flags
+from ..overrides import as_flags
 from .store import load_run, runs_dir, timestamp_id
 
 _PACKAGE = __package__.rpartition(".")[0]
-STOP_GRACE_S = 30.0  # an interrupted run records its state and stops its kernel within this
 RUN_PROGRESS_S = 1  # how often each run reports its progress to the sweep
 
 
@@ -78,7 +79,7 @@ def sweep(
             pool.shutdown(wait=False, cancel_futures=True)
             runner.stop()
             started = [future for future in futures if not future.cancelled()]
-            wait(started, timeout=STOP_GRACE_S)
+            wait(started, timeout=RUN_STOP_GRACE_S)
             for future in started:
                 if future.done() and "status" not in futures[future]:
                     futures[future].update(future.result())
@@ -116,8 +117,7 @@ class _Runner:
     def run(self, entry: dict) -> dict:
         """One run; its own process group, so an interrupt reaches it (and its lesson worker) from here."""
         command = [sys.executable, "-m", _PACKAGE, "run", self.lesson, "--run-id", entry["run"]]
-        for name, value in entry["overrides"].items():
-            command += ["-p", name, repr(value)]  # read back exactly, whatever the lesson's default
+        command += ["--values-json", json.dumps(entry["overrides"])]  # read back exactly
         if self.full:
             command.append("--full")
         if self.cell_timeout:
@@ -166,7 +166,7 @@ class _Runner:
             _signal_group(process, signal.SIGINT)
         for process in running:
             try:
-                process.wait(timeout=STOP_GRACE_S)
+                process.wait(timeout=RUN_STOP_GRACE_S)
             except subprocess.TimeoutExpired:
                 _signal_group(process, signal.SIGKILL)
 

@@ -18,7 +18,7 @@ import platform
 from pathlib import Path
 
 from .. import notebooks
-from ..atomic import write_text
+from ..atomic import write_json
 from ..environment import installed_versions
 
 KEY_PACKAGES = (
@@ -35,7 +35,7 @@ KEY_PACKAGES = (
     "ipykernel",
     "jupyter_client",
 )
-_RUN_TAGS = (notebooks.PARAMETERS_TAG, "skip-execution", "raises-exception")
+_RUN_TAGS = (notebooks.PARAMETERS_TAG, notebooks.SKIP_TAG, notebooks.RAISES_TAG)
 _SKIPPED_PARTS = {"__pycache__", ".ipynb_checkpoints"}
 
 
@@ -111,7 +111,7 @@ class LessonCache:
         return result
 
     def store(self, lesson: str, key: str, result: dict) -> None:
-        write_text(self._entry(lesson), json.dumps({"fingerprint": key, "result": result}, indent=1) + "\n")
+        write_json(self._entry(lesson), {"fingerprint": key, "result": result})
 
     def forget(self, lesson: str) -> None:
         self._entry(lesson).unlink(missing_ok=True)

@@ -2,7 +2,7 @@
 
 The leaf of the harness: the scheduler (``runner``) sends a job to a worker process as one
 line of JSON, the worker (``worker``) writes the result back as JSON, and both import only
-this module to agree on the format. Every timeout default is decided here.
+this module to agree on the format; time limits come from ``limits``.
 """
 
 from __future__ import annotations
@@ -11,34 +11,15 @@ import json
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
-CELL_TIMEOUT_S = 1800.0  # a full-size training cell on a slow GPU
-SMOKE_CELL_TIMEOUT_S = 300.0
-SMOKE_LESSON_TIMEOUT_S = 900.0
-FULL_RUN_CELL_TIMEOUT_S = 7 * 24 * 3600.0  # `course run --full` trains for hours: only a hung cell should hit this
-
-
-def limits_for_test(*, smoke: bool, timeout: float | None = None, cell_timeout: float | None = None):
-    """``(lesson timeout, cell timeout)`` of `course test`: smoke runs are bounded, full runs only per cell."""
-    if timeout is None and smoke:
-        timeout = SMOKE_LESSON_TIMEOUT_S
-    if cell_timeout is None:
-        cell_timeout = min(SMOKE_CELL_TIMEOUT_S, timeout) if smoke else (timeout or CELL_TIMEOUT_S)
-    return timeout, cell_timeout
-
-
-def cell_timeout_for_run(*, full: bool, cell_timeout: float | None = None) -> float:
-    """The cell timeout of `course run` and `course sweep` (no lesson timeout: a run may train for days)."""
-    if cell_timeout is not None:
-        return cell_timeout
-    return FULL_RUN_CELL_TIMEOUT_S if full else CELL_TIMEOUT_S
+from .limits import cell_limit
 
 
 @dataclass
 class LessonJob:
     """One lesson to run: the notebook, where its executed copy goes, its parameters and limits.
 
-    ``env`` is added to the kernel's environment. ``cell_timeout`` defaults to the lesson
-    timeout, else ``CELL_TIMEOUT_S``. ``result_path`` is where the worker writes its result,
+    ``env`` is added to the kernel's environment. ``cell_timeout`` defaults as ``limits.cell_limit``
+    decides. ``result_path`` is where the worker writes its result,
     ``progress_path`` where it keeps a snapshot of how far the lesson is (``progress``).
     """
 
@@ -57,8 +38,7 @@ class LessonJob:
         for name in ("result_path", "progress_path", "work_dir"):
             if getattr(self, name) is not None:
                 setattr(self, name, Path(getattr(self, name)))
-        if self.cell_timeout is None:
-            self.cell_timeout = self.timeout or CELL_TIMEOUT_S
+        self.cell_timeout = cell_limit(given=self.cell_timeout, lesson=self.timeout)
         self.parameters, self.env = dict(self.parameters or {}), dict(self.env or {})
 
     def to_json(self) -> str:
@@ -106,12 +86,19 @@ class LessonResult:
             values["executed_notebook"] = Path(values["executed_notebook"])
         return cls(**values)
 
+    def failed_where(self) -> str:
+        """``failed in cell 4``: the status and, when known, the cell (numbered as in the lesson)."""
+        return f"{self.status} in cell {self.failed_cell}" if self.failed_cell is not None else self.status
+
+    def failure(self) -> str:
+        """Where and why the lesson did not pass, as every report says it: ``failed in cell 4: NameError: x``."""
+        return f"{self.failed_where()}: {self.error}"
+
     def describe(self) -> str:
         """A failure as a person wants to read it: where, the cell's code, the error and its traceback."""
         if self.ok:
             return f"{self.lesson}: {self.status} in {self.seconds:.1f} s"
-        cell = f" in cell {self.failed_cell}" if self.failed_cell is not None else ""
-        parts = [f"{self.lesson} {self.status}{cell}: {self.error}"]
+        parts = [f"{self.lesson} {self.failure()}"]
         if self.failed_source:
             parts.append("cell source:\n" + _indent(self.failed_source))
         if self.traceback:

@@ -14,7 +14,7 @@ from queue import Empty
 
 from jupyter_client.asynchronous import AsyncKernelClient
 
-ROUND_TRIP_TIMEOUT_S = 0.5  # then ask again: a slow reply or a subscription not yet live
+from .limits import ROUND_TRIP_TIMEOUT_S
 
 
 class ReadyKernelClient(AsyncKernelClient):

@@ -15,9 +15,6 @@ from dataclasses import dataclass
 
 from .. import notebooks
 
-RAISES_TAG = "raises-exception"
-SKIP_TAG = "skip-execution"
-BANNER_TAG = "papermill-error-cell-tag"  # the markdown cells papermill adds above a failure
 TRACEBACK_LINES = 40
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
@@ -36,14 +33,14 @@ class Failure:
 
 def lesson_cells(executed: dict) -> list[dict]:
     """The executed notebook's cells without papermill's error banners."""
-    return [cell for cell in notebooks.cells(executed) if not notebooks.has_tag(cell, BANNER_TAG)]
+    return [cell for cell in notebooks.cells(executed) if not notebooks.has_tag(cell, notebooks.BANNER_TAG)]
 
 
 def first_failure(executed: dict) -> Failure | None:
     """The first code cell that failed (an error not expected by its tags, an early exit), or None."""
     cells = lesson_cells(executed)
     for index, cell in enumerate(cells):
-        if cell.get("cell_type") != "code" or notebooks.has_tag(cell, RAISES_TAG):
+        if cell.get("cell_type") != "code" or notebooks.has_tag(cell, notebooks.RAISES_TAG):
             continue
         errors = [output for output in cell.get("outputs", []) if output.get("output_type") == "error"]
         if errors and errors[0].get("ename") == "SystemExit":
@@ -77,6 +74,16 @@ def cell_number(cells: list[dict], index: int) -> int:
     return number_in_lesson(index, injected[0] if injected else None)
 
 
+def cell_numbering(notebook: dict, parameters: dict) -> tuple[int, int | None]:
+    """Before a run: the lesson's cell count, and the index papermill's injected cell will have (None if
+    it injects none: no parameters given; at the top when no cell is tagged ``parameters``)."""
+    count = len(notebooks.cells(notebook))
+    if not parameters:
+        return count, None
+    index = notebooks.parameters_index(notebook)
+    return count, 0 if index is None else index + 1
+
+
 def number_in_lesson(index: int, injected_at: int | None) -> int:
     """``cell_number`` when the injected cell's index (None: no injected cell) is known beforehand."""
     return index + (0 if injected_at is not None and index > injected_at else 1)
@@ -91,7 +98,7 @@ def command_output(executed: dict, index: int) -> str:
 def _would_run(cell: dict) -> bool:
     return (
         cell.get("cell_type") == "code"
-        and not notebooks.has_tag(cell, SKIP_TAG)
+        and not notebooks.has_tag(cell, notebooks.SKIP_TAG)
         and notebooks.cell_source(cell).strip()
     )
 

@@ -15,8 +15,8 @@ from __future__ import annotations
 import ast
 
 from .. import notebooks
+from ..cell_code import parse_cell, uses_ipython
 
-SKIP_TAG = "skip-execution"
 _CHANGING_ATTRIBUTES = {
     "environ", "putenv", "unsetenv", "chdir", "fchdir", "system", "meta_path", "path_hooks",
     "path_importer_cache", "import_module", "reload", "invalidate_caches", "addsitedir",
@@ -28,7 +28,7 @@ def imports_to_prewarm(notebook: dict) -> list[str]:
     """Module names, in order, that the lesson imports before it could change the import environment."""
     names: list[str] = []
     for cell in notebooks.cells(notebook):
-        if cell.get("cell_type") != "code" or notebooks.has_tag(cell, SKIP_TAG):
+        if cell.get("cell_type") != "code" or notebooks.has_tag(cell, notebooks.SKIP_TAG):
             continue
         setup = notebooks.has_tag(cell, notebooks.SETUP_TAG)
         for statement in _statements(notebooks.cell_source(cell)):
@@ -45,23 +45,12 @@ def imports_to_prewarm(notebook: dict) -> list[str]:
 
 
 def _statements(source: str) -> list[ast.stmt | None]:
-    """The cell's top-level statements; ``None`` where a magic or shell line (or unparsable code) stands."""
-    if source.lstrip().startswith("%%"):
+    """The cell's top-level statements as IPython runs them; ``None`` where a magic or shell command
+    stands, or for the whole cell when it cannot be parsed."""
+    tree = parse_cell(source)
+    if tree is None:
         return [None]
-    found: list[ast.stmt | None] = []
-    chunk: list[str] = []
-    for line in source.splitlines() + ["%end"]:
-        if line.lstrip().startswith(("%", "!")):
-            try:
-                found.extend(ast.parse("\n".join(chunk)).body)
-            except SyntaxError:
-                return [*found, None]
-            if line != "%end":
-                found.append(None)
-            chunk = []
-        else:
-            chunk.append(line)
-    return found
+    return [None if uses_ipython(statement) else statement for statement in tree.body]
 
 
 def _changes_imports(statement: ast.stmt) -> bool:

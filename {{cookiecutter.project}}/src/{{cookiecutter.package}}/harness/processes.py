@@ -168,6 +168,21 @@ def descendants_rss() -> int:
     return total
 
 
+class MemoryPeak:
+    """The peak of ``descendants_rss``, sampled every ``every`` seconds on the watchdog's beat."""
+
+    def __init__(self, every: float = 0.5):
+        self.every, self.peak_bytes, self._sampled = every, 0, 0.0
+
+    def tick(self, now: float, watchdog=None) -> None:
+        if now - self._sampled >= self.every:
+            self.sample()
+
+    def sample(self) -> None:
+        self._sampled = time.monotonic()
+        self.peak_bytes = max(self.peak_bytes, descendants_rss())
+
+
 def kill_tree_of(pid: int) -> list[int]:
     """``kill_tree`` for a pid that may already be gone."""
     try:
@@ -183,20 +198,34 @@ def signal_name(signum: int) -> str:
         return f"signal {signum}"
 
 
-class Signalled(KeyboardInterrupt):
-    """SIGTERM or SIGHUP, raised in the main thread like Ctrl-C's KeyboardInterrupt."""
+class Interrupted(KeyboardInterrupt):
+    """A signal that stops the work (SIGINT, SIGTERM, SIGHUP), raised in the main thread like Ctrl-C's
+    KeyboardInterrupt: the one exception that means "stopped from outside". ``results`` holds what a
+    stopped run of lessons had, when it has any (``runner``)."""
 
-    def __init__(self, signum: int):
+    def __init__(self, signum: int, results: list | None = None):
         super().__init__(signum)
-        self.signum = signum
+        self.signum, self.results = signum, results or []
+
+    def __str__(self) -> str:
+        text = f"stopped by {signal_name(self.signum)}"
+        if not self.results:
+            return text
+        stopped = sum(result.status == "interrupted" for result in self.results)
+        return f"{text}: {stopped} lesson{'s' if stopped != 1 else ''} interrupted"
+
+
+def signum_of(stop: KeyboardInterrupt) -> int:
+    """The signal behind a KeyboardInterrupt: an ``Interrupted``'s own, else Ctrl-C's SIGINT."""
+    return getattr(stop, "signum", signal.SIGINT)
 
 
 @contextlib.contextmanager
 def stop_on_signals(*signums: int):
-    """While the block runs, SIGTERM and SIGHUP (or ``signums``) stop it as Ctrl-C does, raising ``Signalled``."""
+    """While the block runs, SIGTERM and SIGHUP (or ``signums``) stop it as Ctrl-C does, raising ``Interrupted``."""
 
     def handler(signum, frame):
-        raise Signalled(signum)
+        raise Interrupted(signum)
 
     chosen = signums or (signal.SIGTERM, signal.SIGHUP)
     previous = {signum: signal.signal(signum, handler) for signum in chosen}

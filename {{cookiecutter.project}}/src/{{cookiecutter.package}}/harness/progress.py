@@ -19,6 +19,9 @@ import threading
 import time
 from pathlib import Path
 
+from ..atomic import write_json
+from .outcome import number_in_lesson
+
 LOG_EVERY_S = 30.0
 REDRAW_S = 0.2
 LOG_PREFIX = "  … "  # a progress line in a log: "  … <lesson>: <where it is>"
@@ -65,11 +68,33 @@ def _from_html(text: str) -> str:
     return " · ".join(parts) or _last_line(html.unescape(_TAG.sub("\n", text)))
 
 
-def write_snapshot(path: Path, snapshot: dict) -> None:
-    """Atomically, so the harness never reads half a snapshot."""
-    partial = path.with_name(path.name + ".tmp")
-    partial.write_text(json.dumps(snapshot), encoding="utf-8")
-    os.replace(partial, path)
+class Reporter:
+    """In the worker, on the watchdog's beat: writes where the lesson is (cell as numbered in the lesson,
+    time, last output) when that changed, at most every ``every`` seconds."""
+
+    def __init__(self, path: Path, numbering: tuple[int, int | None], every: float = 0.5):
+        self.path, self.every = path, every
+        self.cells, self.injected_at = numbering  # see outcome.cell_numbering
+        self._reported = 0.0
+        self._snapshot: dict | None = None
+
+    def tick(self, now: float, watchdog) -> None:
+        if now - self._reported < self.every:
+            return
+        self._reported = now
+        index, cell = watchdog.last_cell, watchdog.running
+        snapshot = {
+            "cell": None if index is None else number_in_lesson(index, self.injected_at),
+            "cells": self.cells,
+            "elapsed": round(now - watchdog.started),
+            "output": last_output(cell) if cell is not None else "",
+        }
+        if snapshot != self._snapshot:
+            self._snapshot = snapshot
+            try:
+                write_json(self.path, snapshot)  # atomic: the harness never reads half a snapshot
+            except OSError:  # progress is a nicety: never a reason to fail a lesson
+                pass
 
 
 def read_snapshot(path: Path) -> dict | None:

@@ -7,8 +7,9 @@ import platform
 import time
 from pathlib import Path
 
-from ..atomic import write_text
+from ..atomic import write_json, write_text
 from ..formatting import escape_markdown, fenced, markdown_table, plural, text_table
+from .job import LessonResult
 
 _MARK = {"passed": "PASS", "cached": "CACHED", "failed": "FAIL", "timed out": "TIMEOUT", "interrupted": "STOPPED"}
 STATUSES = ("passed", "cached", "failed", "timed out", "interrupted")
@@ -22,8 +23,6 @@ def stamped(result):
 
 def earlier_results(path: Path) -> dict:
     """lesson -> result of an earlier ``report.json``, to keep beside a run of some lessons only."""
-    from .job import LessonResult
-
     try:
         rows = json.loads(path.read_text(encoding="utf-8")).get("lessons", [])
         return {row["lesson"]: LessonResult.from_json(row) for row in rows}
@@ -39,8 +38,7 @@ def status_line(result) -> str:
     if result.status == "cached":
         text += "  (unchanged since it passed)"
     if not result.ok:
-        cell = f"cell {result.failed_cell}: " if result.failed_cell is not None else ""
-        text += f"\n         {cell}{result.error}"
+        text += f"\n         {result.failure()}"
     for warning in result.warnings:
         text += f"\n         warning: {warning}"
     return text
@@ -95,7 +93,7 @@ def write_reports(folder: Path, results, *, options: dict, environment: dict, ea
         "lessons": [{**r.to_json(), "this_run": r.lesson not in earlier} for r in results],
     }
     json_path, md_path = folder / "report.json", folder / "report.md"
-    write_text(json_path, json.dumps(data, indent=1) + "\n")
+    write_json(json_path, data)
     write_text(md_path, markdown(results, environment, earlier))
     return json_path, md_path
 
@@ -146,8 +144,7 @@ def markdown(results, environment: dict, earlier=()) -> str:
     for r in results:
         if r.ok:
             continue
-        cell = f" in cell {r.failed_cell}" if r.failed_cell is not None else ""
-        lines += ["", f"## {r.lesson}: {r.status}{cell}", "", f"**{escape_markdown(r.error)}**"]
+        lines += ["", f"## {r.lesson}: {r.failed_where()}", "", f"**{escape_markdown(r.error)}**"]
         if r.failed_source:
             lines += ["", fenced(r.failed_source, "python")]
         if r.traceback:

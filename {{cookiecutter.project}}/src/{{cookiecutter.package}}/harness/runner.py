@@ -28,26 +28,20 @@ from pathlib import Path
 
 from . import progress
 from .job import LessonJob, LessonResult
-from .processes import child_env, kill_tree_of, new_work_dir, remove_work_dir, thread_limits
+from .limits import WORKER_BACKSTOP_S, WORKER_STOP_GRACE_S
+from .processes import (
+    Interrupted,
+    child_env,
+    kill_tree_of,
+    new_work_dir,
+    remove_work_dir,
+    signal_name,
+    signum_of,
+    thread_limits,
+)
 
-BACKSTOP_S = 30.0  # beyond the lesson timeout: interrupt, kill, probe and write the result
-STOP_GRACE_S = 10.0  # an interrupted worker writes its result and cleans up within this
 POLL_S = 0.05
 PROGRESS_POLL_S = 0.5
-
-
-class Interrupted(KeyboardInterrupt):
-    """The run was stopped by a signal; ``results`` holds every lesson, in job order, stopped ones included."""
-
-    def __init__(self, signum: int, results: list[LessonResult]):
-        super().__init__(signum)
-        self.signum, self.results = signum, results
-
-    def __str__(self) -> str:
-        stopped = sum(result.status == "interrupted" for result in self.results)
-        return (
-            f"stopped by {signal.Signals(self.signum).name}: {stopped} lesson{'s' if stopped != 1 else ''} interrupted"
-        )
 
 
 class _LessonProcess:
@@ -112,7 +106,9 @@ class _LessonProcess:
         """Still running well past its lesson timeout: the worker itself is stuck."""
         timeout = self.job.timeout
         return (
-            timeout is not None and self.started is not None and time.monotonic() - self.started > timeout + BACKSTOP_S
+            timeout is not None
+            and self.started is not None
+            and time.monotonic() - self.started > timeout + WORKER_BACKSTOP_S
         )
 
     def interrupt(self) -> None:
@@ -176,7 +172,7 @@ def execute_lesson(
     """Run one lesson with papermill in a fresh kernel bound to ``sys.executable``, cwd = its folder.
 
     The arguments are those of ``LessonJob``, and ``on_progress`` that of ``run_lessons``. Every
-    process the kernel started is killed when it ends. Raises ``Interrupted`` (a
+    process the kernel started is killed when it ends. Raises ``processes.Interrupted`` (a
     ``KeyboardInterrupt``) after stopping the lesson, when interrupted.
     """
     job = LessonJob(notebook, output, parameters or {}, timeout=timeout, cell_timeout=cell_timeout, env=env or {})
@@ -188,8 +184,8 @@ def run_lessons(jobs: list[LessonJob], *, workers: int = 1, on_result=None, on_p
 
     ``on_result(result)`` is called as each lesson finishes, ``on_progress(lesson, snapshot)`` when
     a running lesson's progress changes (``progress``). Parallel lessons share the cores instead of
-    each starting a thread per core. On an interrupt every lesson is stopped, and ``Interrupted``
-    carries the results: finished, interrupted, and never started.
+    each starting a thread per core. On an interrupt every lesson is stopped, and the
+    ``processes.Interrupted`` raised carries the results: finished, interrupted, and never started.
     """
     threads = thread_limits(workers)
     jobs = [replace(job, env={**threads, **job.env}) for job in jobs]
@@ -225,7 +221,7 @@ def run_lessons(jobs: list[LessonJob], *, workers: int = 1, on_result=None, on_p
                     finish(index, running.pop(index).result())
                 elif process.overdue():
                     process.kill()
-                    limit = process.job.timeout + BACKSTOP_S
+                    limit = process.job.timeout + WORKER_BACKSTOP_S
                     finish(
                         index,
                         running.pop(index).result(
@@ -233,7 +229,7 @@ def run_lessons(jobs: list[LessonJob], *, workers: int = 1, on_result=None, on_p
                         ),
                     )
     except KeyboardInterrupt as stop:
-        signum = getattr(stop, "signum", signal.SIGINT)
+        signum = signum_of(stop)
         _stop(running, warm, results)
         for index, job in [*((index, process.job) for index, process in warm), *queue]:
             results[index] = _not_started(job, signum)
@@ -261,7 +257,7 @@ def _stop(running: dict[int, _LessonProcess], warm: deque, results: dict[int, Le
         process.clean_up()
     for process in running.values():
         process.interrupt()
-    deadline = time.monotonic() + STOP_GRACE_S
+    deadline = time.monotonic() + WORKER_STOP_GRACE_S
     try:
         while any(not process.finished() for process in running.values()) and time.monotonic() < deadline:
             time.sleep(POLL_S)
@@ -277,5 +273,5 @@ def _not_started(job: LessonJob, signum: int) -> LessonResult:
     return LessonResult(
         lesson=job.notebook.stem,
         status="interrupted",
-        error=f"not started: the run was stopped by {signal.Signals(signum).name} first",
+        error=f"not started: the run was stopped by {signal_name(signum)} first",
     )

@@ -9,23 +9,23 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..config import COLAB_RAM_GB
 from ..errors import CourseError
-from ..notebooks import resolve_lessons
-from ..parameters import of_lesson
-from . import processes
-from .job import LessonJob, LessonResult, limits_for_test
-from .progress import ProgressDisplay, describe
-from .runner import Interrupted, run_lessons
+from ..options import CELL_TIMEOUT, PARAM, QUIET, TIMEOUT, WORKERS, Command, argument, minutes
+from . import limits
 
 
-def cli_test(args) -> int:
+def test_lessons(args) -> int:
     """Run the chosen lessons (cached when unchanged), print and write the report."""
     from ..config import course_root, load_config
-    from ..experiments.overrides import parse_value
     from ..formatting import plural, shown
+    from ..notebooks import resolve_lessons
+    from ..overrides import for_lessons
+    from ..parameters import of_lesson
     from . import cache as lesson_cache
-    from . import report
+    from . import processes, report
+    from .job import LessonJob, LessonResult
+    from .progress import ProgressDisplay, describe
+    from .runner import run_lessons
 
     root = course_root()
     budget_gb = load_config(root).memory_budget_gb
@@ -39,33 +39,24 @@ def cli_test(args) -> int:
     if not lessons:
         where = f"shard {args.shard} holds none of them" if args.shard else f"{shown(root / 'lessons')} holds none"
         raise CourseError(f'no lessons to run: {where}; add one with `course new "Title"`')
-    timeout, cell_timeout = limits_for_test(smoke=args.smoke, timeout=args.timeout, cell_timeout=args.cell_timeout)
+    timeout = limits.lesson_limit(smoke=args.smoke, given=args.timeout)
+    cell_timeout = limits.cell_limit(given=args.cell_timeout, lesson=timeout, smoke=args.smoke)
 
-    overrides = list(args.param or [])
     declared, results = {}, {}
     for lesson in lessons:
         try:
             declared[lesson] = of_lesson(lesson)
         except CourseError as unreadable:  # this lesson fails; the others still run
             results[lesson.stem] = report.stamped(LessonResult(lesson.stem, "failed", error=str(unreadable)))
-    for name, _ in overrides:
-        if not any(name in parameters.defaults for parameters in declared.values()):
-            raise CourseError(
-                f"-p {name}: none of the chosen lessons has a parameter {name!r}; "
-                "see the cell tagged 'parameters' in each lesson"
-            )
+    given_values = for_lessons(args.param, declared)
     environment = lesson_cache.environment_key(gpu=args.gpu)
-    limits = {"timeout": timeout, "cell_timeout": cell_timeout}
+    timeouts = {"timeout": timeout, "cell_timeout": cell_timeout}
     cache = lesson_cache.LessonCache(build / "cache" / "lessons")
     jobs, keys = [], {}
     for lesson, declared_parameters in declared.items():
-        given = {
-            name: declared_parameters.check(name, parse_value(name, text, declared_parameters.defaults[name]))
-            for name, text in overrides
-            if name in declared_parameters.defaults
-        }
+        given = given_values[lesson]
         parameters = declared_parameters.run_values(given, smoke=True) if args.smoke else given
-        key = lesson_cache.fingerprint(lesson, root / "src", parameters, environment, limits)
+        key = lesson_cache.fingerprint(lesson, root / "src", parameters, environment, timeouts)
         keys[lesson.stem] = key
         stored = None if args.force else cache.lookup(lesson.stem, key)
         if stored is not None:
@@ -107,7 +98,7 @@ def cli_test(args) -> int:
                 on_result=finished,
                 on_progress=lambda lesson, snapshot: display.update(lesson, describe(snapshot)),
             )
-    except Interrupted as interrupt:
+    except processes.Interrupted as interrupt:
         stopped = interrupt.signum
         display.close()
         for result in interrupt.results:
@@ -130,7 +121,7 @@ def cli_test(args) -> int:
         "timeout": timeout,
         "cell_timeout": cell_timeout,
         "force": args.force,
-        "parameters": dict(overrides),
+        "parameters": dict(args.param),
     }
     json_path, md_path = report.write_reports(
         report_dir, rows, options=options, environment=environment, earlier={r.lesson for r in rows} - set(results)
@@ -159,7 +150,7 @@ def select_shard(lessons: list[Path], shard: str | None) -> list[Path]:
     return lessons[index - 1 :: count]
 
 
-def check_gpu_use(result: LessonResult) -> LessonResult:
+def check_gpu_use(result):
     """Fail a passed lesson that did not run on CUDA (``--gpu``): a silent CPU fallback is a bug there."""
     if result.status == "passed" and result.device != "cuda":
         result.status = "failed"
@@ -170,8 +161,10 @@ def check_gpu_use(result: LessonResult) -> LessonResult:
     return result
 
 
-def check_memory(result: LessonResult, budget_gb: float) -> LessonResult:
+def check_memory(result, budget_gb: float):
     """Warn (not fail) when a lesson's peak RAM is over the course's budget: it would not fit a Colab runtime."""
+    from ..config import COLAB_RAM_GB
+
     if result.peak_ram_mb is not None and result.peak_ram_mb * 2**20 > budget_gb * 1e9:
         result.warnings.append(
             f"peak RAM {result.peak_ram_mb * 2**20 / 1e9:.1f} GB is over the {budget_gb:g} GB budget "
@@ -192,3 +185,34 @@ def _require_cuda() -> None:
             f"{torch.version.cuda or 'none'}): run on a machine with an NVIDIA GPU and a CUDA build of torch, "
             "or drop --gpu"
         )
+
+
+COMMANDS = [
+    Command(
+        "test",
+        help="execute lessons with papermill and report what ran, where and how fast",
+        description="Execute lessons (all by default); unchanged lessons that passed before are not re-run.",
+        handler=test_lessons,
+        arguments=(
+            argument("lessons", nargs="*", metavar="LESSON", help="lesson file or name, e.g. 01 or 01_first_model"),
+            argument("--smoke", action="store_true", help="tiny, fast parameters (what CI runs)"),
+            argument("--gpu", action="store_true", help="fail lessons that did not run on CUDA"),
+            WORKERS,
+            argument("--shard", default=None, metavar="I/N", help="run only shard I of N (1-based), for split CI jobs"),
+            TIMEOUT.but(
+                help=f"limit per lesson (default {minutes(limits.SMOKE_LESSON_TIMEOUT_S)} with --smoke, else none)"
+            ),
+            CELL_TIMEOUT.but(
+                help=f"limit per cell (default {minutes(limits.SMOKE_CELL_TIMEOUT_S)} with --smoke, else the lesson "
+                f"limit or {minutes(limits.CELL_TIMEOUT_S)})"
+            ),
+            argument("--report", default=None, metavar="DIR", help="where report.json/report.md go (default build/)"),
+            argument("--force", action="store_true", help="re-run lessons even when unchanged"),
+            QUIET,
+            PARAM.but(
+                help="set a parameter in the lessons that declare it (-p NAME VALUE or -p NAME=VALUE), "
+                "e.g. -p data_url http://mirror/archive.tgz"
+            ),
+        ),
+    )
+]

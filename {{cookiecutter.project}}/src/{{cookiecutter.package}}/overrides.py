@@ -1,5 +1,10 @@
-"""Parameter values from the command line (``-p NAME VALUE`` or ``-p NAME=VALUE``), checked against
-a lesson's parameters (types and ``ALLOWED``: see ``parameters``) before anything runs.
+"""Parameter values from the command line, checked against a lesson's parameters (types and
+``ALLOWED``: see ``parameters``) before anything runs: the one reader of ``-p`` for `course test`,
+`course run` and `course sweep`.
+
+``-p NAME VALUE`` and ``-p NAME=VALUE`` are the same (``options.split_assignments``); a sweep gives
+several values, comma-separated (``parse_grid``). Values that cross to another process (a sweep's
+runs) travel as JSON, never as text to be read again.
 
 Values are read as Python literals (``3``, ``1e-3``, ``True``, ``None``, ``[32, 64]``,
 ``'text'``). Plain text without quotes is accepted only where it cannot mean anything else:
@@ -17,11 +22,29 @@ import ast
 import difflib
 import re
 from collections.abc import Iterable
+from pathlib import Path
 
-from ..errors import CourseError
-from ..parameters import Parameters, check_type, example
+from .errors import CourseError
+from .parameters import Parameters, check_type, example
 
 _BARE_WORD = re.compile(r"[^\s\[\](){}'\",]+")  # no spaces, brackets, quotes or commas
+
+
+def for_lessons(pairs: Iterable[tuple[str, str]], declared: dict[Path, Parameters]) -> dict[Path, dict]:
+    """`course test`'s ``-p``: each lesson's values for the names it declares; a name no lesson
+    declares stops the run before anything starts."""
+    pairs = list(pairs)
+    every = {name: None for parameters in declared.values() for name in parameters.defaults}
+    for name, _ in pairs:
+        if name not in every:
+            raise CourseError(
+                f"-p {name}: none of the chosen lessons has a parameter {name!r}{_hint(name, every)}; "
+                "see the cell tagged 'parameters' in each lesson"
+            )
+    return {
+        lesson: parse_overrides(lesson.stem, [pair for pair in pairs if pair[0] in parameters.defaults], parameters)
+        for lesson, parameters in declared.items()
+    }
 
 
 def parse_overrides(lesson: str, pairs: Iterable[tuple[str, str]], parameters: Parameters) -> dict:
@@ -63,10 +86,13 @@ def check_name(lesson: str, name: str, defaults: dict, seen: Iterable[str] = ())
         raise CourseError(f"parameter {name!r} is given twice: give each -p NAME once")
     if name in defaults:
         return
-    close = difflib.get_close_matches(name, defaults, n=1)
-    hint = f" (did you mean {close[0]!r}?)" if close else ""
     known = ", ".join(defaults) or "none (the lesson has no cell tagged 'parameters')"
-    raise CourseError(f"{lesson} has no parameter {name!r}{hint}; its parameters are: {known}")
+    raise CourseError(f"{lesson} has no parameter {name!r}{_hint(name, defaults)}; its parameters are: {known}")
+
+
+def _hint(name: str, names) -> str:
+    close = difflib.get_close_matches(name, list(names), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def parse_value(name: str, text: str, default):

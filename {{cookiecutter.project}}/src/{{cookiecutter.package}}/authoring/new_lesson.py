@@ -1,0 +1,51 @@
+"""`course new`: the next numbered lesson, in the shipped lessons' style, listed in the README."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .. import notebooks
+from ..config import CourseConfig
+from ..errors import CourseError
+from .naming import next_lesson_path
+from .readme import readme_with_table, write_lesson_table
+
+DEFAULT_PARAMETERS = """\
+# Parameters: `course run -p NAME VALUE` and CI replace these (papermill); the lesson never changes them.
+smoke = False  # True in smoke runs (CI, `course test --smoke`), which also take the values in SMOKE
+epochs = 3
+batch_size = 64
+seed = 42
+device = "auto"  # "auto" (GPU if there is one), "cpu" or "cuda"
+
+# Smoke runs take these small values, just to check that everything runs (a value given with -p wins).
+SMOKE = {"epochs": 1}
+# The values each parameter may take: `course run` and `course test` check them before a lesson starts.
+ALLOWED = {"epochs": ">= 1", "batch_size": ">= 1", "device": ["auto", "cpu", "cuda"]}"""
+
+
+def lesson_skeleton(config: CourseConfig, title: str, number: int) -> dict:
+    """A new lesson in the shipped lessons' style: setup cell, "# NN · Title", parameters cell, a first
+    numbered section to fill in."""
+    heading = f"{number:02d} · {' '.join(title.split())}"
+    return notebooks.new_notebook(
+        [
+            notebooks.setup_cell(config),
+            notebooks.markdown_cell(f"# {heading}\n\nWhat you will learn, in two or three sentences.", id="title"),
+            notebooks.code_cell(DEFAULT_PARAMETERS, id=notebooks.PARAMETERS_TAG, tags=[notebooks.PARAMETERS_TAG]),
+            notebooks.markdown_cell("## 1. First step\n\nExplain the idea, then show it in code.", id="first-step"),
+            notebooks.code_cell("", id="first-step-code"),
+        ]
+    )
+
+
+def new_lesson(root: Path, config: CourseConfig, title: str) -> Path:
+    """Write the skeleton of the next lesson and list it in the README."""
+    if not title.strip():
+        raise CourseError('the lesson title is empty: give one, e.g. course new "Convolutions"')
+    readme_with_table(root, config)  # fail before writing anything if the README has no table
+    path = next_lesson_path(root, title)
+    path.parent.mkdir(exist_ok=True)
+    notebooks.write_notebook(path, lesson_skeleton(config, title.strip(), notebooks.lesson_number(path)))
+    write_lesson_table(root, config)
+    return path

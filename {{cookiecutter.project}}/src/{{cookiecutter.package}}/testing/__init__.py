@@ -1,0 +1,33 @@
+"""Helpers for testing a course: build notebooks and tiny courses, run `course` and git, fake Colab,
+serve files on loopback, build small datasets.
+
+The course's own tests use them, and so can anything else that drives a course (the template's
+tests, benchmarks). Nothing here is imported by lessons. Each concern is a module of its own;
+the names are also here, so tests import them from one place.
+"""
+
+from .colab import write_fake_colab
+from .courses import GIT_IDENTITY, PACKAGE, SRC, course_cli, course_env, git, python_interpreter, tiny_course
+from .datasets import mnist_sample_archive
+from .notebooks import add_output, edit_notebook, lesson_notebook, tagged_cell, write_notebook
+from .server import FileServer, closed_port_url
+
+__all__ = [
+    "GIT_IDENTITY",
+    "PACKAGE",
+    "SRC",
+    "FileServer",
+    "add_output",
+    "closed_port_url",
+    "course_cli",
+    "course_env",
+    "edit_notebook",
+    "git",
+    "lesson_notebook",
+    "mnist_sample_archive",
+    "python_interpreter",
+    "tagged_cell",
+    "tiny_course",
+    "write_fake_colab",
+    "write_notebook",
+]
