@@ -94,6 +94,9 @@ def init_git():
     return f"git repository created with a first commit on branch {ANSWERS['branch']}."
 
 
+INSTALL_NOTE = "# the `course` command and its tools (Linux without a GPU: CPU torch first, see README.md)"
+
+
 def next_steps(config, git_line, lessons):
     """What to do next; the commands quoted for the shell, so any branch name copies and pastes safely."""
     branch = shlex.quote(ANSWERS["branch"])
@@ -102,6 +105,7 @@ def next_steps(config, git_line, lessons):
         *([git_line] if git_line else []),
         "Next steps:",
         f"  cd {shlex.quote(ANSWERS['project'])}",
+        f"  python3 -m venv .venv && . .venv/bin/activate && pip install -e '.[dev]'   {INSTALL_NOTE}",
     ]
     if ANSWERS["init_git"] != "yes":
         lines += [f'  git init -b {branch} && git add --all && git commit -m "{FIRST_COMMIT}"']
@@ -115,7 +119,8 @@ def next_steps(config, git_line, lessons):
     if ANSWERS["github_user"] == PLACEHOLDER_USER:
         lines += [
             f'Note: "{PLACEHOLDER_USER}" is a placeholder. Put the real account in [tool.course] '
-            "of pyproject.toml, then run `course sync` to update the badges and setup cells."
+            "of pyproject.toml, then run `course sync` (installed by the pip line above) to update the badges "
+            "and setup cells."
         ]
     return "\n".join(lines)
 

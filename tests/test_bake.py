@@ -260,6 +260,9 @@ def test_init_git_no_leaves_no_repository(bake, capfd):
     out = capfd.readouterr().out
     assert 'git init -b main && git add --all && git commit -m "Create the course from the template"' in out
     assert 'Note: "your-github-user" is a placeholder' in out
+    lines = out.splitlines()
+    install = next(i for i, line in enumerate(lines) if "pip install -e '.[dev]'" in line)
+    assert install < next(i for i, line in enumerate(lines) if "course sync" in line), "install before `course`"
     bake(github_user="octo-teacher", project="other")
     assert "placeholder" not in capfd.readouterr().out
 
@@ -320,3 +323,23 @@ def test_baking_is_deterministic_and_rebaking_in_place_is_safe(tmp_path, cookiec
     assert again == committed and contents(again) == before
     assert git(again, "rev-list", "--count", "HEAD").strip() == "1"
     assert git(again, "status", "--porcelain") == ""
+
+
+def test_every_relative_link_of_the_course_readme_and_docs_reaches_a_file(default_course):
+    """The README stays short by linking its reference parts in docs/: each of those links must work."""
+    pages = [default_course / "README.md", *sorted((default_course / "docs").glob("*.md"))]
+    assert {page.name for page in pages} >= {"README.md", "running-lessons.md", "security.md", "colab-versions.md"}
+    broken = []
+    for page in pages:
+        text = page.read_text(encoding="utf-8")
+        for target in re.findall(r"\]\(([^)\s]+)\)", text):
+            if re.match(r"[a-z]+:", target) or target.startswith("#"):
+                continue
+            path = (page.parent / target.split("#", 1)[0]).resolve()
+            if not path.exists():
+                broken.append(f"{page.name}: {target}")
+    assert broken == []
+    readme = (default_course / "README.md").read_text(encoding="utf-8")
+    teachers = " ".join(readme[readme.index("## Teachers") : readme.index("## Experiments")].split())
+    assert len(teachers.split()) < 600, "the teacher's first screen: details belong in docs/"
+    assert "files were modified by this hook" in teachers and "`git add`" in teachers

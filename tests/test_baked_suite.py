@@ -25,3 +25,30 @@ def test_default_course_passes_its_own_tests(tmp_path, cookiecutter_config, temp
     failures = [line for line in result.stdout.splitlines() if line.startswith(("FAILED", "ERROR"))]
     assert result.returncode == 0, "\n".join([*failures, result.stdout[-4000:], result.stderr[-2000:]])
     assert " passed" in result.stdout.splitlines()[-1]
+
+
+@pytest.mark.slow
+def test_the_installer_tests_pass_in_a_venv_that_reaches_its_packages_through_a_pth_file(default_course, tmp_path):
+    """What a newcomer had: a venv whose site-packages holds only a .pth file naming another one. The course's
+    installer tests build their own runtime and must give it what the installer needs explicitly."""
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    site = subprocess.run(
+        [python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"], capture_output=True, text=True
+    ).stdout.strip()
+    outer = subprocess.run(
+        [sys.executable, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"], capture_output=True, text=True
+    ).stdout.strip()
+    (tmp_path / "venv" / site.removeprefix(str(venv) + "/")).joinpath("outer.pth").write_text(outer + "\n")
+    env = {name: value for name, value in os.environ.items() if not name.startswith(("PYTEST_", "COURSE_"))}
+    env.pop("PYTHONPATH", None)
+    result = subprocess.run(
+        [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_installer.py"],
+        cwd=default_course,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]

@@ -63,3 +63,20 @@ def test_changed_setup_cell_fails_the_hook_and_blocks_the_commit(course):
     assert commit.returncode != 0
     assert "the setup cell differs" in commit.stdout + commit.stderr
     assert run(["git", "rev-parse", "HEAD"], course, env).stdout == head
+
+
+def test_the_first_commit_of_a_ran_lesson_goes_through_as_the_readme_says(course):
+    """What a newcomer met: committing a lesson with outputs stops ("files were modified by this hook");
+    the README's next step, `git add` and commit again, commits the lesson without its outputs."""
+    course, env = course
+    run([sys.executable, "-m", "pre_commit", "install"], course, env)
+    lesson = lesson_files(course)[0]
+    edit_notebook(lesson, add_output)
+    edit_notebook(lesson, lambda nb: nb["cells"][1].update(source=nb["cells"][1]["source"] + "\n\nMy notes."))
+    first = run(["git", "commit", "-am", "Notes on lesson 00"], course, env, check=False)
+    assert first.returncode != 0 and "files were modified by this hook" in first.stdout + first.stderr
+    run(["git", "add", str(lesson)], course, env)
+    again = run(["git", "commit", "-m", "Notes on lesson 00"], course, env, check=False)
+    assert again.returncode == 0, again.stdout + again.stderr
+    committed = run(["git", "show", f"HEAD:{lesson.relative_to(course).as_posix()}"], course, env).stdout
+    assert "My notes." in committed and '"output_type"' not in committed and '"execution_count": 7' not in committed

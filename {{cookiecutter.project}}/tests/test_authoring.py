@@ -1,6 +1,7 @@
 """`course new`, `course check` and `course sync`, run as a teacher would, on copies of this repository."""
 
 import base64
+import difflib
 import json
 import re
 import shutil
@@ -478,6 +479,15 @@ def test_new_adds_numbered_lessons_with_unicode_titles(course_copy, course_cli):
         assert f"[{heading}](lessons/{name})" in row and "[![Open In Colab]" in row and config.colab_url(name) in row
     check = course_cli("check", cwd=course_copy)
     assert check.returncode == 0, check.stdout
+
+
+def test_new_adds_one_line_to_the_readme_and_changes_no_other(course_copy, course_cli):
+    """A review of the commit that adds a lesson shows one new table row, not every badge line re-padded."""
+    before = (course_copy / "README.md").read_text(encoding="utf-8").splitlines()
+    assert course_cli("new", "A much longer lesson title than any before it", cwd=course_copy).returncode == 0
+    after = (course_copy / "README.md").read_text(encoding="utf-8").splitlines()
+    changes = [line for line in difflib.ndiff(before, after) if line[:2] in ("+ ", "- ")]
+    assert len(changes) == 1 and changes[0].startswith("+ | ") and "much longer lesson title" in changes[0], changes
 
 
 @pytest.mark.parametrize(

@@ -133,7 +133,7 @@ def test_memory_is_what_the_kernel_reports():
 @pytest.mark.parametrize(
     "text, message",
     [
-        ('[project]\nname = "x"\n', "has no [tool.course] table, so"),
+        ('[project]\nname = "x"\n', "has no [tool.course] table, the course's settings: if this is your course, "),
         ('[tool.course]\ntitle = "T"\n', "[tool.course] in {pyproject} has no `package`: add it"),
         ("[tool.course\n", "is not valid TOML"),
     ],
@@ -155,3 +155,57 @@ def test_memory_budget_is_read_and_checked(tmp_path):
     (tmp_path / "pyproject.toml").write_text("[tool.course]" + table + '\nmemory_budget_gb = "lots"\n')
     with pytest.raises(CourseError, match="memory_budget_gb = 'lots'.*give a positive number, e.g. 12.7"):
         load_config(tmp_path)
+
+
+CPU_FIX = (
+    "pip install --force-reinstall --no-deps 'torchvision==0.28.*' --index-url https://download.pytorch.org/whl/cpu"
+)
+
+
+@pytest.mark.parametrize(
+    "torch_version, vision_version, expected",
+    [
+        ("2.14.1", "0.29.1", None),
+        ("2.13.0+cpu", "0.28.0+cpu", None),
+        ("2.14.1", None, None),
+        # what pip left when PyTorch's CPU index could not be reached: a CPU torch beside PyPI's torchvision
+        ("2.13.0+cpu", "0.28.0", f"are different builds (the CPU build beside the default (CUDA on Linux) build), "
+         f"so importing torchvision fails: {CPU_FIX}"),
+        ("2.14.1", "0.28.0", "torchvision 0.28.0 does not fit torch 2.14.1 (it needs torchvision 0.29): "
+         "pip install --force-reinstall --no-deps 'torchvision==0.29.*'"),
+    ],
+)  # fmt: skip
+def test_a_torch_pair_that_cannot_work_is_named_with_its_fix(torch_version, vision_version, expected):
+    problem = environment.torch_pair_problem({"torch": torch_version, "torchvision": vision_version})
+    assert problem == expected if expected is None else expected in problem
+
+
+def fake_distributions(folder, **versions):
+    """Package metadata (what pip records) saying these versions are installed; no code."""
+    for name, version in versions.items():
+        info = folder / f"{name}-{version}.dist-info"
+        info.mkdir(parents=True)
+        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
+    return folder
+
+
+def test_course_env_and_the_setup_cell_name_a_broken_torch_pair(
+    course_cli, subprocess_env, tmp_path, monkeypatch, capsys
+):
+    """The newcomer's environment: torch 2.13.0+cpu beside torchvision 0.28.0, as their metadata says."""
+    fake = fake_distributions(tmp_path / "site", torch="2.13.0+cpu", torchvision="0.28.0")
+    env = {**subprocess_env, "PYTHONPATH": os.pathsep.join([str(fake), subprocess_env["PYTHONPATH"]])}
+    done = course_cli("env", env=env)
+    assert done.returncode == 0, done.stderr
+    (warning,) = [line for line in done.stdout.splitlines() if line.startswith("warning")]
+    assert CPU_FIX in warning
+    assert "importing torch to see the device" in done.stderr, "says what the seconds of importing are for"
+
+    monkeypatch.syspath_prepend(str(fake))
+    monkeypatch.setenv("COURSE_ROOT", str(ROOT))
+    bootstrap.setup(ROOT, install=False)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("Course ready · ")
+    assert any(
+        line.startswith("Warning: torch 2.13.0+cpu and torchvision 0.28.0") and CPU_FIX in line for line in lines
+    )

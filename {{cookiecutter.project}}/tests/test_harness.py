@@ -560,5 +560,7 @@ def test_a_project_that_is_no_course_is_refused_and_left_alone(tmp_path, course_
     done = course_cli(*command, cwd=other)
     assert done.returncode == 1
     (line,) = done.stderr.strip().splitlines()
-    assert "has no [tool.course] table" in line and "run this inside a course made from the template" in line
+    assert "has no [tool.course] table" in line and "run this inside a course, or set COURSE_ROOT" in line
+    assert "restore the table with `git checkout -- pyproject.toml`" in line
+    assert "the keys title, package, github_user, github_repo, branch, drive_folder" in line
     assert [path.name for path in other.iterdir()] == ["pyproject.toml"], "nothing written there"

@@ -10,10 +10,10 @@ import json
 import os
 import subprocess
 import sys
-import sysconfig
 import zipfile
 from pathlib import Path
 
+import packaging
 import pytest
 
 from conftest import PACKAGE, ROOT
@@ -113,7 +113,9 @@ def runtime(tmp_path_factory):
         text=True,
         check=True,
     ).stdout.strip()
-    Path(site, "zz_course_test_env.pth").write_text(sysconfig.get_path("purelib") + "\n")  # packaging, for the course
+    # The course's installer needs `packaging`: give the runtime the folder this interpreter imports it from
+    # (not this venv's purelib, which holds nothing when its packages come through a .pth file of its own).
+    Path(site, "zz_course_test_env.pth").write_text(str(Path(packaging.__file__).resolve().parents[1]) + "\n")
     env = {
         **os.environ,
         "PIP_NO_INDEX": "1",

@@ -35,3 +35,19 @@ def test_lesson_runs_in_smoke_mode(lesson, overrides, tmp_path):
     if not result.ok:
         pytest.fail(result.describe(), pytrace=False)
     assert result.device in ("cpu", "cuda"), "the in-kernel probe did not report a device"
+
+
+def test_lesson_02s_try_it_works_after_the_lesson_ran_once(overrides, tmp_path):
+    """ "Try a real reset" as a student meets it: the lesson ran once (its checkpoints kept, as on Drive),
+    then `epochs` is raised in the parameters cell and everything runs again; it must train, not refuse."""
+    (lesson,) = [path for path in LESSONS if path.stem == "02_data_and_checkpoints"]
+    declared = of_lesson(lesson)
+    kept = {"COURSE_CHECKPOINTS": str(tmp_path / "checkpoints")}  # the same folder for both runs
+    first = declared.run_values(overrides.get(lesson.stem, {}), smoke=True)
+    again = declared.run_values({**overrides.get(lesson.stem, {}), "epochs": first["epochs"] + 1}, smoke=True)
+    for name, parameters in (("first", first), ("more-epochs", again)):
+        result = execute_lesson(lesson, tmp_path / f"{name}.ipynb", parameters, cell_timeout=300, env=kept)
+        if not result.ok:
+            pytest.fail(f"{name}: {result.describe()}", pytrace=False)
+    runs = sorted(path.name for path in (tmp_path / "checkpoints").iterdir() if path.name.startswith("mnist_sample"))
+    assert len(runs) == 2 and f"{again['epochs']}ep" in runs[1] + runs[0], runs

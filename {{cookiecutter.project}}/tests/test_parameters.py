@@ -170,6 +170,14 @@ def test_a_smoke_run_takes_the_smoke_values_and_a_given_value_wins(course_repo, 
         (["sweep", "1", "-p", "epochs", "1,0"], "-p epochs 0: epochs=0 is not allowed"),
         (["test", "1", "-p", "device=gpu"], "device='gpu' is not allowed"),
         (["run", "7"], "'7' is not a lesson: give a number, name or file of one of the lessons: 01_seen"),
+        # what a newcomer typed: a misspelt lesson and a short name each get the closest guess
+        (["test", "01_sene"], "'01_sene' is not a lesson (did you mean 01_seen?): give a number, name or file"),
+        (
+            ["test", "1", "-p", "lr", "0.1"],
+            "none of the chosen lessons has a parameter 'lr' (did you mean 'learning_rate'?)",
+        ),
+        (["run", "1", "-p", "lr", "0.1"], "01_seen has no parameter 'lr' (did you mean 'learning_rate'?)"),
+        (["sweep", "1", "-p", "bs", "8,16"], "01_seen has no parameter 'bs' (did you mean 'batch_size'?)"),
     ],
 )
 def test_a_bad_value_stops_before_any_kernel_with_one_line(course_repo, course_cli, args, message):

@@ -56,6 +56,7 @@ def _prepare(root: Path, where: str, install: bool | None) -> None:
         notes += _follow_edits(shell)
         _show_course_errors_briefly(shell)
     notes += _drive_duplicate_notes(root)
+    notes += _torch_notes()
     if where == "colab":
         notes += _drive_notes(root)
     print(status_line(root, where), *notes, sep="\n")
@@ -64,9 +65,12 @@ def _prepare(root: Path, where: str, install: bool | None) -> None:
 def describe() -> dict[str, str]:
     """Everything `course env` shows, as label -> value: runtime, device, Drive, versions, paths."""
     from . import drive
-    from .environment import device_info, memory_gb, runtime, versions
+    from .environment import device_info, memory_gb, runtime, torch_pair_problem, versions
 
     rows = {"runtime": runtime(), "device": str(device_info())}
+    problem = torch_pair_problem()
+    if problem:
+        rows["warning"] = problem
     ram = memory_gb()
     rows["memory"] = f"{ram:.1f} GB RAM" if ram else "unknown"
     if rows["runtime"] == "colab":
@@ -91,6 +95,9 @@ def describe() -> dict[str, str]:
 
 def show_environment(args) -> int:
     """`course env`: print runtime, device, versions and paths as a two-column table."""
+    import sys
+
+    print("Looking at this runtime (importing torch to see the device takes a few seconds) ...", file=sys.stderr)
     rows = describe()
     width = max(map(len, rows))
     for label, value in rows.items():
@@ -180,6 +187,13 @@ def _drive_notes(root: Path) -> list[str]:
     ]
 
 
+def _torch_notes() -> list[str]:
+    from .environment import torch_pair_problem
+
+    problem = torch_pair_problem()
+    return [f"Warning: {problem}; then restart the runtime (or the kernel)"] if problem else []
+
+
 def _drive_duplicate_notes(root: Path) -> list[str]:
     from .drive import duplicates, duplicates_warning
 
@@ -187,4 +201,10 @@ def _drive_duplicate_notes(root: Path) -> list[str]:
     return [f"Warning: {warning}"] if warning else []
 
 
-COMMANDS = [Command("env", help="show runtime, device, paths and library versions", handler=show_environment)]
+COMMANDS = [
+    Command(
+        "env",
+        help="show what lessons will use here: runtime, device, RAM, library versions (a broken torch pair), paths",
+        handler=show_environment,
+    )
+]

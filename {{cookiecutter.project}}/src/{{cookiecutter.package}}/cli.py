@@ -1,4 +1,4 @@
-"""The `course` command: runs, checks and grows a course (`course --help` lists what it does).
+"""Run this course's lessons as CI does, try other parameters, add lessons and keep the course tidy.
 
 Each concern declares its subcommands beside its logic (``<concern>.commands.COMMANDS``, made of
 ``options.Command``); ``REGISTERED`` below is the one table of them. Expected failures raise

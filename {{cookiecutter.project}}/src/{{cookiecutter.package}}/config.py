@@ -82,9 +82,11 @@ def load_config(root: Path | None = None) -> CourseConfig:
         raise CourseError(f"{pyproject} is not valid TOML ({error}): fix that line") from None
     table = document.get("tool", {}).get("course")
     if not isinstance(table, dict):
+        keys = ", ".join(name for name, field in CourseConfig.__dataclass_fields__.items() if field.default is MISSING)
         raise CourseError(
-            f"{pyproject} has no [tool.course] table, so {root} is not a course: run this inside a course "
-            "made from the template, or set COURSE_ROOT to one"
+            f"{pyproject} has no [tool.course] table, the course's settings: if this is your course, restore the "
+            f"table with `git checkout -- pyproject.toml` (or write it again with the keys {keys}); "
+            "if it is another project, run this inside a course, or set COURSE_ROOT to one"
         )
     values = {}
     for name, field in CourseConfig.__dataclass_fields__.items():

@@ -106,6 +106,40 @@ def installed_versions(packages) -> dict[str, str | None]:
     return found
 
 
+TORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"
+
+
+def torch_pair_problem(installed: dict | None = None) -> str | None:
+    """What is wrong with the installed torch and torchvision as a pair, with the command that fixes it;
+    None when they fit (or one is absent).
+
+    torchvision's compatibility table pairs torch 2.N with torchvision 0.(N+15) (2.14 with 0.29), and
+    both must be the same build: ``+cpu`` torch beside PyPI's CUDA torchvision fails on import with
+    ``operator torchvision::nms does not exist``.
+    """
+    found = installed or installed_versions(("torch", "torchvision"))
+    torch, vision = found.get("torch"), found.get("torchvision")
+    if not torch or not vision:
+        return None
+    torch_release, _, torch_build = torch.partition("+")
+    vision_release, _, vision_build = vision.partition("+")
+    parts = torch_release.split(".")
+    if len(parts) < 2 or parts[0] != "2" or not parts[1].isdigit():
+        return None  # a release the table does not cover
+    wanted = f"0.{int(parts[1]) + 15}"
+    index = f" --index-url {TORCH_CPU_INDEX}" if torch_build == "cpu" else ""
+    fix = f"pip install --force-reinstall --no-deps 'torchvision=={wanted}.*'{index}"
+    if not (vision_release == wanted or vision_release.startswith(wanted + ".")):
+        return f"torchvision {vision} does not fit torch {torch} (it needs torchvision {wanted}): {fix}"
+    if torch_build != vision_build:
+        built = {"": "the default (CUDA on Linux) build", "cpu": "the CPU build"}
+        return (
+            f"torch {torch} and torchvision {vision} are different builds ({built.get(torch_build, torch_build)} "
+            f"beside {built.get(vision_build, vision_build)}), so importing torchvision fails: {fix}"
+        )
+    return None
+
+
 def versions() -> dict[str, str]:
     """Python and library versions, read from installed metadata without importing the libraries."""
     installed = installed_versions(VERSIONED_PACKAGES)

@@ -22,6 +22,19 @@ def cell(value) -> str:
     return str(value)
 
 
+def closest(word: str, candidates) -> str | None:
+    """What someone typing ``word`` most likely meant: a close spelling (``01_frist`` for ``01_first_model``),
+    else the one name ``word`` abbreviates by its parts' initials (``lr`` for ``learning_rate``); None if none."""
+    import difflib
+
+    candidates = [str(candidate) for candidate in candidates]
+    close = difflib.get_close_matches(word, candidates, n=1)
+    if close:
+        return close[0]
+    initials = [name for name in candidates if "_" in name and "".join(p[:1] for p in name.split("_")) == word.lower()]
+    return initials[0] if len(initials) == 1 else None
+
+
 def plural(count: int, noun: str, plural_noun: str | None = None) -> str:
     """``1 lesson``, ``2 lessons``, ``0 lessons``."""
     return f"{count} {noun if count == 1 else plural_noun or noun + 's'}"

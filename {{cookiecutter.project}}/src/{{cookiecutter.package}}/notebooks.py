@@ -15,6 +15,7 @@ from pathlib import Path
 from . import atomic
 from .drive import original_of
 from .errors import CourseError
+from .formatting import closest
 
 # Every tag the course and its tools read, named once.
 SETUP_TAG = "setup"
@@ -68,7 +69,11 @@ def resolve_lessons(root: Path, names) -> list[Path]:
         if len(matches) != 1:
             available = ", ".join(p.stem for p in lessons) or "none (lessons/ is empty)"
             problem = "is ambiguous" if matches else "is not a lesson"
-            raise CourseError(f"{name!r} {problem}: give a number, name or file of one of the lessons: {available}")
+            guess = None if matches else closest(Path(str(name)).name.removesuffix(".ipynb"), [p.stem for p in lessons])
+            hint = f" (did you mean {guess}?)" if guess else ""
+            raise CourseError(
+                f"{name!r} {problem}{hint}: give a number, name or file of one of the lessons: {available}"
+            )
         if matches[0] not in chosen:
             chosen.append(matches[0])
     return chosen

@@ -19,12 +19,12 @@ is a float, ...), so typos such as ``-p epochs 2.5`` or ``-p smoke 0`` fail befo
 from __future__ import annotations
 
 import ast
-import difflib
 import re
 from collections.abc import Iterable
 from pathlib import Path
 
 from .errors import CourseError
+from .formatting import closest
 from .parameters import Parameters, check_type, example
 
 _BARE_WORD = re.compile(r"[^\s\[\](){}'\",]+")  # no spaces, brackets, quotes or commas
@@ -91,8 +91,8 @@ def check_name(lesson: str, name: str, defaults: dict, seen: Iterable[str] = ())
 
 
 def _hint(name: str, names) -> str:
-    close = difflib.get_close_matches(name, list(names), n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
+    close = closest(name, names)
+    return f" (did you mean {close!r}?)" if close else ""
 
 
 def parse_value(name: str, text: str, default):

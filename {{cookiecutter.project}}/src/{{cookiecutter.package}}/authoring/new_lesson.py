@@ -11,7 +11,8 @@ from .naming import next_lesson_path
 from .readme import readme_with_table, write_lesson_table
 
 DEFAULT_PARAMETERS = """\
-# Parameters: `course run -p NAME VALUE` and CI replace these (papermill); the lesson never changes them.
+# Parameters: change a value here and run the lesson again, or try one without editing:
+# `course run {number} -p epochs 10`. Smoke runs (CI) set them too; later cells never assign them.
 smoke = False  # True in smoke runs (CI, `course test --smoke`), which also take the values in SMOKE
 epochs = 3
 batch_size = 64
@@ -32,7 +33,11 @@ def lesson_skeleton(config: CourseConfig, title: str, number: int) -> dict:
         [
             notebooks.setup_cell(config),
             notebooks.markdown_cell(f"# {heading}\n\nWhat you will learn, in two or three sentences.", id="title"),
-            notebooks.code_cell(DEFAULT_PARAMETERS, id=notebooks.PARAMETERS_TAG, tags=[notebooks.PARAMETERS_TAG]),
+            notebooks.code_cell(
+                DEFAULT_PARAMETERS.replace("{number}", f"{number:02d}"),
+                id=notebooks.PARAMETERS_TAG,
+                tags=[notebooks.PARAMETERS_TAG],
+            ),
             notebooks.markdown_cell("## 1. First step\n\nExplain the idea, then show it in code.", id="first-step"),
             notebooks.code_cell("", id="first-step-code"),
         ]

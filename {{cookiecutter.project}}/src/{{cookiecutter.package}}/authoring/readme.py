@@ -11,7 +11,7 @@ from pathlib import Path
 from .. import atomic, notebooks
 from ..config import CourseConfig
 from ..errors import CourseError
-from ..formatting import escape_markdown, markdown_table
+from ..formatting import escape_markdown
 
 TABLE_START = "<!-- lessons:start -->"
 TABLE_END = "<!-- lessons:end -->"
@@ -35,16 +35,15 @@ def lesson_title(notebook: Path) -> str:
 
 
 def lesson_table(root: Path, config: CourseConfig) -> str:
-    """The markdown table of lessons with their "Open in Colab" badges."""
-    rows = [
-        {
-            "#": notebooks.LESSON_NAME.fullmatch(notebook.name)["number"],
-            "Lesson": f"[{escape_markdown(lesson_title(notebook))}](lessons/{notebook.name})",
-            "Open": f"[![Open In Colab]({COLAB_BADGE})]({config.colab_url(notebook.name)})",
-        }
-        for notebook in notebooks.lesson_files(root, strict=True)
-    ]
-    return markdown_table(["#", "Lesson", "Open"], rows, markdown=("Lesson", "Open")).rstrip("\n")
+    """The markdown table of lessons with their "Open in Colab" badges, one line per lesson and no padding,
+    so adding a lesson adds one line and changes no other."""
+    lines = ["| # | Lesson | Open |", "| --- | --- | --- |"]
+    for notebook in notebooks.lesson_files(root, strict=True):
+        number = notebooks.LESSON_NAME.fullmatch(notebook.name)["number"]
+        title = escape_markdown(lesson_title(notebook))
+        badge = f"[![Open In Colab]({COLAB_BADGE})]({config.colab_url(notebook.name)})"
+        lines.append(f"| {number} | [{title}](lessons/{notebook.name}) | {badge} |")
+    return "\n".join(lines)
 
 
 MARKERS_FIX = f"put a line `{TABLE_START}` and, below it, a line `{TABLE_END}` where the table of lessons goes"

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -111,9 +110,10 @@ class _LessonProcess:
             and time.monotonic() - self.started > timeout + WORKER_BACKSTOP_S
         )
 
-    def interrupt(self) -> None:
-        """Ask the worker to stop the lesson; it writes an "interrupted" result and cleans up."""
-        self._signal(signal.SIGTERM)
+    def interrupt(self, signum: int) -> None:
+        """Pass the signal that stopped the run to the worker: it stops the lesson, writes an "interrupted"
+        result naming that signal, and cleans up."""
+        self._signal(signum)
 
     def kill(self) -> None:
         kill_tree_of(self.process.pid)
@@ -230,7 +230,7 @@ def run_lessons(jobs: list[LessonJob], *, workers: int = 1, on_result=None, on_p
                     )
     except KeyboardInterrupt as stop:
         signum = signum_of(stop)
-        _stop(running, warm, results)
+        _stop(running, warm, results, signum)
         for index, job in [*((index, process.job) for index, process in warm), *queue]:
             results[index] = _not_started(job, signum)
         raise Interrupted(signum, [results[i] for i in range(len(jobs))]) from None
@@ -250,13 +250,13 @@ def _start(item: tuple[int, LessonJob]) -> tuple[int, _LessonProcess]:
     return index, _LessonProcess(job)
 
 
-def _stop(running: dict[int, _LessonProcess], warm: deque, results: dict[int, LessonResult]) -> None:
+def _stop(running: dict[int, _LessonProcess], warm: deque, results: dict[int, LessonResult], signum: int) -> None:
     """Interrupt the running lessons and wait for their results; a second interrupt kills at once."""
     for _, process in warm:
         process.kill()
         process.clean_up()
     for process in running.values():
-        process.interrupt()
+        process.interrupt(signum)
     deadline = time.monotonic() + WORKER_STOP_GRACE_S
     try:
         while any(not process.finished() for process in running.values()) and time.monotonic() < deadline:
