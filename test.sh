@@ -31,6 +31,12 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
     echo "$wanted" > "$stamp"
 fi
 
+# The course's website tests drive a real Chromium; CI installs Debian's when it is missing (as root).
+if [ "${CI:-}" = true ] && ! command -v chromium >/dev/null && command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+    echo "Installing Chromium for the website tests (apt-get, about a minute) ..."
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+fi
+
 lint=0
 lint_paths="hooks tests benchmarks local_extensions.py"
 # The generated course's files are linted on a bake (tests/test_lint.py): they hold Jinja here.

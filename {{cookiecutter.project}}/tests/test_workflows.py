@@ -50,8 +50,8 @@ def load(path: Path) -> dict:
 
 
 def steps(workflow: dict) -> list[dict]:
-    (job,) = workflow["jobs"].values()
-    return job["steps"]
+    """The steps of every job, in order."""
+    return [step for job in workflow["jobs"].values() for step in job["steps"]]
 
 
 def step_running(workflow: dict, command: str) -> dict:
@@ -105,8 +105,9 @@ def test_actions_are_pinned_by_commit_with_least_permissions(path):
         pytest.skip(f"{path.name} is not part of this course (gpu_ci = none)")
     workflow = load(path)
     assert workflow["permissions"] == {}
-    for job in workflow["jobs"].values():
-        assert job["permissions"] == {"contents": "read"}
+    for name, job in workflow["jobs"].items():
+        publishing = {"pages": "write", "id-token": "write"}  # GitHub Pages' deploy job, and only it
+        assert job["permissions"] == (publishing if name == "pages" else {"contents": "read"}), name
     for line in path.read_text().splitlines():
         if "uses:" in line:
             assert re.search(r"uses: [\w-]+/[\w-]+@[0-9a-f]{40} # v\d+\.\d+\.\d+$", line), line
@@ -127,13 +128,13 @@ def test_dependabot_keeps_the_action_pins_current():
 def test_cpu_workflow_runs_smoke_lessons_on_every_push_and_pull_request():
     workflow = load(CPU)
     assert {"push", "pull_request"} <= set(workflow["on"])
-    (job,) = workflow["jobs"].values()
+    job = workflow["jobs"]["lessons"]
     assert job["runs-on"] == "ubuntu-latest"
     setup = step_using(workflow, "actions/setup-python")
     assert setup["with"]["cache"] == "pip"
     assert "constraints/ci.txt" in setup["with"]["cache-dependency-path"]
     install = step_running(workflow, "pip install")
-    assert install["run"].strip() == 'pip install -e ".[dev]" -c constraints/ci.txt'
+    assert install["run"].strip() == 'pip install -e ".[dev,site]" -c constraints/ci.txt'
     assert (ROOT / "constraints" / "ci.txt").is_file()
     assert step_running(workflow, "course test")["run"].strip() == "course test --smoke -n 2"
     summary = step_running(workflow, "GITHUB_STEP_SUMMARY")
@@ -157,6 +158,23 @@ def step_output(script: str, tmp_path) -> str:
     )
     assert done.returncode == 0, done.stderr
     return output.read_text()
+
+
+def test_the_website_is_built_from_the_executed_lessons_and_published_from_the_default_branch_only():
+    workflow = load(CPU)
+    job, pages = workflow["jobs"]["lessons"], workflow["jobs"]["pages"]
+    names = [step.get("run", step.get("uses", "")) for step in job["steps"]]
+    assert names.index("course test --smoke -n 2") < names.index("course site"), "built from what ran, not rerun"
+    default_branch = "github.event_name != 'pull_request' && github.ref_name == github.event.repository.default_branch"
+    assert step_running(workflow, "course site")["if"] == default_branch
+    upload = step_using(workflow, "actions/upload-pages-artifact")
+    assert upload["with"]["path"] == "build/site" and upload["if"] == default_branch
+    assert pages["needs"] == "lessons" and pages["if"] == default_branch
+    assert pages["environment"]["name"] == "github-pages"
+    assert [step["uses"].split("@")[0] for step in pages["steps"]] == [
+        "actions/configure-pages",
+        "actions/deploy-pages",
+    ]
 
 
 def test_python_version_step_reads_pyproject(tmp_path):

@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from .config import course_paths, find_root
 from .errors import CourseError
 from .options import Command
 
@@ -25,6 +24,7 @@ def setup(root: Path | str | None = None, *, install: bool | None = None) -> Non
     where the runtime is fresh; locally you installed the course yourself).
     """
     from . import reloading
+    from .config import find_root
     from .environment import runtime
 
     root = Path(root).resolve() if root else find_root()
@@ -77,6 +77,8 @@ def describe() -> dict[str, str]:
         rows["google drive"] = f"mounted at {drive.mount_point()}" if drive.is_mounted() else "not mounted"
     rows.update(versions())
     try:
+        from .config import course_paths
+
         paths = course_paths()
     except CourseError as error:
         rows["course root"] = f"not found ({error})"
@@ -116,6 +118,8 @@ def status_line(root: Path, where: str) -> str:
         shown = "CPU (no GPU: Runtime > Change runtime type)" if where == "colab" else "CPU"
     ram = memory_gb()
     ram = f" · {ram:.1f} GB RAM" if ram else ""
+    from .config import course_paths
+
     return f"Course ready · {where} · {shown}{ram} · repo {root} · data {course_paths(root).data}"
 
 

@@ -21,8 +21,9 @@ def registered() -> list[Command]:
     from .authoring import commands as authoring
     from .experiments import commands as experiments
     from .harness import commands as harness
+    from .site import commands as site
 
-    return [*bootstrap.COMMANDS, *harness.COMMANDS, *authoring.COMMANDS, *experiments.COMMANDS]
+    return [*bootstrap.COMMANDS, *harness.COMMANDS, *authoring.COMMANDS, *experiments.COMMANDS, *site.COMMANDS]
 
 
 class _Parser(argparse.ArgumentParser):

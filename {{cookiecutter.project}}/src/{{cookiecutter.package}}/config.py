@@ -29,6 +29,8 @@ class CourseConfig:
     branch: str
     drive_folder: str
     memory_budget_gb: float = COLAB_RAM_GB  # `course test` warns about a lesson that needs more RAM
+    site_max_output_mb: float = 2.0  # `course site` leaves out a bigger output (with a note) ...
+    site_max_page_mb: float = 20.0  # ... and the largest ones of a bigger page
 
     @property
     def repo_url(self) -> str:

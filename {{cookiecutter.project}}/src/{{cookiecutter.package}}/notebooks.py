@@ -24,6 +24,7 @@ INJECTED_TAG = "injected-parameters"  # the cell papermill adds below the parame
 SKIP_TAG = "skip-execution"  # nbclient does not run the cell
 RAISES_TAG = "raises-exception"  # nbclient lets the cell raise and goes on
 BANNER_TAG = "papermill-error-cell-tag"  # the markdown cells papermill adds above a failure
+HIDE_INPUT_TAG = "hide-input"  # on the course website (myst-nb), the cell's code is folded behind a toggle
 KERNELSPEC = {"display_name": "Python 3", "language": "python", "name": "python3"}
 LESSON_NAME = re.compile(r"(?P<number>\d{2,})_(?P<slug>[a-z0-9]+(?:_[a-z0-9]+)*)\.ipynb")
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..config import course_root
 from ..errors import CourseError
 
 if TYPE_CHECKING:  # the notebook API loads its machinery when called: `course --help` lists it cheaply
@@ -38,6 +37,7 @@ def run(
 
     A run id that passed already is not run again (None), unless ``force`` runs it afresh.
     """
+    from ..config import course_root
     from ..overrides import check_overrides
     from .execution import execute_run, lesson_and_parameters
 
@@ -51,6 +51,7 @@ def run(
 
 def sweep(lesson: str, *, workers: int = 1, full: bool = False, cell_timeout: float | None = None, **grid) -> Path:
     """Run every combination of ``grid`` (name -> list of values); returns the Markdown table's path."""
+    from ..config import course_root
     from ..overrides import check_overrides
     from . import sweeps
     from .execution import lesson_and_parameters
@@ -67,6 +68,7 @@ def sweep(lesson: str, *, workers: int = 1, full: bool = False, cell_timeout: fl
 
 def runs(lesson: str | None = None) -> list[Run]:
     """Past runs, oldest first (of one lesson if given)."""
+    from ..config import course_root
     from .execution import lesson_stem
     from .store import list_runs
 

@@ -6,13 +6,13 @@ import json
 import os
 import signal
 
-from ..config import course_root
 from ..harness import limits
 from ..options import CELL_TIMEOUT, FULL, LESSON, PARAM, QUIET, VALUES_JSON, WORKERS, Command, argument, minutes
 
 
 def run_lesson(args) -> int:
     """`course run LESSON [-p NAME VALUE]... [--full] [--run-id ID]`."""
+    from ..config import course_root
     from ..harness import processes
     from ..overrides import check_overrides, parse_overrides
     from .execution import execute_run, lesson_and_parameters
@@ -50,6 +50,7 @@ def run_lesson(args) -> int:
 
 def sweep_lesson(args) -> int:
     """`course sweep LESSON -p NAME V1,V2 ... [-n WORKERS] [--full]`."""
+    from ..config import course_root
     from ..harness import processes
     from ..overrides import parse_grid
     from . import sweeps
@@ -76,6 +77,7 @@ def sweep_lesson(args) -> int:
 
 def list_past_runs(args) -> int:
     """`course runs [LESSON] [--csv]`: a table of past runs, or every parameter and metric as CSV."""
+    from ..config import course_root
     from ..formatting import markdown_table, shown
     from .execution import lesson_stem
     from .store import list_runs, runs_dir

@@ -1,0 +1,72 @@
+"""Which executed notebook shows each lesson on the site, and which run made it.
+
+Two places hold executed lessons: ``build/executed/`` (`course test`, described by
+``build/report.json``) and ``build/runs/<lesson>/<id>/`` (`course run`, described by its
+``run.json``, ``params.json`` and ``environment.json``). Each lesson takes its newest one; a lesson
+that never ran has none, and its page says so.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Executed:
+    """One executed notebook and the run that made it, as the lesson page states it."""
+
+    notebook: Path
+    command: str  # "course test" or "course run"
+    smoke: bool | None
+    device: str | None
+    finished: str  # local time, "2026-12-03 11:42"
+    commit: str | None
+
+    def describe(self) -> str:
+        size = {True: "smoke parameters", False: "full parameters", None: "parameters unknown"}[self.smoke]
+        commit = f", commit {self.commit[:10]}" if self.commit else ""
+        return f"`{self.command}`, {size}, on {self.device or 'an unknown device'}, {self.finished}{commit}"
+
+
+def newest_executed(build: Path, lesson: str, commit: str | None) -> Executed | None:
+    """The newest executed notebook of ``lesson`` under ``build``, or None if it never ran."""
+    found = [*_from_report(build, lesson, commit), *_from_runs(build, lesson)]
+    return max(found, key=lambda executed: executed.notebook.stat().st_mtime, default=None)
+
+
+def _from_report(build: Path, lesson: str, commit: str | None) -> list[Executed]:
+    notebook = build / "executed" / f"{lesson}.ipynb"
+    report = _json(build / "report.json")
+    if not notebook.is_file() or not report:
+        return []
+    row = next((row for row in report.get("lessons", []) if row.get("lesson") == lesson), {})
+    smoke = report.get("options", {}).get("smoke")
+    return [Executed(notebook, "course test", smoke, row.get("device"), _when(notebook), commit)]
+
+
+def _from_runs(build: Path, lesson: str) -> list[Executed]:
+    found = []
+    for folder in sorted((build / "runs" / lesson).glob("*")) if (build / "runs" / lesson).is_dir() else []:
+        notebook, run = folder / f"{lesson}.ipynb", _json(folder / "run.json")
+        if not notebook.is_file() or run.get("status") != "passed":
+            continue
+        environment = _json(folder / "environment.json")
+        smoke = run.get("overrides", {}).get("smoke")
+        commit = (environment.get("git") or {}).get("commit")
+        found.append(Executed(notebook, "course run", smoke, environment.get("device"), _when(notebook), commit))
+    return found
+
+
+def _when(path: Path) -> str:
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(path.stat().st_mtime))
+
+
+def _json(path: Path) -> dict:
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return value if isinstance(value, dict) else {}

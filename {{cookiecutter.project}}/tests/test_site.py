@@ -1,0 +1,201 @@
+"""`course site` on this course, checked the way a student meets it: in a real browser (Chromium driven
+by Playwright) that may reach nothing but 127.0.0.1, with links checked offline by lychee.
+
+Without a browser these tests skip with the reason, except in CI (``CI=true``), where they fail.
+"""
+
+import functools
+import os
+import shutil
+import subprocess
+import sys
+import threading
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT
+from {{ cookiecutter.package }} import notebooks, testing
+from {{ cookiecutter.package }}.config import load_config
+
+pytestmark = pytest.mark.xdist_group("site")  # one built site, shared by the tests below
+BROWSERS = ("chromium", "chromium-browser", "google-chrome")  # Debian's, Ubuntu's, GitHub runners' Chrome
+CHROMIUM = os.environ.get("COURSE_CHROMIUM") or next(filter(None, map(shutil.which, BROWSERS)), None)
+IN_CI = os.environ.get("CI", "").lower() not in ("", "0", "false")
+ONLY_IN_02 = "GrandparentSplitter"  # a word lesson 02 has and the others do not
+
+
+def need(condition, reason):
+    if not condition:
+        if IN_CI:
+            pytest.fail(f"{reason} (CI must run the site tests)")
+        pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory, mnist_sample_server):
+    """A copy of the course whose lessons ran once (`course test --smoke`), and its site, served on loopback."""
+    need(importlib_ok("sphinx", "myst_nb", "sphinx_book_theme"), "the site tools are not installed (.[site])")
+    course = tmp_path_factory.mktemp("site") / "course"
+    shutil.copytree(ROOT, course, ignore=shutil.ignore_patterns(".git", ".venv", "build", "data", "checkpoints"))
+    data = ["-p", "data_url", mnist_sample_server.url, "-p", "data_sha256", mnist_sample_server.sha256]
+    ran = testing.course_cli("test", "--smoke", "-n", "2", "-q", *data, cwd=course, timeout=900)
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    built = testing.course_cli("site", cwd=course, timeout=600)
+    assert built.returncode == 0, built.stdout + built.stderr
+    folder = course / "build" / "site"
+    handler = functools.partial(_Quiet, directory=str(folder))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield course, folder, f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+class _Quiet(SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+def importlib_ok(*names):
+    import importlib.util
+
+    return all(importlib.util.find_spec(name) for name in names)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    need(CHROMIUM, "no Chromium: apt-get install chromium (or set COURSE_CHROMIUM)")
+    need(importlib_ok("playwright"), "playwright is not installed (.[site])")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"],
+        )
+        yield browser
+        browser.close()
+
+
+class Visit:
+    """A page opened with every request that is not to 127.0.0.1 blocked and counted, and its script errors."""
+
+    def __init__(self, browser, url):
+        self.page = browser.new_page()
+        self.outside, self.errors = [], []
+        self.page.route("**/*", self._route)
+        self.page.on("console", lambda message: message.type == "error" and self.errors.append(message.text))
+        self.page.on("pageerror", lambda error: self.errors.append(str(error)))
+        self.page.goto(url, wait_until="load")
+
+    def _route(self, route):
+        url = route.request.url
+        if url.startswith(("http://127.0.0.1", "data:", "blob:")):
+            route.continue_()
+        else:
+            self.outside.append(url)
+            route.abort()
+
+    def close(self):
+        self.page.close()
+
+
+def lessons(course):
+    return notebooks.lesson_files(course, strict=True)
+
+
+def test_every_page_loads_with_no_error_and_no_request_outside(site, browser):
+    course, _, base = site
+    for path in ["index.html", "report.html", *(f"lessons/{lesson.stem}.html" for lesson in lessons(course))]:
+        visit = Visit(browser, f"{base}/{path}")
+        visit.page.wait_for_load_state("networkidle")
+        assert visit.errors == [], f"{path}: {visit.errors}"
+        assert visit.outside == [], f"{path} asked a third party for {visit.outside}"
+        visit.close()
+
+
+def test_lesson_pages_link_colab_as_the_readme_badge_does_and_say_which_run(site, browser):
+    course, folder, base = site
+    config = load_config(course)
+    readme = (course / "README.md").read_text(encoding="utf-8")
+    for lesson in lessons(course):
+        visit = Visit(browser, f"{base}/lessons/{lesson.stem}.html")
+        href = visit.page.get_attribute("a.colab-link", "href")
+        assert href == config.colab_url(lesson.name) and f"]({href})" in readme, lesson.name
+        download = visit.page.get_attribute("a.download-link", "href")
+        assert (folder / "lessons" / download).resolve().read_bytes() == lesson.read_bytes()
+        text = visit.page.inner_text("main")
+        assert "The outputs below come from course test, smoke parameters, on cpu" in " ".join(text.split())
+        sizes = visit.page.eval_on_selector_all("main img", "images => images.map(i => [i.src, i.naturalWidth])")
+        assert sizes and all(width > 0 for _, width in sizes), sizes
+        if lesson.stem.startswith("01"):
+            visit.page.screenshot(path=str(ROOT / "build" / "site-lesson-01.png"), full_page=False)
+        visit.close()
+
+
+def test_next_reaches_every_lesson_in_order_and_the_sidebar_keeps_titles_as_typed(site, browser):
+    course, _, base = site
+    names = [lesson.stem for lesson in lessons(course)]
+    visit = Visit(browser, f"{base}/lessons/{names[0]}.html")
+    seen = [names[0]]
+    for _ in names[1:]:
+        visit.page.click("a.right-next")
+        visit.page.wait_for_load_state("load")
+        seen.append(visit.page.url.rsplit("/", 1)[-1].removesuffix(".html"))
+    assert seen == names
+    sidebar = visit.page.inner_text("nav.bd-links")
+    from {{ cookiecutter.package }}.authoring.readme import lesson_title
+
+    assert all(lesson_title(lesson) in sidebar for lesson in lessons(course)), sidebar
+    visit.close()
+
+
+def test_search_from_the_built_files_finds_a_word_of_lesson_02(site, browser):
+    course, _, base = site
+    sources = {lesson.stem: lesson.read_text(encoding="utf-8") for lesson in lessons(course)}
+    assert [stem for stem, text in sources.items() if ONLY_IN_02 in text] == ["02_data_and_checkpoints"]
+    visit = Visit(browser, f"{base}/search.html?q={ONLY_IN_02}")
+    visit.page.wait_for_selector("ul.search li a", timeout=30_000)
+    found = visit.page.eval_on_selector_all("ul.search li a", "links => links.map(a => a.href)")
+    assert any("02_data_and_checkpoints" in link for link in found), found
+    assert visit.outside == []
+    visit.close()
+
+
+def test_the_report_page_lists_every_lesson(site, browser):
+    course, _, base = site
+    visit = Visit(browser, f"{base}/report.html")
+    text = visit.page.inner_text("main")
+    assert all(lesson.stem in text for lesson in lessons(course)) and "passed" in text
+    visit.close()
+
+
+def test_links_are_checked_offline_by_lychee(site):
+    _, folder, _ = site
+    lychee = shutil.which("lychee") or str(Path(sys.executable).with_name("lychee"))
+    need(Path(lychee).exists(), "lychee is not installed (.[site])")
+    done = subprocess.run(
+        [lychee, "--offline", "--no-progress", "--exclude-path", str(folder / "_static"), str(folder)],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_a_huge_output_is_left_out_with_a_note_and_a_lesson_that_never_ran_says_so(tmp_path, course_cli):
+    need(importlib_ok("sphinx", "myst_nb", "sphinx_book_theme"), "the site tools are not installed (.[site])")
+    from {{ cookiecutter.package }}.testing import tiny_course, write_notebook
+
+    course = tiny_course(tmp_path / "course", site_max_output_mb=0.5)
+    (course / "README.md").write_text("# Tiny\n\n<!-- lessons:start -->\n<!-- lessons:end -->\n")
+    huge = "from IPython.display import HTML\nHTML('<p>' + 'x' * 2_000_000 + '</p>')"  # display data: not capped
+    write_notebook(course / "lessons" / "00_big.ipynb", ("md", "# Big"), huge)
+    write_notebook(course / "lessons" / "01_never.ipynb", ("md", "# Never ran"), "x = 1")
+    assert course_cli("test", "00", cwd=course).returncode == 0
+    built = course_cli("site", cwd=course)
+    assert built.returncode == 0, built.stdout + built.stderr
+    big = (course / "build" / "site" / "lessons" / "00_big.html").read_text(encoding="utf-8")
+    assert "was left out of the site: over site_max_output_mb = 0.5" in big and "x" * 10_000 not in big
+    never = (course / "build" / "site" / "lessons" / "01_never.html").read_text(encoding="utf-8")
+    assert "This lesson has not been run yet" in never
