@@ -199,3 +199,40 @@ def test_a_huge_output_is_left_out_with_a_note_and_a_lesson_that_never_ran_says_
     assert "was left out of the site: over site_max_output_mb = 0.5" in big and "x" * 10_000 not in big
     never = (course / "build" / "site" / "lessons" / "01_never.html").read_text(encoding="utf-8")
     assert "This lesson has not been run yet" in never
+
+
+def test_serve_shows_the_site_on_loopback_and_ctrl_c_stops_it(tmp_path, subprocess_env):
+    need(importlib_ok("sphinx", "myst_nb", "sphinx_book_theme"), "the site tools are not installed (.[site])")
+    import re
+    import signal
+    import urllib.request
+
+    from {{ cookiecutter.package }}.testing import tiny_course, write_notebook
+
+    course = tiny_course(tmp_path / "course")
+    (course / "README.md").write_text("# Tiny\n\n<!-- lessons:start -->\n<!-- lessons:end -->\n")
+    write_notebook(course / "lessons" / "00_first.ipynb", ("md", "# First"), "x = 1")
+    server = subprocess.Popen(
+        [sys.executable, "-m", testing.PACKAGE, "site", "--serve", "--port", "0"],
+        cwd=course,
+        env=subprocess_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        address = None
+        for line in server.stdout:
+            found = re.search(r"serving (http://127\.0\.0\.1:\d+/)", line)
+            if found:
+                address = found[1]
+                break
+        assert address, "no address printed"
+        with urllib.request.urlopen(address + "lessons/00_first.html", timeout=10) as page:
+            assert page.status == 200 and b"First" in page.read()
+        os.killpg(server.pid, signal.SIGINT)  # what Ctrl-C in a terminal sends
+        rest, _ = server.communicate(timeout=20)
+    finally:
+        server.kill()
+    assert server.returncode == 0 and "course site: stopped" in rest
