@@ -236,3 +236,29 @@ def test_serve_shows_the_site_on_loopback_and_ctrl_c_stops_it(tmp_path, subproce
     finally:
         server.kill()
     assert server.returncode == 0 and "course site: stopped" in rest
+
+
+def test_a_missing_image_fails_the_build_and_names_the_file(tmp_path, course_cli):
+    need(importlib_ok("sphinx", "myst_nb", "sphinx_book_theme"), "the site tools are not installed (.[site])")
+    from {{ cookiecutter.package }}.testing import tiny_course, write_notebook
+
+    course = tiny_course(tmp_path / "course")
+    (course / "README.md").write_text("# Tiny\n\n<!-- lessons:start -->\n<!-- lessons:end -->\n")
+    write_notebook(course / "lessons" / "00_broken.ipynb", ("md", "# Broken\n\n![a plot](no_such_plot.png)"))
+    built = course_cli("site", cwd=course)
+    assert built.returncode == 1
+    (line,) = built.stderr.strip().splitlines()
+    assert line.startswith("course site: error: the site did not build: ") and "lessons/00_broken" in line, line
+    assert "no_such_plot.png" in line
+
+
+def test_widgets_keep_their_static_form_or_become_a_note():
+    from {{ cookiecutter.package }}.site.pages import WIDGET, _static_form
+
+    with_image = {
+        "output_type": "display_data",
+        "data": {WIDGET: {"model_id": "1"}, "image/png": "iVBOR", "text/plain": "w"},
+    }
+    assert _static_form(with_image)["data"] == {"image/png": "iVBOR"}
+    bare = {"output_type": "display_data", "data": {WIDGET: {"model_id": "2"}, "text/plain": "IntSlider(value=3)"}}
+    assert "needs a running notebook" in _static_form(bare)["text"]

@@ -6,6 +6,8 @@ the file and line Sphinx names. The built site must fit GitHub Pages (1 GB in al
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import shutil
 from pathlib import Path
@@ -33,8 +35,11 @@ def build_site(root: Path, config: CourseConfig) -> Path:
     write_project(root, config, source)
     warnings = build / "site-warnings.txt"
     arguments = ["-b", "html", "-q", "-W", "--keep-going", "-w", str(warnings), "-d", str(doctrees)]
-    if build_main([*arguments, str(source), str(out)]) != 0:
-        lines = [line for line in warnings.read_text(encoding="utf-8").splitlines() if line.strip()]
+    with contextlib.redirect_stderr(io.StringIO()):  # the warnings go to the file; the error below names the first
+        status = build_main([*arguments, str(source), str(out)])
+    if status != 0:
+        written = warnings.read_text(encoding="utf-8") if warnings.is_file() else ""
+        lines = [line for line in written.splitlines() if line.strip()]
         first = (lines or ["Sphinx failed without a message"])[0].replace(str(source) + "/", "")
         raise CourseError(f"the site did not build: {first} (all of them in {shown(warnings)}); fix that file")
     check_pages_limits(out)
