@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-import shutil
 from pathlib import Path
 
 from .. import notebooks
@@ -102,9 +101,3 @@ def _commit(root: Path) -> str | None:
         return git(root, "rev-parse", "HEAD", timeout=30)
     except GitFailed:
         return None
-
-
-def clean(root: Path) -> None:
-    """Forget every earlier build (the next one starts from nothing)."""
-    for name in ("site", "site-source", "site-doctrees"):
-        shutil.rmtree(root / "build" / name, ignore_errors=True)
