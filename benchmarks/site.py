@@ -49,7 +49,7 @@ def main() -> None:
             first.append(timed([*course_cmd, "site"], course, env))
             change_one_lesson(course, round_number)
             again.append(timed([*course_cmd, "site"], course, env))
-    ratio = statistics.median(a / f for a, f in zip(again, first))
+    ratio = statistics.median(a / f for a, f in zip(again, first, strict=True))
     rows = [
         ("first build: `course site` from nothing", statistics.median(first), "< 10 s", statistics.median(first) < 10),
         ("rebuild after one lesson changed", statistics.median(again), "well under the first", ratio < 0.6),
