@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import json
 from pathlib import Path
 
 from .. import notebooks
@@ -17,7 +16,7 @@ from ..errors import CourseError
 from ..formatting import shown
 from ..git import GitFailed, git
 from . import pages
-from .sources import newest_executed
+from .sources import newest_executed, read_json
 
 PAGES_TOTAL_BYTES = 2**30  # GitHub Pages: a published site of at most 1 GB ...
 PAGES_FILE_BYTES = 100 * 2**20  # ... and no file over 100 MB
@@ -52,11 +51,11 @@ def write_project(root: Path, config: CourseConfig, source: Path) -> None:
     limits = (config.site_max_output_mb, config.site_max_page_mb)
     pages.write(source / "conf.py", pages.conf_py(config, _author(root)))
     pages.write(source / "index.md", pages.home_page(root, config, lessons))
-    pages.write(source / "report.md", pages.report_page(_report(root / "build" / "report.json")))
+    pages.write(source / "report.md", pages.report_page(read_json(root / "build" / "report.json")))
     pages.write(source / "_static" / "colab-badge.svg", pages.BADGE_SVG)
     wanted = set()
     for lesson in lessons:
-        executed = newest_executed(root / "build", lesson.stem, commit)
+        executed = newest_executed(root, lesson.stem, commit)
         page = pages.lesson_page(config, lesson, executed, limits)
         pages.write(source / "lessons" / lesson.name, notebooks.notebook_bytes(page))
         pages.write(source / "_static" / "notebooks" / lesson.name, lesson.read_bytes())
@@ -76,13 +75,6 @@ def check_pages_limits(out: Path) -> None:
         )
     if sum(path.stat().st_size for path in files) > PAGES_TOTAL_BYTES:
         raise CourseError(f"{shown(out)} is over GitHub Pages' 1 GB: lower site_max_page_mb in [tool.course]")
-
-
-def _report(path: Path) -> dict:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
 
 
 def _author(root: Path) -> str:

@@ -20,7 +20,6 @@ from .. import notebooks
 from ..atomic import write_bytes
 from ..authoring.readme import COLAB_BADGE
 from ..config import CourseConfig
-from ..formatting import escape_markdown, markdown_table
 from .sources import Executed
 
 WIDGET = "application/vnd.jupyter.widget-view+json"
@@ -146,27 +145,12 @@ def _cap(cells: list[dict], output_mb: float, page_mb: float) -> None:
 
 
 def report_page(report: dict) -> str:
-    """The last run's report: status, time, device, peak RAM and GPU memory per lesson."""
-    if not report:
-        return "# Last run's report\n\nNo report yet: `course test` writes one.\n"
-    columns = ["lesson", "status", "seconds", "device", "GPU", "peak GPU memory (MiB)", "peak RAM (MiB)", "ran"]
-    rows = [
-        {
-            "lesson": row.get("lesson"),
-            "status": row.get("status"),
-            "seconds": f"{row.get('seconds', 0):.1f}",
-            "device": row.get("device") or "unknown",
-            "GPU": row.get("gpu_name"),
-            "peak GPU memory (MiB)": _number(row.get("peak_gpu_memory_mb")),
-            "peak RAM (MiB)": _number(row.get("peak_ram_mb")),
-            "ran": row.get("finished_at"),
-        }
-        for row in report.get("lessons", [])
-    ]
-    summary = escape_markdown(report.get("summary", ""))
-    table = markdown_table(columns, rows, right=("seconds", "peak GPU memory (MiB)", "peak RAM (MiB)"))
-    return f"# Last run's report\n\n{summary}\n\n{table}"
+    """The last run's report, as `course test` wrote it to build/report.md (``harness.report.markdown``)."""
+    from ..harness.job import LessonResult
+    from ..harness.report import markdown
 
-
-def _number(value) -> str | None:
-    return None if value is None else f"{value:.0f}"
+    rows = report.get("lessons") or []
+    if not rows:
+        return "# Lesson report\n\nNo report yet: `course test` writes one.\n"
+    earlier = {row["lesson"] for row in rows if not row.get("this_run", True)}
+    return markdown([LessonResult.from_json(row) for row in rows], report.get("environment") or {}, earlier)

@@ -31,15 +31,15 @@ class Executed:
         return f"`{self.command}`, {size}, on {self.device or 'an unknown device'}, {self.finished}{commit}"
 
 
-def newest_executed(build: Path, lesson: str, commit: str | None) -> Executed | None:
-    """The newest executed notebook of ``lesson`` under ``build``, or None if it never ran."""
-    found = [*_from_report(build, lesson, commit), *_from_runs(build, lesson)]
+def newest_executed(root: Path, lesson: str, commit: str | None) -> Executed | None:
+    """The newest executed notebook of ``lesson`` in the course at ``root``, or None if it never ran."""
+    found = [*_from_report(root / "build", lesson, commit), *_from_runs(root, lesson)]
     return max(found, key=lambda executed: executed.notebook.stat().st_mtime, default=None)
 
 
 def _from_report(build: Path, lesson: str, commit: str | None) -> list[Executed]:
     notebook = build / "executed" / f"{lesson}.ipynb"
-    report = _json(build / "report.json")
+    report = read_json(build / "report.json")
     if not notebook.is_file() or not report:
         return []
     row = next((row for row in report.get("lessons", []) if row.get("lesson") == lesson), {})
@@ -47,14 +47,16 @@ def _from_report(build: Path, lesson: str, commit: str | None) -> list[Executed]
     return [Executed(notebook, "course test", smoke, row.get("device"), _when(notebook), commit)]
 
 
-def _from_runs(build: Path, lesson: str) -> list[Executed]:
+def _from_runs(root: Path, lesson: str) -> list[Executed]:
+    from ..experiments.store import ENVIRONMENT_FILE, list_runs
+
     found = []
-    for folder in sorted((build / "runs" / lesson).glob("*")) if (build / "runs" / lesson).is_dir() else []:
-        notebook, run = folder / f"{lesson}.ipynb", _json(folder / "run.json")
-        if not notebook.is_file() or run.get("status") != "passed":
+    for run in list_runs(root, lesson):
+        notebook = run.directory / f"{lesson}.ipynb"
+        if not notebook.is_file() or run.status != "passed":
             continue
-        environment = _json(folder / "environment.json")
-        smoke = run.get("overrides", {}).get("smoke")
+        environment = read_json(run.directory / ENVIRONMENT_FILE)
+        smoke = run.info.get("overrides", {}).get("smoke")
         commit = (environment.get("git") or {}).get("commit")
         found.append(Executed(notebook, "course run", smoke, environment.get("device"), _when(notebook), commit))
     return found
@@ -64,7 +66,8 @@ def _when(path: Path) -> str:
     return time.strftime("%Y-%m-%d %H:%M", time.localtime(path.stat().st_mtime))
 
 
-def _json(path: Path) -> dict:
+def read_json(path: Path) -> dict:
+    """A JSON object from a file the harness wrote; empty when it is missing or unreadable."""
     try:
         value = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
