@@ -43,7 +43,7 @@ def site(tmp_path_factory, mnist_sample_server):
     ran = testing.course_cli("test", "--smoke", "-n", "2", "-q", *data, cwd=course, timeout=900)
     assert ran.returncode == 0, ran.stdout + ran.stderr
     built = testing.course_cli("site", cwd=course, timeout=600)
-    assert built.returncode == 0, built.stdout + built.stderr
+    assert built.returncode == 0 and not built.stderr, built.stdout + built.stderr  # no warning, no invalid page
     folder = course / "build" / "site"
     handler = functools.partial(_Quiet, directory=str(folder))
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
@@ -201,7 +201,7 @@ def test_a_huge_output_is_left_out_with_a_note_and_a_lesson_that_never_ran_says_
     assert "This lesson has not been run yet" in never
 
 
-def test_serve_shows_the_site_on_loopback_and_ctrl_c_stops_it(tmp_path, subprocess_env):
+def test_serve_shows_the_site_on_loopback_rebuilds_a_changed_lesson_and_ctrl_c_stops_it(tmp_path, subprocess_env):
     need(importlib_ok("sphinx", "myst_nb", "sphinx_book_theme"), "the site tools are not installed (.[site])")
     import re
     import signal
@@ -231,6 +231,11 @@ def test_serve_shows_the_site_on_loopback_and_ctrl_c_stops_it(tmp_path, subproce
         assert address, "no address printed"
         with urllib.request.urlopen(address + "lessons/00_first.html", timeout=10) as page:
             assert page.status == 200 and b"First" in page.read()
+        write_notebook(course / "lessons" / "00_first.ipynb", ("md", "# First, edited"), "x = 2")
+        rebuilt = next(line for line in server.stdout if "course site: " in line)
+        assert re.match(r"course site: rebuilt in [\d.]+ s: lessons/00_first\.ipynb", rebuilt), rebuilt
+        with urllib.request.urlopen(address + "lessons/00_first.html", timeout=10) as page:
+            assert b"First, edited" in page.read()
         os.killpg(server.pid, signal.SIGINT)  # what Ctrl-C in a terminal sends
         rest, _ = server.communicate(timeout=20)
     finally:
@@ -250,6 +255,11 @@ def test_a_missing_image_fails_the_build_and_names_the_file(tmp_path, course_cli
     (line,) = built.stderr.strip().splitlines()
     assert line.startswith("course site: error: the site did not build: ") and "lessons/00_broken" in line, line
     assert "no_such_plot.png" in line
+    again = course_cli("site", cwd=course)  # nothing changed: still broken, never taken as built
+    assert again.returncode == 1 and "no_such_plot.png" in again.stderr
+    write_notebook(course / "lessons" / "00_broken.ipynb", ("md", "# Fixed"))
+    fixed = course_cli("site", cwd=course)
+    assert fixed.returncode == 0, fixed.stderr
 
 
 def test_widgets_keep_their_static_form_or_become_a_note():

@@ -1,7 +1,10 @@
 """`course site`: the Sphinx project written from the course (``pages``), built into ``build/site/``.
 
-Sphinx runs with warnings as errors: a broken reference or a missing image stops the build with
-the file and line Sphinx names. The built site must fit GitHub Pages (1 GB in all, 100 MB per file).
+One ``SiteBuilder`` keeps one Sphinx application loaded: loading Sphinx, myst-nb and the theme is
+most of a build's time, so `course site --serve` rebuilds a changed lesson in a fraction of the first
+build. Any Sphinx warning (a broken reference, a missing image) fails the build with the file and
+line Sphinx names, and the next build reads every page again, so a broken page is never taken as
+built. The built site must fit GitHub Pages (1 GB in all, 100 MB per file).
 """
 
 from __future__ import annotations
@@ -22,48 +25,94 @@ PAGES_TOTAL_BYTES = 2**30  # GitHub Pages: a published site of at most 1 GB ...
 PAGES_FILE_BYTES = 100 * 2**20  # ... and no file over 100 MB
 
 
-def build_site(root: Path, config: CourseConfig) -> Path:
-    """Write the project into ``build/site-source`` and build it into ``build/site``; returns the index page."""
-    try:
-        from sphinx.cmd.build import build_main
-    except ImportError:
-        raise CourseError("course site needs the site tools: pip install -e '.[site]'") from None
-    build = root / "build"
-    source, out, doctrees = build / "site-source", build / "site", build / "site-doctrees"
-    write_project(root, config, source)
-    warnings = build / "site-warnings.txt"
-    arguments = ["-b", "html", "-q", "-W", "--keep-going", "-w", str(warnings), "-d", str(doctrees)]
-    with contextlib.redirect_stderr(io.StringIO()):  # the warnings go to the file; the error below names the first
-        status = build_main([*arguments, str(source), str(out)])
-    if status != 0:
-        written = warnings.read_text(encoding="utf-8") if warnings.is_file() else ""
+class SiteBuilder(contextlib.ExitStack):
+    """Builds the site of the course at ``root`` as often as asked, each time only the pages that changed."""
+
+    def __init__(self, root: Path, config: CourseConfig):
+        super().__init__()
+        self.root, self.config = root, config
+        build = root / "build"
+        self.source, self.out, self.doctrees = build / "site-source", build / "site", build / "site-doctrees"
+        self.warnings_file = build / "site-warnings.txt"
+        self.warnings = io.StringIO()
+        self.app = None
+        self.read_all = self.warnings_file.exists()  # the last build failed
+
+    def build(self) -> list[str]:
+        """Write the project and build what changed; returns the pages that changed."""
+        changed = write_project(self.root, self.config, self.source)
+        built_before = (self.out / "index.html").is_file() and not self.read_all
+        if not changed and (self.app is not None or built_before):
+            return []
+        app = self.app or self._start()
+        from sphinx.errors import SphinxError
+
+        self.warnings.seek(0)
+        self.warnings.truncate()
+        try:
+            app.build(force_all=self.read_all)
+        except SphinxError as error:
+            self.warnings.write(f"{error}\n")
+        self.read_all = bool(self.warnings.getvalue())
+        if self.read_all:
+            self._fail()
+        self.warnings_file.unlink(missing_ok=True)
+        check_pages_limits(self.out)
+        return changed
+
+    def _start(self):
+        try:
+            from sphinx.application import Sphinx
+            from sphinx.util.docutils import docutils_namespace, patch_docutils
+        except ImportError:
+            raise CourseError("course site needs the site tools: pip install -e '.[site]'") from None
+        self.enter_context(patch_docutils(self.source))
+        self.enter_context(docutils_namespace())
+        self.app = Sphinx(self.source, self.source, self.out, self.doctrees, "html", status=None, warning=self.warnings)
+        return self.app
+
+    def _fail(self):
+        """Name the first warning; remove the saved state so the next `course site` reads every page again."""
+        written = self.warnings.getvalue()
+        self.warnings_file.write_text(written, encoding="utf-8")
+        (self.doctrees / "environment.pickle").unlink(missing_ok=True)
         lines = [line for line in written.splitlines() if line.strip()]
-        first = (lines or ["Sphinx failed without a message"])[0].replace(str(source) + "/", "")
-        raise CourseError(f"the site did not build: {first} (all of them in {shown(warnings)}); fix that file")
-    check_pages_limits(out)
-    return out / "index.html"
+        first = (lines or ["Sphinx failed without a message"])[0].replace(str(self.source) + "/", "")
+        raise CourseError(
+            f"the site did not build: {first} (all of them in {shown(self.warnings_file)}); fix that file"
+        )
 
 
-def write_project(root: Path, config: CourseConfig, source: Path) -> None:
-    """Every page of the site, written only where it changed; pages of lessons that are gone are removed."""
+def build_site(root: Path, config: CourseConfig) -> Path:
+    """Build the site once; returns its index page."""
+    with SiteBuilder(root, config) as builder:
+        builder.build()
+    return builder.out / "index.html"
+
+
+def write_project(root: Path, config: CourseConfig, source: Path) -> list[str]:
+    """Every page of the site, written only where it changed (the names of those returned); pages of lessons
+    that are gone are removed."""
     lessons = notebooks.lesson_files(root, strict=True)
     commit = _commit(root)
     limits = (config.site_max_output_mb, config.site_max_page_mb)
-    pages.write(source / "conf.py", pages.conf_py(config, _author(root)))
-    pages.write(source / "index.md", pages.home_page(root, config, lessons))
-    pages.write(source / "report.md", pages.report_page(read_json(root / "build" / "report.json")))
-    pages.write(source / "_static" / "colab-badge.svg", pages.BADGE_SVG)
-    wanted = set()
+    files = {
+        "conf.py": pages.conf_py(config, _author(root)),
+        "index.md": pages.home_page(root, config, lessons),
+        "report.md": pages.report_page(read_json(root / "build" / "report.json")),
+        "_static/colab-badge.svg": pages.BADGE_SVG,
+    }
     for lesson in lessons:
-        executed = newest_executed(root, lesson.stem, commit)
-        page = pages.lesson_page(config, lesson, executed, limits)
-        pages.write(source / "lessons" / lesson.name, notebooks.notebook_bytes(page))
-        pages.write(source / "_static" / "notebooks" / lesson.name, lesson.read_bytes())
-        wanted.add(lesson.name)
-    for folder in (source / "lessons", source / "_static" / "notebooks"):
-        for stale in folder.glob("*.ipynb"):
-            if stale.name not in wanted:
+        page = pages.lesson_page(config, lesson, newest_executed(root, lesson.stem, commit), limits)
+        files[f"lessons/{lesson.name}"] = notebooks.notebook_bytes(page)
+        files[f"_static/notebooks/{lesson.name}"] = lesson.read_bytes()
+    changed = [name for name, content in files.items() if pages.write(source / name, content)]
+    for folder in ("lessons", "_static/notebooks"):
+        for stale in (source / folder).glob("*.ipynb"):
+            if f"{folder}/{stale.name}" not in files:
                 stale.unlink()
+                changed.append(f"{folder}/{stale.name}")
+    return changed
 
 
 def check_pages_limits(out: Path) -> None:

@@ -98,7 +98,8 @@ def lesson_page(config: CourseConfig, lesson: Path, executed: Executed | None, l
     banner = notebooks.markdown_cell(f"{links}\n\n*{said}*", id="course-site-banner")
     cells = [cell for cell in notebooks.cells(notebook) if not notebooks.has_tag(cell, notebooks.BANNER_TAG)]
     for cell in cells:
-        cell["outputs"] = [_static_form(output) for output in cell.get("outputs", [])]
+        if "outputs" in cell:
+            cell["outputs"] = [_static_form(output) for output in cell["outputs"]]
         if notebooks.has_tag(cell, notebooks.SETUP_TAG):  # the same in every lesson: folded, one click away
             cell["metadata"]["tags"] = [*notebooks.tags(cell), notebooks.HIDE_INPUT_TAG]
     _cap(cells, *limits)
