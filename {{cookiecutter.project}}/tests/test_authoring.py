@@ -22,12 +22,12 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.fixture
 def course_copy(tmp_path):
-    """What `course check` looks at, copied: pyproject.toml, README.md, the pre-commit hooks, lessons/, snippets/."""
+    """What `course check` looks at, copied: pyproject.toml, README.md, the pre-commit hooks, lessons/, snippets/, student/."""
     copy = tmp_path / "course"
     copy.mkdir()
     for name in ("pyproject.toml", "README.md", ".pre-commit-config.yaml"):
         shutil.copy2(ROOT / name, copy / name)
-    for name in ("lessons", "snippets"):
+    for name in ("lessons", "snippets", "student"):
         if (ROOT / name).is_dir():
             shutil.copytree(ROOT / name, copy / name, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
     return copy

@@ -18,6 +18,8 @@ import pytest
 from conftest import ROOT
 from {{ cookiecutter.package }} import notebooks, testing
 from {{ cookiecutter.package }}.config import load_config
+from {{ cookiecutter.package }}.exercises import opened_folder
+from {{ cookiecutter.package }}.exercises.questions import read_exercises
 
 pytestmark = pytest.mark.xdist_group("site")  # one built site, shared by the tests below
 BROWSERS = ("chromium", "chromium-browser", "google-chrome")  # Debian's, Ubuntu's, GitHub runners' Chrome
@@ -121,11 +123,15 @@ def test_lesson_pages_link_colab_as_the_readme_badge_does_and_say_which_run(site
     readme = (course / "README.md").read_text(encoding="utf-8")
     for lesson in lessons(course):
         visit = Visit(browser, f"{base}/lessons/{lesson.stem}.html")
+        opened = opened_folder(lesson)  # a lesson with exercises opens as its student version
         href = visit.page.get_attribute("a.colab-link", "href")
-        assert href == config.colab_url(lesson.name) and f"]({href})" in readme, lesson.name
+        assert href == config.colab_url(lesson.name, opened) and f"]({href})" in readme, lesson.name
         download = visit.page.get_attribute("a.download-link", "href")
-        assert (folder / "lessons" / download).resolve().read_bytes() == lesson.read_bytes()
+        assert (folder / "lessons" / download).resolve().read_bytes() == (course / opened / lesson.name).read_bytes()
         text = visit.page.inner_text("main")
+        secrets = read_exercises(notebooks.read_notebook(lesson)).secret_lines()
+        assert bool(secrets) == (opened != "lessons"), lesson.name
+        assert not [line for line in secrets if line in text or line in visit.page.content()], lesson.name
         assert "The outputs below come from course test, smoke parameters, on cpu" in " ".join(text.split())
         sizes = visit.page.eval_on_selector_all("main img", "images => images.map(i => [i.src, i.naturalWidth])")
         assert sizes and all(width > 0 for _, width in sizes), sizes

@@ -134,7 +134,7 @@ def test_cpu_workflow_runs_smoke_lessons_on_every_push_and_pull_request():
     assert setup["with"]["cache"] == "pip"
     assert "constraints/ci.txt" in setup["with"]["cache-dependency-path"]
     install = step_running(workflow, "pip install")
-    assert install["run"].strip() == 'pip install -e ".[dev,site]" -c constraints/ci.txt'
+    assert install["run"].strip() == 'pip install -e ".[dev,site,exercises]" -c constraints/ci.txt'
     assert (ROOT / "constraints" / "ci.txt").is_file()
     assert step_running(workflow, "course test")["run"].strip() == "course test --smoke -n 2"
     summary = step_running(workflow, "GITHUB_STEP_SUMMARY")

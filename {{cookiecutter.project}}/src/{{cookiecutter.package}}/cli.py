@@ -19,11 +19,19 @@ def registered() -> list[Command]:
     concern's ``COMMANDS``."""
     from . import bootstrap
     from .authoring import commands as authoring
+    from .exercises import commands as exercises
     from .experiments import commands as experiments
     from .harness import commands as harness
     from .site import commands as site
 
-    return [*bootstrap.COMMANDS, *harness.COMMANDS, *authoring.COMMANDS, *experiments.COMMANDS, *site.COMMANDS]
+    return [
+        *bootstrap.COMMANDS,
+        *harness.COMMANDS,
+        *authoring.COMMANDS,
+        *exercises.COMMANDS,
+        *experiments.COMMANDS,
+        *site.COMMANDS,
+    ]
 
 
 class _Parser(argparse.ArgumentParser):

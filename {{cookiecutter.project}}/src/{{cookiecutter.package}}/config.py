@@ -36,11 +36,12 @@ class CourseConfig:
     def repo_url(self) -> str:
         return f"https://github.com/{self.github_user}/{self.github_repo}.git"
 
-    def colab_url(self, lesson_file: str) -> str:
-        """The "Open in Colab" link of a lesson file name such as ``01_first_model.ipynb`` (the branch URL-quoted)."""
+    def colab_url(self, lesson_file: str, folder: str = "lessons") -> str:
+        """The "Open in Colab" link of a lesson file name such as ``01_first_model.ipynb`` (the branch URL-quoted);
+        ``folder`` is ``student/lessons`` for a lesson with exercises (``exercises.opened_folder``)."""
         return (
             f"https://colab.research.google.com/github/{self.github_user}/"
-            f"{self.github_repo}/blob/{quote(self.branch)}/lessons/{lesson_file}"
+            f"{self.github_repo}/blob/{quote(self.branch)}/{folder}/{lesson_file}"
         )
 
 

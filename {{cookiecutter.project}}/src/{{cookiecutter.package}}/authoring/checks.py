@@ -67,6 +67,13 @@ class Course:
         return notebooks.lesson_files(self.root)
 
     @cached_property
+    def student_lessons(self) -> list[Path]:
+        """The student versions `course assign` wrote (``exercises``)."""
+        from ..exercises import STUDENT_FOLDER
+
+        return sorted((self.root / STUDENT_FOLDER / "lessons").glob("*.ipynb"))
+
+    @cached_property
     def notebooks(self) -> list[Path]:
         folder = self.root / "snippets"
         snippets = sorted(folder.glob("*.ipynb")) if folder.is_dir() else []
@@ -466,6 +473,14 @@ def check_secrets(course: Course) -> list[Problem]:
     return problems
 
 
+def check_exercises(course: Course) -> list[Problem]:
+    """Student versions current and free of solutions and hidden tests (``exercises.leaks``)."""
+    from ..exercises.leaks import exercise_problems
+
+    fix = "run `course assign` (it rewrites student/ from the lessons)"
+    return [Problem(path, message, fix) for path, message in exercise_problems(course.root, course.lessons)]
+
+
 CHECKS = (
     check_lesson_names,
     check_notebooks_valid,
@@ -478,6 +493,7 @@ CHECKS = (
     check_readme,
     check_drive_duplicates,
     check_secrets,
+    check_exercises,
 )
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from ..options import Command, argument
 from .colab_pins import FREEZE_URL, OS_INFO_URL
 
@@ -12,8 +14,10 @@ def add_lesson(args) -> int:
 
     root = find_root()
     config = load_config(root)
-    path = new_lesson(root, config, args.title)
+    path = new_lesson(root, config, args.title, exercise=args.exercise)
     print(f"created {path.relative_to(root).as_posix()} and listed it in README.md")
+    if args.exercise:
+        print("it ends with an exercise skeleton in otter's markers; `course assign` writes its student version")
     print(f"Colab link (works once pushed): {config.colab_url(path.name)}")
     return 0
 
@@ -66,6 +70,15 @@ def sync_course(args) -> int:
     return 0
 
 
+def student_course(args) -> int:
+    from ..config import find_root
+    from .student_course import write_student_course
+
+    written = write_student_course(find_root(), Path(args.dest), args.repo)
+    print(f"{args.dest}: the student course, {written} files (no solution, no hidden test); commit and push it")
+    return 0
+
+
 def pin_colab(args) -> int:
     from ..config import find_root
     from ..formatting import shown
@@ -87,9 +100,25 @@ COMMANDS = [
         "new",
         help="add the next numbered lesson and list it in the README",
         handler=add_lesson,
-        arguments=(argument("title", help='lesson title, e.g. "Convolutions"'),),
+        arguments=(
+            argument("title", help='lesson title, e.g. "Convolutions"'),
+            argument("--exercise", action="store_true", help="end it with an exercise to fill in (docs/exercises.md)"),
+        ),
     ),
     Command("check", help="list every problem in lessons, README and repo; exit 1 if any", handler=check_course),
+    Command(
+        "student-course",
+        help="write the course as students may have it (student versions, no solution) into a folder",
+        description="For a public student repository while this one, with the solutions, stays private: "
+        "every tracked file, each lesson with exercises as its student version, [tool.course] and the setup "
+        "cells naming the student repository. Checked for solution and hidden-test text before anything is "
+        "written. DEST is usually a clone of the student repository; its .git is kept.",
+        handler=student_course,
+        arguments=(
+            argument("dest", metavar="DEST", help="folder to fill (its files are replaced, its .git kept)"),
+            argument("--repo", required=True, metavar="OWNER/NAME", help="the student repository on GitHub"),
+        ),
+    ),
     Command("sync", help="fix what can be fixed automatically, report the rest", handler=sync_course),
     Command(
         "colab-pins",

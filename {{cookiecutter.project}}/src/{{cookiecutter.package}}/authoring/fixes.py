@@ -72,15 +72,15 @@ def _back_up_edited_setup_cells(root: Path, config: CourseConfig) -> list[Replac
 
 
 def apply_fixes(root: Path, config: CourseConfig) -> None:
-    """Strip outputs and save every notebook canonically; give lessons the setup cell and Colab
-    metadata; rewrite the README's lesson table and its Colab links. Writes only what changes."""
+    """Strip outputs and save every notebook canonically; give lessons and their student versions the
+    setup cell and Colab metadata; rewrite the README's lesson table and its Colab links. Writes only what changes."""
     course = Course(root, config)
-    for path in course.notebooks:
+    for path in [*course.notebooks, *course.student_lessons]:
         notebook = course.notebook(path)
         if not rewritable(notebook):
             continue
         _add_cell_ids(notebook)
-        if path in course.lessons:
+        if path in course.lessons or path in course.student_lessons:
             _remove_papermill_leftovers(notebook)
             _put_setup_cell(notebook, config)
             _add_metadata(notebook)

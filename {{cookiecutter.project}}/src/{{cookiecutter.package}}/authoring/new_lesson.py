@@ -25,11 +25,13 @@ SMOKE = {"epochs": 1}
 ALLOWED = {"epochs": ">= 1", "batch_size": ">= 1", "device": ["auto", "cpu", "cuda"]}"""
 
 
-def lesson_skeleton(config: CourseConfig, title: str, number: int) -> dict:
+def lesson_skeleton(config: CourseConfig, title: str, number: int, *, exercise: bool = False) -> dict:
     """A new lesson in the shipped lessons' style: setup cell, "# NN · Title", parameters cell, a first
-    numbered section to fill in."""
+    numbered section to fill in, and with ``exercise`` one exercise in otter's markers."""
+    from ..exercises.questions import skeleton_cells
+
     heading = f"{number:02d} · {' '.join(title.split())}"
-    return notebooks.new_notebook(
+    notebook = notebooks.new_notebook(
         [
             notebooks.setup_cell(config),
             notebooks.markdown_cell(f"# {heading}\n\nWhat you will learn, in two or three sentences.", id="title"),
@@ -42,15 +44,20 @@ def lesson_skeleton(config: CourseConfig, title: str, number: int) -> dict:
             notebooks.code_cell("", id="first-step-code"),
         ]
     )
+    if exercise:
+        notebook["cells"] += skeleton_cells()
+    return notebook
 
 
-def new_lesson(root: Path, config: CourseConfig, title: str) -> Path:
+def new_lesson(root: Path, config: CourseConfig, title: str, *, exercise: bool = False) -> Path:
     """Write the skeleton of the next lesson and list it in the README."""
     if not title.strip():
         raise CourseError('the lesson title is empty: give one, e.g. course new "Convolutions"')
     readme_with_table(root, config)  # fail before writing anything if the README has no table
     path = next_lesson_path(root, title)
     path.parent.mkdir(exist_ok=True)
-    notebooks.write_notebook(path, lesson_skeleton(config, title.strip(), notebooks.lesson_number(path)))
+    notebooks.write_notebook(
+        path, lesson_skeleton(config, title.strip(), notebooks.lesson_number(path), exercise=exercise)
+    )
     write_lesson_table(root, config)
     return path

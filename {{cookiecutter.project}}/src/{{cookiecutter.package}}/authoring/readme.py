@@ -36,13 +36,16 @@ def lesson_title(notebook: Path) -> str:
 
 def lesson_table(root: Path, config: CourseConfig) -> str:
     """The markdown table of lessons with their "Open in Colab" badges, one line per lesson and no padding,
-    so adding a lesson adds one line and changes no other."""
+    so adding a lesson adds one line and changes no other. A lesson with exercises links its student version."""
+    from ..exercises import opened_folder
+
     lines = ["| # | Lesson | Open |", "| --- | --- | --- |"]
     for notebook in notebooks.lesson_files(root, strict=True):
         number = notebooks.LESSON_NAME.fullmatch(notebook.name)["number"]
         title = escape_markdown(lesson_title(notebook))
-        badge = f"[![Open In Colab]({COLAB_BADGE})]({config.colab_url(notebook.name)})"
-        lines.append(f"| {number} | [{title}](lessons/{notebook.name}) | {badge} |")
+        folder = opened_folder(notebook)
+        badge = f"[![Open In Colab]({COLAB_BADGE})]({config.colab_url(notebook.name, folder)})"
+        lines.append(f"| {number} | [{title}]({folder}/{notebook.name}) | {badge} |")
     return "\n".join(lines)
 
 

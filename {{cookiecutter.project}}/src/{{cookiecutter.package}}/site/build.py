@@ -16,6 +16,7 @@ from pathlib import Path
 from .. import notebooks
 from ..config import CourseConfig
 from ..errors import CourseError
+from ..exercises import opened_folder
 from ..formatting import shown
 from ..git import GitFailed, git
 from . import pages
@@ -105,7 +106,7 @@ def write_project(root: Path, config: CourseConfig, source: Path) -> list[str]:
     for lesson in lessons:
         page = pages.lesson_page(config, lesson, newest_executed(root, lesson.stem, commit), limits)
         files[f"lessons/{lesson.name}"] = notebooks.notebook_bytes(page)
-        files[f"_static/notebooks/{lesson.name}"] = lesson.read_bytes()
+        files[f"_static/notebooks/{lesson.name}"] = (root / opened_folder(lesson) / lesson.name).read_bytes()
     changed = [name for name, content in files.items() if pages.write(source / name, content)]
     for folder in ("lessons", "_static/notebooks"):
         for stale in (source / folder).glob("*.ipynb"):

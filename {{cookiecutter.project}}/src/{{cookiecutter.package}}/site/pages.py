@@ -6,8 +6,9 @@ Colab" link (the README badge's own URL: ``CourseConfig.colab_url``) and a link 
 notebook. The badge image ships with the site, so reading a page asks no third party for anything.
 Outputs over ``site_max_output_mb`` (and, largest first, those that make a page exceed
 ``site_max_page_mb``) are replaced by a note saying what was dropped; widgets, which need a live
-kernel, keep their static form or become a note. Files are written only when they change, so Sphinx
-rebuilds only what changed.
+kernel, keep their static form or become a note. A lesson with exercises shows its student version
+(``exercises``): the executed outputs of the cells it shares with the teacher's lesson, no solution and
+no test. Files are written only when they change, so Sphinx rebuilds only what changed.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from .. import notebooks
 from ..atomic import write_bytes
 from ..authoring.readme import COLAB_BADGE
 from ..config import CourseConfig
+from ..exercises import opened_folder
 from .sources import Executed
 
 WIDGET = "application/vnd.jupyter.widget-view+json"
@@ -85,12 +87,15 @@ def lesson_page(config: CourseConfig, lesson: Path, executed: Executed | None, l
     """The notebook a lesson page shows: its newest executed copy (or the lesson itself, without outputs)
     with where it comes from, its Colab link and its download link on top."""
     notebook = notebooks.read_notebook(executed.notebook if executed else lesson)
+    folder = opened_folder(lesson)
+    if folder != "lessons":
+        notebook = _as_student(notebook, notebooks.read_notebook(lesson.parent.parent / folder / lesson.name))
     if executed:
         said = f"The outputs below come from {executed.describe()}."
     else:
         said = "This lesson has not been run yet, so it has no outputs here: run it in Colab, or `course test`."
     links = (
-        f'<p class="course-links"><a class="colab-link" href="{config.colab_url(lesson.name)}">'
+        f'<p class="course-links"><a class="colab-link" href="{config.colab_url(lesson.name, folder)}">'
         f'<img src="../_static/colab-badge.svg" alt="Open In Colab"></a> '
         f'<a class="download-link" href="../_static/notebooks/{lesson.name}" download>'
         f"Download the notebook ({lesson.name})</a></p>"
@@ -106,6 +111,24 @@ def lesson_page(config: CourseConfig, lesson: Path, executed: Executed | None, l
     notebook["cells"] = [banner, *cells]
     notebook.get("metadata", {}).pop("widgets", None)
     return notebook
+
+
+def _as_student(shown: dict, student: dict) -> dict:
+    """The student version's cells, each with the executed cell's outputs where its code is the same one
+    (and the run's injected parameters after the parameters cell)."""
+    ran = notebooks.cells(shown)
+    index = {cell.get("id"): i for i, cell in enumerate(ran)}
+    cells = []
+    for cell in notebooks.cells(student):
+        i = index.get(cell.get("id"))
+        same = i is not None and (ran[i]["cell_type"], notebooks.cell_source(ran[i])) == (
+            cell["cell_type"],
+            notebooks.cell_source(cell),
+        )
+        cells.append(ran[i] if same else cell)
+        if same and i + 1 < len(ran) and notebooks.has_tag(ran[i + 1], notebooks.INJECTED_TAG):
+            cells.append(ran[i + 1])
+    return {**shown, "cells": cells}
 
 
 def _static_form(output: dict) -> dict:

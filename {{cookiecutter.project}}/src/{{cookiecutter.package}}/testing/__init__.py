@@ -9,19 +9,24 @@ the names are also here, so tests import them from one place.
 from .colab import write_fake_colab
 from .courses import GIT_IDENTITY, PACKAGE, SRC, course_cli, course_env, git, python_interpreter, tiny_course
 from .datasets import mnist_sample_archive
+from .exercises import ACCURACY_SOLUTION, HIDDEN_TEST, answered, exercise_lesson
 from .notebooks import add_output, edit_notebook, lesson_notebook, tagged_cell, write_notebook
 from .server import FileServer, closed_port_url
 
 __all__ = [
+    "ACCURACY_SOLUTION",
     "GIT_IDENTITY",
+    "HIDDEN_TEST",
     "PACKAGE",
     "SRC",
     "FileServer",
     "add_output",
+    "answered",
     "closed_port_url",
     "course_cli",
     "course_env",
     "edit_notebook",
+    "exercise_lesson",
     "git",
     "lesson_notebook",
     "mnist_sample_archive",

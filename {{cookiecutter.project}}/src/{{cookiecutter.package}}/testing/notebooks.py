@@ -8,7 +8,8 @@ from .. import notebooks
 
 
 def lesson_notebook(*cells, parameters: str | None = None, kernelspec: dict | None = None) -> dict:
-    """A notebook of code cells (``("md", text)`` for markdown, ``(["tag"], code)`` for tagged code),
+    """A notebook of code cells (``("md", text)`` for markdown, ``("raw", text)`` for raw, ``(["tag"], code)``
+    for tagged code),
     with a tagged parameters cell first."""
     built = []
     if parameters is not None:
@@ -16,6 +17,8 @@ def lesson_notebook(*cells, parameters: str | None = None, kernelspec: dict | No
     for index, cell in enumerate(cells):
         if isinstance(cell, tuple) and isinstance(cell[0], list):
             built.append(notebooks.code_cell(cell[1], id=f"cell-{index}", tags=cell[0]))
+        elif isinstance(cell, tuple) and cell[0] == "raw":
+            built.append({"cell_type": "raw", "id": f"cell-{index}", "metadata": {}, "source": cell[1]})
         elif isinstance(cell, tuple):
             built.append(notebooks.markdown_cell(cell[1], id=f"cell-{index}"))
         else:

@@ -1,0 +1,136 @@
+"""`course assign` and `course grade`: student versions of the lessons with exercises, and grading."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..options import CELL_TIMEOUT, FULL, PARAM, QUIET, TIMEOUT, WORKERS, Command, argument
+
+
+def assign_lessons(args) -> int:
+    from ..config import course_root
+    from ..formatting import plural, shown
+    from .assign import assign, exercise_lessons, student_lesson
+
+    root = course_root()
+    lessons = exercise_lessons(root)
+    if not lessons:
+        print("course assign: no lesson has an exercise (otter's `# BEGIN QUESTION` raw cell); nothing to write")
+        return 0
+    for lesson in lessons:
+        questions = assign(root, lesson)
+        print(
+            f"{shown(student_lesson(root, lesson.stem))}: {plural(len(questions), 'question')} ({', '.join(questions)})"
+        )
+    print("public tests in student/tests/, every test (hidden ones included) in build/grading/")
+    print("then `course sync` points the README's badges at the student versions, where they are new")
+    return 0
+
+
+def grade_submissions(args) -> int:
+    from ..config import course_root
+    from ..errors import CourseError
+    from ..formatting import plural, shown
+    from ..harness import limits, processes
+    from ..harness.progress import ProgressDisplay, describe
+    from ..harness.runner import run_lessons
+    from ..notebooks import resolve_lessons
+    from ..overrides import for_lessons
+    from ..parameters import of_lesson
+    from . import grade
+    from .assign import exercise_lessons, grading_tests
+
+    root = course_root()
+    known = {lesson.stem for lesson in exercise_lessons(root)}
+    missing = sorted(stem for stem in known if not any(grading_tests(root, stem).glob("*.py")))
+    if missing:
+        raise CourseError(f"no grading tests for {', '.join(missing)}: run `course assign` first")
+    lessons = {path.stem: path for path in resolve_lessons(root, sorted(known))}
+    declared = {lessons[stem]: of_lesson(lessons[stem]) for stem in known}
+    given = for_lessons(args.param, declared)
+    timeout = limits.lesson_limit(smoke=not args.full, given=args.timeout)
+    cell_timeout = limits.cell_limit(given=args.cell_timeout, lesson=timeout, smoke=not args.full)
+
+    def parameters(stem: str) -> dict:
+        lesson = lessons[stem]
+        return given[lesson] if args.full else declared[lesson].run_values(given[lesson], smoke=True)
+
+    files = grade.submissions_in([Path(path) for path in args.submissions])
+    print(f"course grade: {plural(len(files), 'submission')}, on {plural(args.workers, 'worker')}", flush=True)
+    processes.remove_stale_work_dirs()
+    processes.become_subreaper()
+    display = ProgressDisplay(quiet=args.quiet)
+    rows, stopped = [], None
+    with grade.scratch_folder() as scratch_name:
+        scratch = Path(scratch_name)
+        jobs = {}
+        for number, path in enumerate(files, 1):
+            graded, job, marker = grade.prepare(root, path, number, scratch, known, parameters)
+            rows.append(graded)
+            if job is None:
+                print(f"{graded.submission}: not graded: {graded.reason}", flush=True)
+            else:
+                job.timeout, job.cell_timeout = timeout, cell_timeout
+                jobs[job.notebook.stem] = (graded, job, marker)
+
+        def expected(graded) -> list[str]:
+            return [path.stem for path in sorted(grading_tests(root, graded.lesson).glob("*.py"))]
+
+        def finished(result) -> None:
+            graded, job, marker = jobs[result.lesson]
+            grade.read_grades(graded, result, job.output, marker, expected(graded))
+            display.done(result.lesson)
+            display.print(grade.status_line(graded))
+
+        try:
+            with processes.stop_on_signals():
+                run_lessons(
+                    [job for _, job, _ in jobs.values()],
+                    workers=args.workers,
+                    on_result=finished,
+                    on_progress=lambda lesson, snapshot: display.update(lesson, describe(snapshot)),
+                )
+        except processes.Interrupted as interrupt:
+            stopped = interrupt.signum
+            for result in interrupt.results:
+                graded = jobs[result.lesson][0]
+                if not graded.questions:
+                    grade.not_graded(graded, result.error, expected(graded))
+        finally:
+            display.close()
+            processes.kill_descendants()
+    csv_path = grade.write_outputs(root / "build", rows)
+    print(f"grades: {shown(csv_path)}; feedback for each submission in {shown(root / 'build' / 'feedback')}/")
+    if stopped is not None:
+        print(f"course grade: stopped by {processes.signal_name(stopped)}; the submissions it stopped are not graded")
+        return 128 + stopped
+    return 0
+
+
+COMMANDS = [
+    Command(
+        "assign",
+        help="write the student version of each lesson with exercises (no solutions, public tests only)",
+        description="For each lesson with otter-grader's exercise markers: student/lessons/<lesson>.ipynb "
+        "(solutions replaced by ..., check cells), its public tests in student/tests/<lesson>/, and every test, "
+        "hidden ones included, in build/grading/<lesson>/ for `course grade`. Needs: pip install -e '.[exercises]'.",
+        handler=assign_lessons,
+    ),
+    Command(
+        "grade",
+        help="grade returned notebooks with every test, hidden ones included: build/grades.csv",
+        description="Each submission runs as untrusted code through the harness, in a fresh temporary folder with "
+        "its own HOME, under the lesson's time limits; build/grades.csv gets a row per question (or one row saying "
+        "why a file was not graded), build/feedback/ one file per submission. Smoke parameters unless --full.",
+        handler=grade_submissions,
+        arguments=(
+            argument("submissions", nargs="+", metavar="SUBMISSION", help="returned notebooks, or folders of them"),
+            PARAM,
+            FULL,
+            TIMEOUT,
+            CELL_TIMEOUT,
+            WORKERS,
+            QUIET,
+        ),
+    ),
+]

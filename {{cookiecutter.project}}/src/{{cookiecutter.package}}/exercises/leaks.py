@@ -1,0 +1,70 @@
+"""What `course check` asks of the exercises: every student version made from the lesson as it is now,
+and no solution or hidden test anywhere under ``student/`` (what students receive). ``leaks`` also
+checks a whole student course before it is published (``authoring.student_course``)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from .. import notebooks
+from . import STUDENT_FOLDER
+from .assign import source_digest, student_lesson
+from .questions import read_exercises
+
+
+def secrets_of(lessons: list[Path]) -> dict[str, str]:
+    """Each line no student may receive, with the name of the lesson it comes from."""
+    found = {}
+    for lesson in lessons:
+        try:
+            exercises = read_exercises(notebooks.read_notebook(lesson))
+        except notebooks.NotebookError:
+            continue  # reported by the notebook checks
+        found.update(dict.fromkeys(exercises.secret_lines(), lesson.name))
+    return found
+
+
+def leaks(folder: Path, secrets: dict[str, str]) -> list[tuple[Path, str, str]]:
+    """``(file, line, lesson)``: the first secret line found in each file under ``folder`` (in a notebook's
+    JSON too, where quotes and backslashes are escaped)."""
+    found = []
+    for path in sorted(folder.rglob("*")) if folder.is_dir() else []:
+        if not path.is_file() or ".git" in path.relative_to(folder).parts:
+            continue
+        text = path.read_text(encoding="utf-8", errors="replace")
+        for line, lesson in secrets.items():
+            if line in text or json.dumps(line)[1:-1] in text:
+                found.append((path, line, lesson))
+                break
+    return found
+
+
+def exercise_problems(root: Path, lessons: list[Path]) -> list[tuple[str, str]]:
+    """``(path, what is wrong)`` for each stale or missing student version and each leak; the fix of
+    all of them is `course assign` (or removing the text from the teacher's lesson's public parts)."""
+    problems = []
+    for lesson in lessons:
+        try:
+            exercises = read_exercises(notebooks.read_notebook(lesson))
+        except notebooks.NotebookError:
+            continue
+        if not exercises.questions:
+            continue
+        student = student_lesson(root, lesson.stem)
+        where = student.relative_to(root).as_posix()
+        if not student.is_file():
+            problems.append((where, f"missing: {lesson.name} has exercises but no student version"))
+            continue
+        try:
+            made_from = notebooks.read_notebook(student).get("metadata", {}).get("course", {}).get("from_sha256")
+        except notebooks.NotebookError as error:
+            problems.append((where, f"unreadable student version ({error.reason})"))
+            continue
+        if made_from != source_digest(lesson):
+            problems.append((where, f"stale: {lesson.name} changed since its student version was written"))
+    for path, line, lesson in leaks(root / STUDENT_FOLDER, secrets_of(lessons)):
+        problems.append(
+            (path.relative_to(root).as_posix(), f"holds solution or hidden-test text of {lesson}: {line!r}")
+        )
+    return problems
