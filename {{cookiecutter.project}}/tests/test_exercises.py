@@ -172,16 +172,31 @@ def test_the_course_lessons_exercises_pass_as_teacher_and_fail_untouched_in_a_re
     returned = tmp_path / "returned"
     shutil.copy(student, returned.mkdir() or returned / "01_first_model (1).ipynb")
     answered(student, returned / "right.ipynb", teachers_answers(course / "lessons" / "01_first_model.ipynb"))
-    shutil.copy(course / "student" / "lessons" / "02_data_and_checkpoints.ipynb", returned)
-    data = ["-p", "data_url", mnist_sample_server.url, "-p", "data_sha256", mnist_sample_server.sha256]
-    graded = course_cli("grade", returned, "-n", "2", "-q", *data, cwd=course, timeout=900)
+    graded = course_cli("grade", returned, "-n", "2", "-q", cwd=course, timeout=900)
     assert graded.returncode == 0, graded.stdout + graded.stderr
     assert "right.ipynb: 4 / 4" in graded.stdout and "01_first_model (1).ipynb: 0 / 4" in graded.stdout
-    assert "02_data_and_checkpoints.ipynb: 0 / 3" in graded.stdout
-    rows = grades(course)
-    for untouched in ("01_first_model (1).ipynb", "02_data_and_checkpoints.ipynb"):
-        reasons = {row["reason"] for (submission, _), row in rows.items() if submission == untouched}
-        assert reasons == {""}, f"the untouched {untouched} must run to its end: {reasons}"
+    data = ["-p", "data_url", mnist_sample_server.url, "-p", "data_sha256", mnist_sample_server.sha256]
+    proved = course_cli("grade", "--untouched", "-n", "2", "-q", *data, cwd=course, timeout=900)
+    assert proved.returncode == 0, proved.stdout + proved.stderr
+    assert "every exercise fails on its untouched student version, which runs to its end" in proved.stdout
+
+
+def test_an_exercise_that_passes_untouched_is_named_as_asserting_nothing(course):
+    proved = course_cli("grade", "--untouched", "-q", cwd=course)
+    assert proved.returncode == 0, proved.stdout + proved.stderr
+    lesson = course / "lessons" / "00_exercises.ipynb"
+    lesson.write_text(lesson.read_text().replace("assert total == 16", "assert total is not None"))
+    assert course_cli("assign", cwd=course).returncode == 0
+    proved = course_cli("grade", "--untouched", "-q", cwd=course)
+    assert proved.returncode == 1
+    assert (
+        "00_exercises.ipynb: exercise 'total' asserts nothing: its tests pass on the untouched student version"
+        in proved.stdout
+    )
+    checked = course_cli("check", cwd=course)
+    assert "lessons/00_exercises.ipynb: exercise 'total' asserts nothing" in checked.stdout
+    lesson.write_text(lesson.read_text().replace("assert total is not None", "assert total == 16"))
+    assert "asserts nothing" not in course_cli("check", cwd=course).stdout  # the lesson changed since
 
 
 def test_new_starts_a_lesson_with_an_exercise_that_assign_turns_into_a_student_version(course):

@@ -144,6 +144,8 @@ def test_cpu_workflow_runs_smoke_lessons_on_every_push_and_pull_request():
     assert {"build/report.json", "build/report.md", "build/executed/"} <= set(upload["with"]["path"].split())
     names = [step.get("run", "") for step in steps(workflow)]
     assert names.index(install["run"]) < names.index("course test --smoke -n 2")
+    proof = step_running(workflow, "course grade --untouched")
+    assert proof["run"].strip() == "course assign && course grade --untouched -n 2"
 
 
 def step_output(script: str, tmp_path) -> str:

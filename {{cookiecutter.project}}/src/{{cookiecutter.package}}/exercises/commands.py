@@ -37,8 +37,8 @@ def grade_submissions(args) -> int:
     from ..notebooks import resolve_lessons
     from ..overrides import for_lessons
     from ..parameters import of_lesson
-    from . import grade
-    from .assign import exercise_lessons, grading_tests
+    from . import grade, untouched
+    from .assign import exercise_lessons, grading_tests, student_lesson
 
     root = course_root()
     known = {lesson.stem for lesson in exercise_lessons(root)}
@@ -55,7 +55,12 @@ def grade_submissions(args) -> int:
         lesson = lessons[stem]
         return given[lesson] if args.full else declared[lesson].run_values(given[lesson], smoke=True)
 
-    files = grade.submissions_in([Path(path) for path in args.submissions])
+    if args.untouched == bool(args.submissions):
+        raise CourseError("give the returned notebooks to grade, or --untouched (the student versions), not both")
+    if args.untouched:
+        files = [student_lesson(root, stem) for stem in sorted(known)]
+    else:
+        files = grade.submissions_in([Path(path) for path in args.submissions])
     print(f"course grade: {plural(len(files), 'submission')}, on {plural(args.workers, 'worker')}", flush=True)
     processes.remove_stale_work_dirs()
     processes.become_subreaper()
@@ -99,12 +104,20 @@ def grade_submissions(args) -> int:
         finally:
             display.close()
             processes.kill_descendants()
-    csv_path = grade.write_outputs(root / "build", rows)
-    print(f"grades: {shown(csv_path)}; feedback for each submission in {shown(root / 'build' / 'feedback')}/")
     if stopped is not None:
         print(f"course grade: stopped by {processes.signal_name(stopped)}; the submissions it stopped are not graded")
+    if args.untouched:
+        if stopped is None:
+            problems = untouched.record(root, rows)
+            for problem in problems:
+                print(problem)
+            if not problems:
+                print("every exercise fails on its untouched student version, which runs to its end")
+            return 1 if problems else 0
         return 128 + stopped
-    return 0
+    csv_path = grade.write_outputs(root / "build", rows)
+    print(f"grades: {shown(csv_path)}; feedback for each submission in {shown(root / 'build' / 'feedback')}/")
+    return 128 + stopped if stopped is not None else 0
 
 
 COMMANDS = [
@@ -124,7 +137,13 @@ COMMANDS = [
         "why a file was not graded), build/feedback/ one file per submission. Smoke parameters unless --full.",
         handler=grade_submissions,
         arguments=(
-            argument("submissions", nargs="+", metavar="SUBMISSION", help="returned notebooks, or folders of them"),
+            argument("submissions", nargs="*", metavar="SUBMISSION", help="returned notebooks, or folders of them"),
+            argument(
+                "--untouched",
+                action="store_true",
+                help="grade the student versions as they are: each must run to its end and score 0 "
+                "(an exercise that passes on `...` asserts nothing); `course check` then names any that did",
+            ),
             PARAM,
             FULL,
             TIMEOUT,

@@ -1,6 +1,7 @@
 """What `course check` asks of the exercises: every student version made from the lesson as it is now,
-and no solution or hidden test anywhere under ``student/`` (what students receive). ``leaks`` also
-checks a whole student course before it is published (``authoring.student_course``)."""
+no solution or hidden test anywhere under ``student/`` (what students receive), and no exercise that
+passed untouched (``untouched``). ``leaks`` also checks a whole student course before it is published
+(``authoring.student_course``)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import json
 from pathlib import Path
 
 from .. import notebooks
-from . import STUDENT_FOLDER
+from . import STUDENT_FOLDER, untouched
 from .assign import source_digest, student_lesson
 from .questions import read_exercises
 
@@ -67,4 +68,4 @@ def exercise_problems(root: Path, lessons: list[Path]) -> list[tuple[str, str]]:
         problems.append(
             (path.relative_to(root).as_posix(), f"holds solution or hidden-test text of {lesson}: {line!r}")
         )
-    return problems
+    return problems + untouched.problems(root, lessons)
