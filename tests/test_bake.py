@@ -63,6 +63,7 @@ def test_defaults_give_a_complete_course(default_course):
         ".gitignore",
         ".pre-commit-config.yaml",
         "lessons",
+        "student",
         "snippets",
         "src",
         "tests",
@@ -174,9 +175,11 @@ def test_badges_point_to_colab_for_the_repo_branch_and_lesson(bake):
     table = readme.split("<!-- lessons:start -->")[1].split("<!-- lessons:end -->")[0]
     badge_urls = re.findall(r"\]\((https://colab\.research\.google\.com/github/[^)\s]+)\)", table)
     lessons = [p.name for p in lesson_files(course)]
+    opened = ["student/lessons" if (course / "student" / "lessons" / name).is_file() else "lessons" for name in lessons]
+    assert "student/lessons" in opened and "lessons" in opened  # a lesson with exercises opens its student version
     assert badge_urls == [
-        f"https://colab.research.google.com/github/octo-teacher/dl.course_2026/blob/spring/2026/lessons/{name}"
-        for name in lessons
+        f"https://colab.research.google.com/github/octo-teacher/dl.course_2026/blob/spring/2026/{folder}/{name}"
+        for folder, name in zip(opened, lessons, strict=True)
     ]
     snippets = "https://colab.research.google.com/github/octo-teacher/dl.course_2026/blob/spring/2026/snippets/colab_snippets.ipynb"
     assert f"`{snippets}`" in readme and (course / "snippets/colab_snippets.ipynb").is_file()

@@ -104,6 +104,7 @@ def runtime(tmp_path_factory):
     wheel(wheels, "demo-fastai", "2.8.8", ["demo-fastcore>=1.14.6"])
     wheel(wheels, "demo-fastai", "2.8.12", ["demo-fastcore>=2.2.30"])
     wheel(wheels, "demo-tool", "1.0", ["demo-fastcore>=2.2"])
+    wheel(wheels, "demo-checker", "1.0")  # the [exercises] extra of test_an_extra_is_installed_only_when_asked...
     venv = tmp / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     python = venv / "bin" / "python"
@@ -156,3 +157,21 @@ def test_when_the_runtime_as_it_is_cannot_take_it_the_neighbours_move(runtime, t
     said, versions = install(runtime, course_with(tmp_path, ["demo-tool>=1"]))
     assert said == "Installing what this runtime lacks: demo-tool>=1"
     assert versions["demo-tool"] == "1.0" and versions["demo-fastcore"] == "2.2.39"
+
+
+@INSTALLS
+def test_an_extra_is_installed_only_when_asked_and_with_the_runtime_pinned(runtime, tmp_path):
+    """What a lesson with exercises does in Colab: the `[exercises]` extra, pinned like the rest."""
+    root = course_with(tmp_path, [])
+    pyproject = root / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text() + '\n[project.optional-dependencies]\nexercises = ["demo-checker>=1"]\n')
+    said, versions = install(runtime, root)
+    assert said == ""  # the setup cell's install leaves extras alone
+    python, env = runtime
+    code = (
+        f"from pathlib import Path; from {PACKAGE}.installer import install_missing\n"
+        "install_missing(Path(%r), extra='exercises'); import demo_checker; print(demo_checker.__version__)"
+    )
+    done = subprocess.run([python, "-c", code % str(root)], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.splitlines() == ["Installing what this runtime lacks: demo-checker>=1", "1.0"]

@@ -25,15 +25,16 @@ from .errors import CourseError
 NEVER_REINSTALL = ("torch", "torchvision", "torchaudio", "ipykernel")
 
 
-def missing_requirements(root: Path) -> list[str]:
-    """Requirements of ``[project].dependencies`` that are absent or too old (``NEVER_REINSTALL`` only if absent)."""
+def missing_requirements(root: Path, extra: str | None = None) -> list[str]:
+    """Requirements of ``[project].dependencies`` (or of the optional ``extra``) that are absent or too old
+    (``NEVER_REINSTALL`` only if absent)."""
     import importlib.metadata  # not at the top: it would double the cost of `import <package>`
 
     from packaging.requirements import Requirement
     from packaging.utils import canonicalize_name
 
     missing = []
-    for text in _dependencies(root):
+    for text in _dependencies(root, extra):
         requirement = Requirement(text)
         if requirement.marker and not requirement.marker.evaluate():
             continue
@@ -48,9 +49,10 @@ def missing_requirements(root: Path) -> list[str]:
     return missing
 
 
-def install_missing(root: Path) -> list[str]:
-    """pip-install what is missing in one call (no call if nothing is); returns the requirements installed."""
-    missing = missing_requirements(root)
+def install_missing(root: Path, extra: str | None = None) -> list[str]:
+    """pip-install what is missing in one call (no call if nothing is); returns the requirements installed.
+    ``extra``: the requirements of that optional group instead (``exercises``, for a lesson's checks)."""
+    missing = missing_requirements(root, extra)
     if not missing:
         return []
     from packaging.requirements import Requirement
@@ -113,15 +115,15 @@ def _with_installed_version(text: str) -> str:
         return text
 
 
-def _dependencies(root: Path) -> list[str]:
+def _dependencies(root: Path, extra: str | None = None) -> list[str]:
     try:
         import tomllib
     except ModuleNotFoundError:  # Python < 3.11
         import tomli as tomllib
     pyproject = root / "pyproject.toml"
+    table = f"[project.optional-dependencies].{extra}" if extra else "[project].dependencies"
     try:
-        return list(tomllib.loads(pyproject.read_text(encoding="utf-8"))["project"]["dependencies"])
+        project = tomllib.loads(pyproject.read_text(encoding="utf-8"))["project"]
+        return list(project["optional-dependencies"][extra] if extra else project["dependencies"])
     except (OSError, KeyError, tomllib.TOMLDecodeError) as error:
-        raise CourseError(
-            f"cannot read [project].dependencies from {pyproject} ({error}): restore it from git"
-        ) from None
+        raise CourseError(f"cannot read {table} from {pyproject} ({error}): restore it from git") from None

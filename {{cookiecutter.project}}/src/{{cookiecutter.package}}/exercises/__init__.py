@@ -12,7 +12,6 @@ from __future__ import annotations
 from pathlib import Path
 
 STUDENT_FOLDER = "student"  # student/lessons/<lesson>.ipynb and student/tests/<lesson>/<question>.py
-OTTER = "otter-grader>=7.0"
 
 
 def opened_folder(lesson: Path) -> str:
@@ -28,21 +27,18 @@ def public_tests(root: Path, lesson: str) -> Path:
 def checks(lesson: str):
     """The grader a student version's check cells call (``grader.check("accuracy")``): otter's
     ``Notebook``, reading the public tests of ``lesson`` from the course folder, so a renamed or
-    copied notebook (Drive's ``01_first_model (1).ipynb``) checks the same. In Colab and Kaggle
-    otter-grader is installed here, the first time a lesson with exercises needs it."""
-    import importlib.util
+    copied notebook (Drive's ``01_first_model (1).ipynb``) checks the same. In Colab and Kaggle the
+    ``[exercises]`` extra (otter-grader) is installed here the first time, pinning what the runtime has,
+    as the setup cell installs the course's requirements: a lesson without exercises never installs it."""
     import os
 
     from ..config import find_root
     from ..environment import runtime
-
-    if importlib.util.find_spec("otter") is None and runtime() in ("colab", "kaggle"):
-        import subprocess
-        import sys
-
-        print("installing otter-grader for this lesson's checks ...", flush=True)
-        subprocess.run([sys.executable, "-m", "pip", "install", "-q", OTTER], check=True)
-    import otter
+    from ..installer import install_missing
 
     root = Path(os.environ.get("COURSE_ROOT") or find_root())
+    if runtime() in ("colab", "kaggle"):
+        install_missing(root, extra="exercises")
+    import otter
+
     return otter.Notebook(tests_dir=str(public_tests(root, lesson)))
