@@ -77,6 +77,8 @@ def test_assign_writes_a_student_version_without_solutions_and_check_finds_stale
         in checked.stdout
     )
     assert "student/tests/00_exercises/extra.py: holds solution or hidden-test text" in checked.stdout
+    course_cli("sync", cwd=course)  # writes the stale student version again (otter-grader is here)
+    assert "stale" not in course_cli("check", cwd=course).stdout
     assert course_cli("assign", cwd=course).returncode == 0
     assert "student/" not in course_cli("check", cwd=course).stdout
 

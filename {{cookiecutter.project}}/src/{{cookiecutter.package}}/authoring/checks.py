@@ -477,7 +477,7 @@ def check_exercises(course: Course) -> list[Problem]:
     """Student versions current and free of solutions and hidden tests (``exercises.leaks``)."""
     from ..exercises.leaks import exercise_problems
 
-    fix = "run `course assign` (it rewrites student/ from the lessons)"
+    fix = "run `course assign` (it rewrites student/ from the lessons; `course sync` does too, with otter-grader)"
     return [Problem(path, message, fix) for path, message in exercise_problems(course.root, course.lessons)]
 
 

@@ -3,7 +3,8 @@
 Outputs are stripped by the nbstripout hook itself (``checks.stripout``). The rest is
 ``apply_fixes``, which the template's post-generation hook also calls on every fresh bake, so a
 new course passes `course check` by construction: standard library only for that reason, since
-the hook runs before any dependency is installed.
+the hook runs before any dependency is installed. Stale student versions are written again by
+`course assign` when otter-grader is installed.
 """
 
 from __future__ import annotations
@@ -43,8 +44,24 @@ def sync(root: Path, config: CourseConfig) -> tuple[list[Problem], list[Problem]
         if with_outputs:
             stripout(root, sorted(with_outputs), verify=False)
         apply_fixes(root, config)
+    _assign_stale_exercises(root, before)
     after = find_problems(root, config)
     return [problem for problem in before if problem not in after], after, replaced
+
+
+def _assign_stale_exercises(root: Path, problems: list[Problem]) -> None:
+    """`course assign` for lessons whose student version is missing or stale, when otter-grader is here
+    (without it the problem stays, with its fix)."""
+    import importlib.util
+
+    if importlib.util.find_spec("otter") is None:
+        return
+    from ..exercises.assign import assign
+
+    stale = {Path(problem.path).stem for problem in problems if problem.message.startswith(("missing:", "stale:"))}
+    for lesson in notebooks.lesson_files(root):
+        if lesson.stem in stale:
+            assign(root, lesson)
 
 
 def _back_up_edited_setup_cells(root: Path, config: CourseConfig) -> list[ReplacedSetupCell]:
