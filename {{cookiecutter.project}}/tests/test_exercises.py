@@ -83,6 +83,33 @@ def test_assign_writes_a_student_version_without_solutions_and_check_finds_stale
     assert "student/" not in course_cli("check", cwd=course).stdout
 
 
+@pytest.mark.parametrize(
+    "answer, shown",
+    [
+        ("accuracy = 2.5", "AssertionError: not a share: 2.5"),
+        ("accuracy = 0.5", "accuracy results: All test cases passed!"),  # public tests only: 0.5 passes them
+    ],
+)
+def test_a_check_cell_in_a_renamed_copy_shows_its_tests_result_and_message(
+    course, tmp_path, monkeypatch, answer, shown
+):
+    """A student's copy renamed by Drive, in another folder, checked by a real kernel."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    copy = answered(
+        course / "student" / "lessons" / "00_exercises.ipynb",
+        tmp_path / "drive" / "00_exercises (1).ipynb",
+        {"accuracy": answer},
+    )
+    notebook = nbformat.read(copy, as_version=4)
+    monkeypatch.setenv("COURSE_ROOT", str(course))  # as the setup cell sets it
+    monkeypatch.setenv("PYTHONPATH", course_env()["PYTHONPATH"])
+    NotebookClient(notebook, timeout=120, resources={"metadata": {"path": str(copy.parent)}}).execute()
+    (check,) = [cell for cell in notebook.cells if 'grader.check("accuracy")' in cell.source]
+    assert shown in check.outputs[0]["data"]["text/plain"]
+
+
 def test_grade_gives_each_submission_its_own_points_whatever_the_others_do(course, tmp_path):
     student = course / "student" / "lessons" / "00_exercises.ipynb"
     returned = tmp_path / "returned"

@@ -102,7 +102,7 @@ def _stable_ids(notebook: dict, teacher_ids: set) -> None:
 
 def _add_checks_cell(notebook: dict, lesson: str) -> None:
     """The grader, made just before the first check cell (after every import a lesson makes)."""
-    cells = notebooks.cells(notebook)
+    cells = notebook["cells"]
     at = next((i for i, cell in enumerate(cells) if "grader.check(" in notebooks.cell_source(cell)), len(cells))
     source = (
         f'grader = course.exercises.checks("{lesson}")  '

@@ -70,7 +70,9 @@ def grade_submissions(args) -> int:
         scratch = Path(scratch_name)
         jobs = {}
         for number, path in enumerate(files, 1):
-            graded, job, marker = grade.prepare(root, path, number, scratch, known, parameters)
+            graded, job, marker = grade.prepare(
+                root, path, number, scratch, known, parameters, tolerant=not args.untouched
+            )
             rows.append(graded)
             if job is None:
                 print(f"{graded.submission}: not graded: {graded.reason}", flush=True)

@@ -78,9 +78,11 @@ def lesson_of(notebook: dict, path: Path, known: set[str]) -> str | None:
 
 
 def prepare(
-    root: Path, path: Path, number: int, scratch: Path, known: set[str], parameters
+    root: Path, path: Path, number: int, scratch: Path, known: set[str], parameters, *, tolerant: bool = True
 ) -> tuple[Graded, LessonJob | None, str]:
-    """The job that grades one submission, in its own folder under ``scratch``; or its row saying why not."""
+    """The job that grades one submission, in its own folder under ``scratch``; or its row saying why not.
+    ``tolerant``: every cell may fail (a returned notebook); without it the first error stops the run (an
+    untouched student version, which must run to its end)."""
     graded = Graded(path.name)
     try:
         notebook = notebooks.read_notebook(path)
@@ -92,7 +94,7 @@ def prepare(
         graded.reason = f"no lesson with exercises matches it (known: {', '.join(sorted(known))})"
         return graded, None, ""
     marker = f"course-grade-{secrets.token_hex(8)}:"
-    for cell in notebooks.cells(notebook):
+    for cell in notebooks.cells(notebook) if tolerant else []:
         if cell["cell_type"] == "code" and not notebooks.has_tag(cell, notebooks.RAISES_TAG):
             cell.setdefault("metadata", {})["tags"] = [*notebooks.tags(cell), notebooks.RAISES_TAG]
     tests = str(grading_tests(root, graded.lesson))
