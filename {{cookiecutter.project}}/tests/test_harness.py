@@ -449,11 +449,27 @@ def test_lessons_resolve_by_number_name_or_file(course):
 
 
 def test_shards_split_lessons_for_parallel_ci_jobs(course):
+    """Never timed: round-robin. Timed: longest first onto the least loaded shard (pytest-split's
+    least_duration), the committed durations file before the last report, untimed ones dealt after."""
+    from {{ cookiecutter.package }}.harness import shards
+
     lessons = resolve_lessons(course, [])
-    shards = [commands.select_shard(lessons, f"{i}/2") for i in (1, 2)]
-    assert [[p.stem for p in shard] for shard in shards] == [["00_reads_src", "02_fails"], ["01_passes"]]
+
+    def split(count):
+        return [[p.stem for p in shards.select_shard(course, lessons, f"{i}/{count}")] for i in range(1, count + 1)]
+
+    assert split(2) == [["00_reads_src", "02_fails"], ["01_passes"]]
+    (course / "build").mkdir(exist_ok=True)
+    report = {"lessons": [{"lesson": "00_reads_src", "status": "passed", "seconds": 50.0}]}
+    (course / "build" / "report.json").write_text(json.dumps(report))
+    assert split(2) == [["00_reads_src", "01_passes"], ["02_fails"]]  # the untimed two dealt round-robin
+    (course / shards.DURATIONS_FILE).write_text(json.dumps({"00_reads_src": 1.0, "01_passes": 30.0, "02_fails": 20.0}))
+    assert split(2) == [["01_passes"], ["00_reads_src", "02_fails"]]
+    assert split(3) == [["01_passes"], ["02_fails"], ["00_reads_src"]]
+    plan = shards.plan(course, lessons, 2)
+    assert plan == "shard 1/2: 30.0 s expected: 01_passes\nshard 2/2: 21.0 s expected: 00_reads_src, 02_fails"
     with pytest.raises(CourseError, match="--shard 0/2"):
-        commands.select_shard(lessons, "0/2")
+        shards.select_shard(course, lessons, "0/2")
 
 
 MEMORY_HOG = """\

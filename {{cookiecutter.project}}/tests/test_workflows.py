@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from {{ cookiecutter.package }}.config import load_config
+
 ROOT = Path(__file__).resolve().parents[1]
 WORKFLOWS = ROOT / ".github" / "workflows"
 CPU = WORKFLOWS / "lessons-cpu.yml"
@@ -41,6 +43,12 @@ def zizmor(folder: Path) -> subprocess.CompletedProcess:
         capture_output=True,
         text=True,
     )
+
+
+def gh(expression: str) -> str:
+    """A GitHub Actions expression as the workflow writes it: a dollar sign, the expression in double
+    braces (built here, since this file is itself a template that would read the braces)."""
+    return "$" + "{" * 2 + f" {expression} " + "}" * 2
 
 
 def load(path: Path) -> dict:
@@ -128,24 +136,51 @@ def test_dependabot_keeps_the_action_pins_current():
 def test_cpu_workflow_runs_smoke_lessons_on_every_push_and_pull_request():
     workflow = load(CPU)
     assert {"push", "pull_request"} <= set(workflow["on"])
-    job = workflow["jobs"]["lessons"]
-    assert job["runs-on"] == "ubuntu-latest"
-    setup = step_using(workflow, "actions/setup-python")
-    assert setup["with"]["cache"] == "pip"
-    assert "constraints/ci.txt" in setup["with"]["cache-dependency-path"]
+    for name in ("lessons", "unit", "report"):
+        job = workflow["jobs"][name]
+        assert job["runs-on"] == "ubuntu-latest"
+        setup = next(step for step in job["steps"] if step.get("uses", "").startswith("actions/setup-python@"))
+        assert setup["with"]["cache"] == "pip" and "constraints/ci.txt" in setup["with"]["cache-dependency-path"]
+        assert setup["with"]["python-version"] == gh("steps.python.outputs.version")
     install = step_running(workflow, "pip install")
     assert install["run"].strip() == 'pip install -e ".[dev,site,exercises]" -c constraints/ci.txt'
     assert (ROOT / "constraints" / "ci.txt").is_file()
-    assert step_running(workflow, "course test")["run"].strip() == "course test --smoke -n 2"
+    unit = [step.get("run", "") for step in workflow["jobs"]["unit"]["steps"]]
+    assert "course check" in unit and "python -m pytest -n 2 --ignore=tests/test_lessons.py" in unit
+    assert "course assign && course grade --untouched -n 2" in unit
+
+
+def test_lessons_run_in_ci_shards_jobs_whose_reports_merge_into_one():
+    """A matrix of `ci_shards` jobs ([tool.course]), each uploading report-<I>; a last job merges them
+    (failing when the merge fails), writes the job summary and keeps the merged artifact."""
+    workflow = load(CPU)
+    plan, lessons, report = (workflow["jobs"][name] for name in ("plan", "lessons", "report"))
+    assert lessons["needs"] == "plan" and lessons["strategy"]["fail-fast"] is False
+    assert lessons["strategy"]["matrix"]["shard"] == gh("fromJSON(needs.plan.outputs.shards)")
+    run = step_running(workflow, "course test")
+    assert run["run"].strip() == 'course test --smoke -n 2 --shard "$SHARD"'
+    assert run["env"]["SHARD"] == f"{gh('matrix.shard')}/{gh('needs.plan.outputs.count')}"
+    upload = next(step for step in lessons["steps"] if step.get("uses", "").startswith("actions/upload-artifact@"))
+    assert upload["if"] == "always()" and upload["with"]["name"] == "report-" + gh("matrix.shard")
+    assert {"build/report.json", "build/report.md", "build/executed/"} <= set(upload["with"]["path"].split())
+    cache = next(step for step in lessons["steps"] if step.get("uses", "").startswith("actions/cache@"))
+    assert "shard-" + gh("matrix.shard") in cache["with"]["key"]
+    assert report["needs"] == "lessons" and report["if"] == gh("!cancelled()")
+    names = [step.get("run", step.get("uses", "")).split("@")[0].strip() for step in report["steps"]]
+    download = step_using(workflow, "actions/download-artifact")
+    assert download["with"] == {"pattern": "report-*", "path": "shards"}
+    merge = names.index("course report merge shards/*")
+    assert names.index("actions/download-artifact") < merge < names.index("course site")
     summary = step_running(workflow, "GITHUB_STEP_SUMMARY")
     assert summary["if"] == "always()" and "build/report.md" in summary["run"]
-    upload = step_using(workflow, "actions/upload-artifact")
-    assert upload["if"] == "always()"
-    assert {"build/report.json", "build/report.md", "build/executed/"} <= set(upload["with"]["path"].split())
-    names = [step.get("run", "") for step in steps(workflow)]
-    assert names.index(install["run"]) < names.index("course test --smoke -n 2")
-    proof = step_running(workflow, "course grade --untouched")
-    assert proof["run"].strip() == "course assign && course grade --untouched -n 2"
+
+
+def test_ci_shards_come_from_pyproject(tmp_path):
+    """The plan job's step, run here: `ci_shards` from [tool.course] gives the matrix."""
+    script = step_running(load(CPU), "ci_shards")["run"]
+    written = step_output(script, tmp_path)
+    count = load_config(ROOT).ci_shards
+    assert written.splitlines() == [f"count={count}", f"shards={list(range(1, count + 1))}"]
 
 
 def step_output(script: str, tmp_path) -> str:
@@ -164,14 +199,15 @@ def step_output(script: str, tmp_path) -> str:
 
 def test_the_website_is_built_from_the_executed_lessons_and_published_from_the_default_branch_only():
     workflow = load(CPU)
-    job, pages = workflow["jobs"]["lessons"], workflow["jobs"]["pages"]
+    job, pages = workflow["jobs"]["report"], workflow["jobs"]["pages"]
     names = [step.get("run", step.get("uses", "")) for step in job["steps"]]
-    assert names.index("course test --smoke -n 2") < names.index("course site"), "built from what ran, not rerun"
+    assert names.index("course report merge shards/*") < names.index("course site"), "built from what ran, not rerun"
+    assert "course test" not in " ".join(names)
     default_branch = "github.event_name != 'pull_request' && github.ref_name == github.event.repository.default_branch"
     assert step_running(workflow, "course site")["if"] == default_branch
     upload = step_using(workflow, "actions/upload-pages-artifact")
     assert upload["with"]["path"] == "build/site" and upload["if"] == default_branch
-    assert pages["needs"] == "lessons" and pages["if"] == default_branch
+    assert pages["needs"] == "report" and pages["if"] == default_branch
     assert pages["environment"]["name"] == "github-pages"
     assert [step["uses"].split("@")[0] for step in pages["steps"]] == [
         "actions/configure-pages",

@@ -31,6 +31,7 @@ class CourseConfig:
     memory_budget_gb: float = COLAB_RAM_GB  # `course test` warns about a lesson that needs more RAM
     site_max_output_mb: float = 2.0  # `course site` leaves out a bigger output (with a note) ...
     site_max_page_mb: float = 20.0  # ... and the largest ones of a bigger page
+    ci_shards: int = 2  # CI's CPU workflow runs the lessons in this many parallel jobs (`course test --shard`)
 
     @property
     def repo_url(self) -> str:
@@ -105,6 +106,12 @@ def load_config(root: Path | None = None) -> CourseConfig:
 def _value(pyproject: Path, name: str, value, default):
     if default is MISSING:
         return str(value)
+    if isinstance(default, int):
+        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+            return value
+        raise CourseError(
+            f"[tool.course] {name} = {value!r} in {pyproject}: give a whole number above 0, e.g. {default}"
+        )
     if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
         return float(value)
     raise CourseError(f"[tool.course] {name} = {value!r} in {pyproject}: give a positive number, e.g. {default}")

@@ -106,6 +106,7 @@ COMMANDS = [
         ),
     ),
     Command("check", help="list every problem in lessons, README and repo; exit 1 if any", handler=check_course),
+    Command("sync", help="fix what can be fixed automatically, report the rest", handler=sync_course),
     Command(
         "student-course",
         help="write the course as students may have it (student versions, no solution) into a folder",
@@ -119,7 +120,6 @@ COMMANDS = [
             argument("--repo", required=True, metavar="OWNER/NAME", help="the student repository on GitHub"),
         ),
     ),
-    Command("sync", help="fix what can be fixed automatically, report the rest", handler=sync_course),
     Command(
         "colab-pins",
         help="pin Colab's package versions in constraints/colab.txt and set the floors CI tests",

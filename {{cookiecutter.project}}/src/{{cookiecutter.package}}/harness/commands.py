@@ -7,6 +7,7 @@ never start, every process is gone, and the report is written with those lessons
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from ..errors import CourseError
@@ -22,7 +23,7 @@ def test_lessons(args) -> int:
     from ..overrides import for_lessons
     from ..parameters import of_lesson
     from . import cache as lesson_cache
-    from . import processes, report
+    from . import processes, report, shards
     from .job import LessonJob, LessonResult
     from .progress import ProgressDisplay, describe
     from .runner import run_lessons
@@ -35,7 +36,10 @@ def test_lessons(args) -> int:
         raise CourseError(f"-n {args.workers}: the number of workers must be at least 1")
     if args.gpu:
         _require_cuda()
-    lessons = select_shard(resolve_lessons(root, args.lessons), args.shard)
+    if args.plan is not None:
+        print(shards.plan(root, resolve_lessons(root, args.lessons), args.plan))
+        return 0
+    lessons = shards.select_shard(root, resolve_lessons(root, args.lessons), args.shard)
     if not lessons:
         where = f"shard {args.shard} holds none of them" if args.shard else f"{shown(root / 'lessons')} holds none"
         raise CourseError(f'no lessons to run: {where}; add one with `course new "Title"`')
@@ -129,25 +133,14 @@ def test_lessons(args) -> int:
     print()
     print(report.summary_table(ordered))
     print(f"report: {shown(md_path)}, {shown(json_path)}")
+    if args.store_durations:
+        print(f"durations: {shown(shards.store_durations(root, results.values()))} (commit it: shards split by it)")
     if stopped is not None:
         print(
             f"course test: stopped by {processes.signal_name(stopped)}; the lessons it stopped are marked interrupted"
         )
         return 128 + stopped
     return 0 if all(r.ok for r in ordered) else 1
-
-
-def select_shard(lessons: list[Path], shard: str | None) -> list[Path]:
-    """Lessons of shard I of N (1-based; lesson k goes to shard k mod N), for CI jobs in parallel."""
-    if not shard:
-        return lessons
-    try:
-        index, count = (int(part) for part in shard.split("/"))
-        if not 1 <= index <= count:
-            raise ValueError
-    except ValueError:
-        raise CourseError(f"--shard {shard}: write I/N with 1 <= I <= N, e.g. --shard 1/2") from None
-    return lessons[index - 1 :: count]
 
 
 def check_gpu_use(result):
@@ -187,6 +180,21 @@ def _require_cuda() -> None:
         )
 
 
+def merge_shards(args) -> int:
+    from ..config import course_root
+    from ..formatting import shown
+    from .merge import merge_reports
+    from .report import summary_table
+
+    root = course_root()
+    results, problems = merge_reports(root, [Path(folder) for folder in args.folders])
+    print(summary_table(results))
+    print(f"report: {shown(root / 'build' / 'report.md')}, {shown(root / 'build' / 'report.json')}")
+    for problem in problems:
+        print(f"course report merge: {problem}", file=sys.stderr)
+    return 1 if problems else 0
+
+
 COMMANDS = [
     Command(
         "test",
@@ -198,7 +206,19 @@ COMMANDS = [
             argument("--smoke", action="store_true", help="tiny, fast parameters (what CI runs)"),
             argument("--gpu", action="store_true", help="fail lessons that did not run on CUDA"),
             WORKERS,
-            argument("--shard", default=None, metavar="I/N", help="run only shard I of N (1-based), for split CI jobs"),
+            argument(
+                "--shard",
+                default=None,
+                metavar="I/N",
+                help="run only shard I of N (1-based), for parallel CI jobs; lessons are split by their recorded "
+                "durations (lesson-durations.json, else the last report)",
+            ),
+            argument("--plan", type=int, default=None, metavar="N", help="print the split into N shards; run nothing"),
+            argument(
+                "--store-durations",
+                action="store_true",
+                help="write the seconds of the lessons that ran to lesson-durations.json, for --shard",
+            ),
             TIMEOUT.but(
                 help=f"limit per lesson (default {minutes(limits.SMOKE_LESSON_TIMEOUT_S)} with --smoke, else none)"
             ),
@@ -214,5 +234,20 @@ COMMANDS = [
                 "e.g. -p data_url http://mirror/archive.tgz"
             ),
         ),
-    )
+    ),
+    Command(
+        "report",
+        help="work with lesson reports: merge the reports of shard jobs",
+        subcommands=(
+            Command(
+                "merge",
+                help="merge shard reports (each DIR: report.json, report.md, executed/) into build/",
+                description="Merge the reports of `course test --shard I/N` jobs into build/report.json, report.md "
+                "and executed/, as if one job had run every lesson. Exits 1, naming them, when a lesson is in no "
+                "shard or in two, a shard never reported, or a shard failed (the merged report is written anyway).",
+                handler=merge_shards,
+                arguments=(argument("folders", nargs="+", metavar="DIR", help="a shard's report folder"),),
+            ),
+        ),
+    ),
 ]
