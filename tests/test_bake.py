@@ -71,6 +71,7 @@ def test_defaults_give_a_complete_course(default_course):
         "constraints",
         "docs",
         "data-checksums.txt",
+        "lesson-durations.json",
     }, "unexpected files at the top of the course"
     assert course_table(default_course) == {
         "title": "Deep Learning Course",
