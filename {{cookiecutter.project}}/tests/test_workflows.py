@@ -143,7 +143,7 @@ def test_cpu_workflow_runs_smoke_lessons_on_every_push_and_pull_request():
         assert setup["with"]["cache"] == "pip" and "constraints/ci.txt" in setup["with"]["cache-dependency-path"]
         assert setup["with"]["python-version"] == gh("steps.python.outputs.version")
     install = step_running(workflow, "pip install")
-    assert install["run"].strip() == 'pip install -e ".[dev,site,exercises]" -c constraints/ci.txt'
+    assert install["run"].strip() == 'pip install -e ".[dev,site,exercises,dask,slurm]" -c constraints/ci.txt'
     assert (ROOT / "constraints" / "ci.txt").is_file()
     unit = [step.get("run", "") for step in workflow["jobs"]["unit"]["steps"]]
     assert "course check" in unit and "python -m pytest -n 2 --ignore=tests/test_lessons.py" in unit

@@ -69,10 +69,27 @@ def sweep_lesson(args) -> int:
                 full=args.full,
                 cell_timeout=args.cell_timeout,
                 quiet=args.quiet,
+                on=args.on,
+                slurm=slurm_settings(root, args),
             )
     except KeyboardInterrupt as stop:
         return 128 + processes.signum_of(stop)
     return 1 if failed else 0
+
+
+def slurm_settings(root, args) -> dict:
+    """``[tool.course.slurm]`` (partition, time in minutes, gpus, account), each overridden by its flag."""
+    import tomllib
+
+    try:
+        table = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["course"]["slurm"]
+    except (OSError, ValueError, KeyError, TypeError):
+        table = {}
+    settings = dict(table) if isinstance(table, dict) else {}
+    for name in ("partition", "time", "gpus", "account"):
+        if getattr(args, name) is not None:
+            settings[name] = getattr(args, name)
+    return settings
 
 
 def list_past_runs(args) -> int:
@@ -178,10 +195,26 @@ COMMANDS = [
                 metavar=("NAME", "V1,V2,..."),
                 help="values to try for a parameter, comma-separated (-p NAME=V1,V2 works too); every combination runs",
             ),
-            WORKERS.but(help="runs in parallel (default 1)"),
+            WORKERS.but(
+                default=None,
+                help="runs in parallel (default 1; with --on dask the cluster's workers, the machine's cores for a "
+                "local one; with --on slurm every run at once, queued by Slurm)",
+            ),
             QUIET.but(help="no live progress while runs run"),
             FULL,
             CELL_TIMEOUT.but(help=f"limit per cell of each run {CELL_LIMIT}"),
+            argument(
+                "--on",
+                default="local",
+                metavar="ENGINE",
+                help="where the runs run: local (default), dask (a local Dask cluster), dask://HOST:PORT (an existing "
+                "scheduler), slurm (one job per run, through submitit) or submitit-local; Dask and Slurm need the "
+                "course folder at the same path on their workers",
+            ),
+            argument("--partition", default=None, help="Slurm partition (else [tool.course.slurm] partition)"),
+            argument("--time", type=int, default=None, metavar="MINUTES", help="Slurm time limit per run"),
+            argument("--gpus", type=int, default=None, help="GPUs per Slurm job"),
+            argument("--account", default=None, help="Slurm account"),
         ),
     ),
     Command(

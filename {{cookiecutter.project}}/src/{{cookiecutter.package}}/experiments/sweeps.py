@@ -4,7 +4,8 @@ Each run is a `course run` process with the run id ``sweep-<id>-<k>``, so it is 
 listed and resumable like any other run. Results go to ``build/runs/<lesson>/sweep-<id>.md``
 and ``.csv`` (rewritten as runs finish), the best run marked by the lesson's headline metric.
 A failed run is reported and the others go on. Interrupting the sweep (Ctrl-C, or the stop
-button in a notebook) interrupts the running runs and starts no new ones.
+button in a notebook) interrupts the running runs and starts no new ones. The runs may run on
+another engine (``engines``: Dask, Slurm); they are the same `course run`s there.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor, as_completed, wait
 from pathlib import Path
 
@@ -28,6 +30,7 @@ from ..harness.processes import child_env
 from ..harness.progress import LOG_PREFIX, ProgressDisplay
 from ..metrics import headline
 from ..overrides import as_flags
+from .engines import Engine, engine_for
 from .store import load_run, runs_dir, timestamp_id
 
 _PACKAGE = __package__.rpartition(".")[0]
@@ -39,30 +42,47 @@ def sweep(
     lesson: str,
     grid: dict[str, list],
     *,
-    workers: int,
+    workers: int | None,
     full: bool,
     cell_timeout: float | None,
     quiet: bool = False,
+    on: str = "local",
+    slurm: dict | None = None,
 ) -> tuple[Path, int]:
-    """Run the grid; returns the Markdown table's path and how many runs did not pass. The runs'
-    progress is shown while they run, unless ``quiet``."""
+    """Run the grid on the engine ``on`` (``engines``); returns the Markdown table's path and how many runs
+    did not pass. The runs' progress is shown while they run, unless ``quiet``."""
     if not grid:
         raise CourseError(f"a sweep needs values to try: course sweep {lesson} -p NAME V1,V2 [-p NAME V1,V2]")
-    if workers < 1:
+    if workers is not None and workers < 1:
         raise CourseError(f"-n {workers}: give at least 1 worker")
     lesson_runs = runs_dir(root) / lesson
     sweep_id = timestamp_id(lambda candidate: any(lesson_runs.glob(f"sweep-{candidate}*")))
     table = lesson_runs / f"sweep-{sweep_id}.md"
     combos = [dict(zip(grid, values)) for values in itertools.product(*grid.values())]
     entries = [{"run": f"sweep-{sweep_id}-{k}", "overrides": combo} for k, combo in enumerate(combos, 1)]
+    engine = engine_for(on, folder=lesson_runs / f"sweep-{sweep_id}-jobs", workers=workers, slurm=slurm or {})
+    try:
+        return _sweep(root, lesson, grid, entries, table, engine, workers, full, cell_timeout, quiet)
+    finally:
+        engine.close()
+        (table.with_suffix(".stop")).unlink(missing_ok=True)
+
+
+def _sweep(root, lesson, grid, entries, table, engine, workers, full, cell_timeout, quiet) -> tuple[Path, int]:
+    # Here, -n runs at a time; an engine gets every run at once and queues them itself (so Ctrl-C cancels them there).
+    in_flight = (workers or 1) if engine.name == "local" else len(entries)
+    where = "" if engine.name == "local" else f" on {engine.name}"
     print(
-        f"course sweep: {plural(len(entries), 'run')} of {lesson}, {min(workers, len(entries))} at a time; "
+        f"course sweep: {plural(len(entries), 'run')} of {lesson}{where}, {min(in_flight, len(entries))} at a time; "
         f"table: {shown(table)}",
         flush=True,
     )
     display = ProgressDisplay(quiet=quiet)
-    runner = _Runner(root, lesson, full=full, cell_timeout=cell_timeout, workers=workers, display=display)
-    with ThreadPoolExecutor(max_workers=workers) as pool:
+    runner = _Runner(
+        root, lesson, full=full, cell_timeout=cell_timeout, workers=in_flight, display=display, engine=engine
+    )
+    runner.stop_file = table.with_suffix(".stop")
+    with ThreadPoolExecutor(max_workers=in_flight) as pool:
         futures = {pool.submit(runner.run, entry): entry for entry in entries}
         try:
             for done, future in enumerate(as_completed(futures), 1):
@@ -98,10 +118,20 @@ class _Runner:
     """Starts sweep runs as `course run` processes, and stops the running ones when asked."""
 
     def __init__(
-        self, root: Path, lesson: str, *, full: bool, cell_timeout: float | None, workers: int, display: ProgressDisplay
+        self,
+        root: Path,
+        lesson: str,
+        *,
+        full: bool,
+        cell_timeout: float | None,
+        workers: int,
+        display: ProgressDisplay,
+        engine: Engine,
     ):
         self.root, self.lesson, self.full, self.cell_timeout = root, lesson, full, cell_timeout
-        self.display = display
+        self.display, self.engine = display, engine
+        self.stop_file: Path | None = None
+        self.handles: set = set()
         # COURSE_DIE_WITH_PARENT: each run stops when this sweep dies, even when it is killed outright.
         # COURSE_PROGRESS_S: each run writes where it is every second; the sweep shows it.
         self.env = child_env(
@@ -122,6 +152,8 @@ class _Runner:
             command.append("--full")
         if self.cell_timeout:
             command += ["--cell-timeout", str(self.cell_timeout)]
+        if self.engine.name != "local":
+            return self._run_on_engine(entry, command)
         with self.lock:
             if self.stopping:
                 return {"status": "cancelled"}
@@ -145,10 +177,41 @@ class _Runner:
         output = "".join(kept)
         with self.lock:
             self.running.discard(process)
+        return self._outcome(entry, output, f"exit code {process.returncode}")
+
+    def _run_on_engine(self, entry: dict, command: list[str]) -> dict:
+        """The run as a trial of a Dask or Slurm engine; an engine's failure (a dead worker, a cancelled or
+        failed job) fails this run only."""
+        with self.lock:
+            if self.stopping:
+                return {"status": "cancelled"}
+            handle = self.engine.submit(command, str(self.root), self.env, str(self.stop_file))
+            self.handles.add(handle)
+        try:
+            _, output = handle.result()
+            why = "no run record"
+        except Exception as failure:  # each engine has its own: KilledWorker, UncompletedJobError, ...
+            output, why = "", f"{self.engine.name}: {type(failure).__name__}: {str(failure).strip()[:300]}"
+        finally:
+            with self.lock:
+                self.handles.discard(handle)
+        if self.stopping:  # cancelled on the engine: a started run is still stopping, from the stop file
+            run_dir = runs_dir(self.root) / self.lesson / entry["run"]
+            deadline = time.monotonic() + RUN_STOP_GRACE_S
+            while (record := load_run(run_dir)) is not None and record.status == "running":
+                if time.monotonic() > deadline:
+                    break
+                time.sleep(0.2)
+            if record is None:
+                return {"status": "cancelled"}
+        kept = [line for line in output.splitlines(keepends=True) if not line.startswith(LOG_PREFIX)]
+        return self._outcome(entry, "".join(kept), why)
+
+    def _outcome(self, entry: dict, output: str, why: str) -> dict:
         record = load_run(runs_dir(self.root) / self.lesson / entry["run"])
         if record is None:
             lines = output.strip().splitlines()
-            return {"status": "failed", "error": lines[-1] if lines else f"exit code {process.returncode}"}
+            return {"status": "failed", "error": lines[-1] if lines else why}
         (record.directory / "course-run.log").write_text(output, encoding="utf-8")
         return {
             "status": record.status,
@@ -162,6 +225,10 @@ class _Runner:
         with self.lock:
             self.stopping = True
             running = list(self.running)
+            handles = list(self.handles)
+        if handles:  # trials on an engine: running ones stop when they see the stop file, queued ones are cancelled
+            self.stop_file.write_text("stop\n", encoding="utf-8")
+            self.engine.cancel(handles)
         for process in running:
             _signal_group(process, signal.SIGINT)
         for process in running:
