@@ -80,6 +80,7 @@ def test_defaults_give_a_complete_course(default_course):
         "github_repo": "deep-learning-course",
         "branch": "main",
         "drive_folder": "courses/deep-learning-course",
+        "ci_shards": 2,
     }
 
 

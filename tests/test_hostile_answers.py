@@ -98,7 +98,7 @@ def test_answers_are_stored_as_typed(hostile_bake):
     assert pyproject["project"]["authors"] == [{"name": HOSTILE["author"], "email": HOSTILE["email"]}]
     assert pyproject["tool"]["course"] == {
         key: HOSTILE[key] for key in ("package", "github_user", "github_repo", "branch", "drive_folder")
-    } | {"title": HOSTILE["course_name"]}
+    } | {"title": HOSTILE["course_name"], "ci_shards": 2}
     assert "\\u" not in (course / "pyproject.toml").read_text(encoding="utf-8"), "non-ASCII kept as typed"
     assert (course / "README.md").read_text(encoding="utf-8").startswith(f"# {HOSTILE['course_name']}\n")
     assert f"Copyright (c) {HOSTILE['author']}" in (course / "LICENSE").read_text(encoding="utf-8")
