@@ -16,6 +16,7 @@ WORKFLOWS = ROOT / ".github" / "workflows"
 CPU = WORKFLOWS / "lessons-cpu.yml"
 GPU = WORKFLOWS / "lessons-gpu.yml"  # absent when the course was generated with gpu_ci = none
 COLAB = WORKFLOWS / "lessons-colab.yml"
+STUDENT = WORKFLOWS / "student-course.yml"
 
 
 def tool(name: str) -> str:
@@ -74,7 +75,7 @@ def step_using(workflow: dict, action: str) -> dict:
     return matches[0]
 
 
-@pytest.mark.parametrize("path", [CPU, GPU, COLAB], ids=["cpu", "gpu", "colab"])
+@pytest.mark.parametrize("path", [CPU, GPU, COLAB, STUDENT], ids=["cpu", "gpu", "colab", "student"])
 def test_workflow_matches_githubs_schema(path):
     if not path.exists():
         pytest.skip(f"{path.name} is not part of this course (gpu_ci = none)")
@@ -175,6 +176,19 @@ def test_lessons_run_in_ci_shards_jobs_whose_reports_merge_into_one():
     assert summary["if"] == "always()" and "build/report.md" in summary["run"]
 
 
+def assert_sharded_and_merged(workflow: dict, artifact: str) -> None:
+    """The shape every lesson workflow shares: plan -> lessons matrix uploading <artifact>-<I> -> report merging them."""
+    lessons, report = workflow["jobs"]["lessons"], workflow["jobs"]["report"]
+    assert lessons["needs"] == "plan" and lessons["strategy"]["fail-fast"] is False
+    assert lessons["strategy"]["matrix"]["shard"] == gh("fromJSON(needs.plan.outputs.shards)")
+    upload = next(step for step in lessons["steps"] if step.get("uses", "").startswith("actions/upload-artifact@"))
+    assert upload["with"]["name"] == f"{artifact}-" + gh("matrix.shard") and upload["if"] == "always()"
+    download = next(step for step in report["steps"] if step.get("uses", "").startswith("actions/download-artifact@"))
+    assert download["with"] == {"pattern": f"{artifact}-*", "path": "shards"}
+    assert "course report merge shards/*" in [step.get("run") for step in report["steps"]]
+    assert report["needs"] == "lessons" and report["if"].startswith(gh("!cancelled()")[:-3])
+
+
 def test_ci_shards_come_from_pyproject(tmp_path):
     """The plan job's step, run here: `ci_shards` from [tool.course] gives the matrix."""
     script = step_running(load(CPU), "ci_shards")["run"]
@@ -231,9 +245,11 @@ def test_gpu_workflow_runs_full_lessons_on_a_self_hosted_gpu_runner():
         pytest.skip("no GPU workflow in this course (gpu_ci = none)")
     workflow = load(GPU)
     assert "pull_request" not in workflow["on"]  # forks must not run code on the GPU machine
-    (job,) = workflow["jobs"].values()
+    job = workflow["jobs"]["lessons"]
     assert job["runs-on"] == ["self-hosted", "gpu"]
-    assert step_running(workflow, "course test")["run"].strip() == "course test --gpu"
+    assert [name for name, other in workflow["jobs"].items() if other["runs-on"] != "ubuntu-latest"] == ["lessons"]
+    assert step_running(workflow, "course test")["run"].strip() == 'course test --gpu --shard "$SHARD"'
+    assert_sharded_and_merged(workflow, "gpu-report")
     install = step_running(workflow, "venv")["run"]
     assert "--system-site-packages" in install  # keep the runner's CUDA torch
     assert "-c .venv/constraints-gpu.txt" in install
@@ -264,11 +280,14 @@ def test_colab_workflow_runs_lessons_and_tests_on_colabs_versions_every_push_and
     assert (day, month) == ("*", "*") and weekday.isdigit(), "once a week"
     refresh = step_running(workflow, "colab-pins")
     assert refresh["if"] == "github.event_name == 'schedule'", "pushes test the committed pins"
-    names = [step.get("run", "") or step.get("uses", "") for step in steps(workflow)]
+    names = [step.get("run", "") or step.get("uses", "") for step in workflow["jobs"]["lessons"]["steps"]]
     install = step_running(workflow, "pip install")
     assert install["run"].strip() == 'pip install -e ".[dev]" -c constraints/colab.txt'
-    assert names.index(refresh["run"]) < names.index(install["run"]) < names.index("course test --smoke -n 2")
-    assert "python -m pytest" in step_running(workflow, "pytest")["run"]
+    run = 'course test --smoke -n 2 --shard "$SHARD"'
+    assert names.index(refresh["run"]) < names.index(install["run"]) < names.index(run)
+    unit = [step.get("run", "") for step in workflow["jobs"]["unit"]["steps"]]
+    assert refresh["run"] in unit and "python -m pytest -n 2 --ignore=tests/test_lessons.py" in unit
+    assert_sharded_and_merged(workflow, "colab-report")
 
 
 def test_colab_workflow_takes_the_python_colab_has(tmp_path):
@@ -298,3 +317,13 @@ def test_the_weekly_refresh_step_needs_nothing_but_the_standard_library(tmp_path
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "fastai==2.8.9" in (course / "constraints" / "colab.txt").read_text()
+
+
+def test_the_student_course_is_published_only_from_the_default_branch_when_asked():
+    """Off until STUDENT_REPO is set; its deploy key lives in an environment of its own."""
+    workflow = load(STUDENT)
+    (job,) = workflow["jobs"].values()
+    assert job["if"] == "vars.STUDENT_REPO != '' && github.ref_name == github.event.repository.default_branch"
+    assert job["environment"] == "student-course" and job["permissions"] == {"contents": "read"}
+    assert 'course student-course ../student --repo "$STUDENT_REPO"' in step_running(workflow, "student-course")["run"]
+    assert step_running(workflow, "pip install")["run"].strip() == "pip install --no-deps -e teacher"
