@@ -2,9 +2,10 @@
 with otter's markers (``# BEGIN QUESTION``, ``# BEGIN SOLUTION``, ``# BEGIN TESTS``, ``# HIDDEN``).
 
 ``questions`` reads those markers, ``assign`` writes the student versions (`course assign`: no
-solution, public tests only; hidden tests only under ``build/grading/``), ``grade`` grades returned
-notebooks with the hidden tests (`course grade`), ``commands`` holds the commands. A student's
-lesson calls ``checks`` below once; its check cells then run that lesson's public tests.
+solution, public tests only; hidden tests only under ``build/grading/``), ``leaks`` is what
+`course check` asks of them, ``grade`` grades returned notebooks with the hidden tests (`course
+grade`), ``untouched`` proves each exercise fails on ``...``, ``commands`` holds the commands. A
+student's lesson calls ``checks`` below once; its check cells then run that lesson's public tests.
 """
 
 from __future__ import annotations

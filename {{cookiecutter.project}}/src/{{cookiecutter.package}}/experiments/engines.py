@@ -50,12 +50,10 @@ def run_trial(command: list[str], cwd: str, env: dict, stop_file: str) -> tuple[
 
 
 class Engine:
-    """Runs trials here: ``submit`` returns a handle whose ``result()`` is ``run_trial``'s."""
+    """This machine: the sweep starts its runs itself, with live progress. The other engines add
+    ``submit(command, cwd, env, stop_file)``, a handle whose ``result()`` is ``run_trial``'s."""
 
     name = "local"
-
-    def submit(self, command, cwd, env, stop_file):
-        raise NotImplementedError  # local trials are started by the sweep itself, with live progress
 
     def cancel(self, handles) -> None:
         pass
