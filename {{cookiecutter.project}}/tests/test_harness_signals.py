@@ -180,3 +180,16 @@ def test_a_lesson_that_kills_its_worker_leaves_nothing_running(tmp_path):
     assert result["status"] == "failed" and "exited with -9 without a result" in result["error"]
     pids = list(recorded(course, "00_rogue").values())
     wait_for(lambda: not [pid for pid in pids if alive(pid)], 10, "the kernel and the escaped child to end")
+
+
+def test_the_harness_removes_every_kernel_folder_it_made_and_no_other():
+    """The last clean-up of `course test`: a folder made as a signal arrived has no worker left to remove it."""
+    from {{ cookiecutter.package }}.harness import processes
+
+    mine = processes.new_work_dir()
+    theirs = Path(tempfile.mkdtemp(prefix=f"{processes.WORK_DIR_PREFIX}{os.getppid()}-"))
+    try:
+        processes.remove_own_work_dirs()
+        assert not mine.exists() and theirs.exists()
+    finally:
+        processes.remove_work_dir(theirs)

@@ -106,6 +106,7 @@ def grade_submissions(args) -> int:
         finally:
             display.close()
             processes.kill_descendants()
+            processes.remove_own_work_dirs()
     if stopped is not None:
         print(f"course grade: stopped by {processes.signal_name(stopped)}; the submissions it stopped are not graded")
     if args.untouched:

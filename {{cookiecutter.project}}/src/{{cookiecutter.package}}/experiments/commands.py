@@ -45,6 +45,7 @@ def run_lesson(args) -> int:
         return 128 + signum
     finally:
         processes.kill_descendants()
+        processes.remove_own_work_dirs()
     return 0 if record is None or record.status == "passed" else 1
 
 

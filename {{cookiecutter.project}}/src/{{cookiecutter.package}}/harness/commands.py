@@ -112,6 +112,7 @@ def test_lessons(args) -> int:
     finally:
         display.close()
         processes.kill_descendants()
+        processes.remove_own_work_dirs()
     ordered = [results[lesson.stem] for lesson in lessons]
     earlier = report.earlier_results(report_dir / "report.json")
     every = [p.stem for p in resolve_lessons(root, [])] + [p.stem for p in lessons]

@@ -109,6 +109,15 @@ def remove_work_dir(folder: Path) -> None:
     shutil.rmtree(folder, ignore_errors=True)
 
 
+def remove_own_work_dirs() -> None:
+    """Remove the kernel folders this process made, once its workers are gone: one made just as a signal
+    arrived may have no worker object left to remove it."""
+    import tempfile
+
+    for folder in Path(tempfile.gettempdir()).glob(f"{WORK_DIR_PREFIX}{os.getpid()}-*"):
+        remove_work_dir(folder)
+
+
 def remove_stale_work_dirs() -> list[Path]:
     """Remove kernel folders left by harness processes that were killed outright (no process is theirs now)."""
     import re
