@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from harness import bake, course_helpers, env_for
+from harness import bake, course_helpers, env_for, publish
 
 RESULTS = Path(__file__).with_name("results-colab-checks.md")
 COLAB_STACK = ["ipython==7.34.0", "ipykernel==6.17.1", "jupyter-client==7.4.9", "nbclient", "nbformat", "numpy"]
@@ -100,9 +100,7 @@ def main() -> None:
         "Colab's image already has many of them (pandas, requests, Jinja2, nbconvert, ...), so a real",
         "runtime adds fewer; only a live Colab shows its exact cost.",
     ]
-    text = "\n".join(lines) + "\n"
-    print(text)
-    RESULTS.write_text(text, encoding="utf-8")
+    publish(RESULTS, lines)
 
 
 if __name__ == "__main__":

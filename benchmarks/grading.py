@@ -13,13 +13,11 @@ from __future__ import annotations
 
 import argparse
 import csv
-import os
-import platform
 import sys
 import tempfile
 from pathlib import Path
 
-from harness import bake, course_helpers, env_for, timed
+from harness import bake, course_helpers, env_for, machine, publish, timed
 
 RESULTS = Path(__file__).with_name("results-grading.md")
 RIGHT = {
@@ -55,7 +53,7 @@ def main() -> None:
     lines = [
         "# `course grade` benchmark",
         "",
-        f"Python {platform.python_version()}, {platform.system()} {platform.machine()}, {os.cpu_count()} CPUs; "
+        f"{machine()}; "
         f"{count} submissions of lesson 01 (smoke parameters), 2 workers; wall-clock seconds of the whole command.",
         "",
         "| what | seconds |",
@@ -68,9 +66,7 @@ def main() -> None:
         "fresh kernel that imports fastai and trains the smoke model, two at a time.",
         f"{right} of {count} submissions got the points their answers deserve (4, 3 or 0 of 4).",
     ]
-    text = "\n".join(lines) + "\n"
-    print(text)
-    RESULTS.write_text(text, encoding="utf-8")
+    publish(RESULTS, lines)
 
 
 if __name__ == "__main__":

@@ -73,6 +73,18 @@ def wipe(course: Path) -> None:
     shutil.rmtree(course / "nbmake", ignore_errors=True)
 
 
+def machine() -> str:
+    """Python, system, architecture and cores: where a results file was measured."""
+    return f"Python {platform.python_version()}, {platform.system()} {platform.machine()}, {os.cpu_count()} CPUs"
+
+
+def publish(path: Path, lines: list[str]) -> None:
+    """Print a benchmark's results and write them next to it."""
+    text = "\n".join(lines) + "\n"
+    print(text)
+    path.write_text(text, encoding="utf-8")
+
+
 def timed(command, cwd: Path, env: dict) -> float:
     start = time.perf_counter()
     done = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True)

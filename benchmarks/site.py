@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -21,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from harness import bake, data_server, env_for, timed
+from harness import bake, data_server, env_for, machine, publish, timed
 
 RESULTS = Path(__file__).with_name("results-site.md")
 
@@ -94,8 +92,7 @@ def main() -> None:
     lines = [
         "# `course site` benchmark",
         "",
-        f"Python {platform.python_version()}, {platform.system()} {platform.machine()}, {os.cpu_count()} CPUs; "
-        f"{repeat} rounds, each a first build then a rebuild; wall-clock seconds of the whole command.",
+        f"{machine()}; {repeat} rounds, each a first build then a rebuild; wall-clock seconds of the whole command.",
         "",
         "| what | median s | goal | met |",
         "|---|---:|---|---|",
@@ -111,9 +108,7 @@ def main() -> None:
         f"- rebuild: {', '.join(f'{s:.2f}' for s in again)}",
         f"- rebuild under --serve: {', '.join(f'{s:.2f}' for s in served)}",
     ]
-    text = "\n".join(lines) + "\n"
-    print(text)
-    RESULTS.write_text(text, encoding="utf-8")
+    publish(RESULTS, lines)
 
 
 if __name__ == "__main__":
