@@ -1,4 +1,4 @@
-"""Atomic file writes, used for everything the course writes.
+"""Atomic file writes, used for everything the course writes, and ``read_json`` to read JSON back.
 
 A crash, a killed kernel or a Colab reset mid-write leaves the old file or the new one, never half
 of one: the bytes go to a temporary file in the same folder, are flushed to disk (Drive syncs
@@ -48,3 +48,12 @@ def write_bytes(path: Path, data: bytes) -> None:
 def write_json(path: Path, data) -> None:
     """Indented JSON; values JSON cannot hold are written as their ``str()``."""
     write_text(path, json.dumps(data, indent=1, default=str) + "\n")
+
+
+def read_json(path: Path) -> dict:
+    """A JSON object from a file the course wrote; empty when it is missing, unreadable or not an object."""
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return value if isinstance(value, dict) else {}

@@ -12,7 +12,6 @@ What this does not isolate, the README says: the network, and the files the user
 
 from __future__ import annotations
 
-import csv
 import json
 import secrets
 import tempfile
@@ -22,6 +21,7 @@ from pathlib import Path
 from .. import drive, notebooks
 from ..atomic import write_text
 from ..errors import CourseError
+from ..formatting import write_csv
 from ..harness.job import LessonJob, LessonResult
 from .assign import grading_tests
 
@@ -131,17 +131,15 @@ def not_graded(graded: Graded, why: str, expected: list[str]) -> None:
 
 def write_outputs(build: Path, rows: list[Graded]) -> Path:
     """``build/grades.csv`` and ``build/feedback/<submission>.md``; returns the CSV."""
-    lines = [["submission", "question", "points", "max", "reason"]]
+    lines = []
     for graded in rows:
         if not graded.questions:
-            lines.append([graded.submission, "", 0, "", graded.reason])
+            lines.append({"submission": graded.submission, "question": "", "points": 0, "reason": graded.reason})
         for question in graded.questions:
-            lines.append([graded.submission, question["question"], question["points"], question["max"], graded.reason])
+            lines.append({"submission": graded.submission, **question, "reason": graded.reason})
         write_text(build / "feedback" / f"{graded.submission}.md", feedback(graded))
     target = build / "grades.csv"
-    with tempfile.NamedTemporaryFile("w", newline="", encoding="utf-8", delete=False, dir=build, suffix=".tmp") as out:
-        csv.writer(out).writerows(lines)
-    Path(out.name).replace(target)
+    write_csv(target, ["submission", "question", "points", "max", "reason"], lines)
     return target
 
 

@@ -11,19 +11,27 @@ from pathlib import Path
 from .. import notebooks
 from . import STUDENT_FOLDER, untouched
 from .assign import source_digest, student_lesson
-from .questions import read_exercises
+from .questions import Exercises, read_exercises
+
+
+def _exercises_of(lessons: list[Path]) -> dict[Path, Exercises]:
+    """Each readable lesson's exercises (an unreadable one is reported by the notebook checks)."""
+    found = {}
+    for lesson in lessons:
+        try:
+            found[lesson] = read_exercises(notebooks.read_notebook(lesson))
+        except notebooks.NotebookError:
+            continue
+    return found
 
 
 def secrets_of(lessons: list[Path]) -> dict[str, str]:
     """Each line no student may receive, with the name of the lesson it comes from."""
-    found = {}
-    for lesson in lessons:
-        try:
-            exercises = read_exercises(notebooks.read_notebook(lesson))
-        except notebooks.NotebookError:
-            continue  # reported by the notebook checks
-        found.update(dict.fromkeys(exercises.secret_lines(), lesson.name))
-    return found
+    return _secrets(_exercises_of(lessons))
+
+
+def _secrets(exercises: dict[Path, Exercises]) -> dict[str, str]:
+    return {line: lesson.name for lesson, found in exercises.items() for line in found.secret_lines()}
 
 
 def leaks(folder: Path, secrets: dict[str, str]) -> list[tuple[Path, str, str]]:
@@ -44,13 +52,9 @@ def leaks(folder: Path, secrets: dict[str, str]) -> list[tuple[Path, str, str]]:
 def exercise_problems(root: Path, lessons: list[Path]) -> list[tuple[str, str]]:
     """``(path, what is wrong)`` for each stale or missing student version and each leak; the fix of
     all of them is `course assign` (or removing the text from the teacher's lesson's public parts)."""
-    problems = []
-    for lesson in lessons:
-        try:
-            exercises = read_exercises(notebooks.read_notebook(lesson))
-        except notebooks.NotebookError:
-            continue
-        if not exercises.questions:
+    problems, exercises = [], _exercises_of(lessons)
+    for lesson, found in exercises.items():
+        if not found.questions:
             continue
         student = student_lesson(root, lesson.stem)
         where = student.relative_to(root).as_posix()
@@ -64,7 +68,7 @@ def exercise_problems(root: Path, lessons: list[Path]) -> list[tuple[str, str]]:
             continue
         if made_from != source_digest(lesson):
             problems.append((where, f"stale: {lesson.name} changed since its student version was written"))
-    for path, line, lesson in leaks(root / STUDENT_FOLDER, secrets_of(lessons)):
+    for path, line, lesson in leaks(root / STUDENT_FOLDER, _secrets(exercises)):
         problems.append(
             (path.relative_to(root).as_posix(), f"holds solution or hidden-test text of {lesson}: {line!r}")
         )

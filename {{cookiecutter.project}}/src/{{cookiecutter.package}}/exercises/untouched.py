@@ -7,10 +7,9 @@ they were made from, so `course check` names such an exercise until the lesson c
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-from ..atomic import write_json
+from ..atomic import read_json, write_json
 from .assign import source_digest
 
 
@@ -39,13 +38,10 @@ NOTHING = "asserts nothing: its tests pass on the untouched student version; mak
 
 def problems(root: Path, lessons: list[Path]) -> list[tuple[str, str]]:
     """``(lesson, message)`` for each exercise that passed untouched when its lesson was as it is now."""
-    try:
-        found = json.loads(results_file(root).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return []
+    found = read_json(results_file(root))
     named = []
     for lesson in lessons:
-        entry = found.get(lesson.stem) if isinstance(found, dict) else None
+        entry = found.get(lesson.stem)
         if isinstance(entry, dict) and entry.get("from_sha256") == source_digest(lesson):
             named += [(f"lessons/{lesson.name}", f"exercise {name!r} {NOTHING}") for name in entry.get("passing", [])]
     return named

@@ -9,12 +9,12 @@ The same lessons and durations give the same split everywhere.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..atomic import write_json
+from ..atomic import read_json, write_json
 from ..errors import CourseError
+from .report import earlier_results
 
 DURATIONS_FILE = "lesson-durations.json"
 
@@ -39,17 +39,11 @@ def parse_shard(text: str) -> tuple[int, int]:
 
 def recorded_durations(root: Path) -> dict[str, float]:
     """lesson -> seconds, from the committed durations file, else the last report."""
-    committed = _read(root / DURATIONS_FILE)
+    committed = read_json(root / DURATIONS_FILE)
     if committed:
         return {name: float(seconds) for name, seconds in committed.items() if _seconds(seconds)}
-    rows = _read(root / "build" / "report.json").get("lessons", [])
-    return {
-        row["lesson"]: float(row["seconds"])
-        for row in rows
-        if isinstance(row, dict)
-        and row.get("status") in ("passed", "failed", "timed out")
-        and _seconds(row.get("seconds"))
-    }
+    earlier = earlier_results(root / "build" / "report.json")
+    return {name: result.seconds for name, result in earlier.items() if _timed(result)}
 
 
 def split(lessons: list[Path], count: int, durations: dict[str, float]) -> list[Shard]:
@@ -93,20 +87,17 @@ def plan(root: Path, lessons: list[Path], count: int) -> str:
 def store_durations(root: Path, results) -> Path:
     """Write the seconds of the lessons that ran into the durations file (others keep theirs)."""
     path = root / DURATIONS_FILE
-    durations = _read(path)
+    durations = read_json(path)
     for result in results:
-        if result.status in ("passed", "failed", "timed out") and result.seconds > 0:
+        if _timed(result):
             durations[result.lesson] = round(result.seconds, 1)
     write_json(path, dict(sorted(durations.items())))
     return path
 
 
-def _read(path: Path) -> dict:
-    try:
-        value = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return value if isinstance(value, dict) else {}
+def _timed(result) -> bool:
+    """A result whose seconds say how long the lesson takes (not a cached or interrupted one)."""
+    return result.status in ("passed", "failed", "timed out") and _seconds(result.seconds)
 
 
 def _seconds(value) -> bool:

@@ -14,13 +14,14 @@ import io
 from pathlib import Path
 
 from .. import notebooks
+from ..atomic import read_json
 from ..config import CourseConfig
 from ..errors import CourseError
 from ..exercises import opened_folder
 from ..formatting import shown
 from ..git import GitFailed, git
 from . import pages
-from .sources import newest_executed, read_json
+from .sources import newest_executed
 
 PAGES_TOTAL_BYTES = 2**30  # GitHub Pages: a published site of at most 1 GB ...
 PAGES_FILE_BYTES = 100 * 2**20  # ... and no file over 100 MB

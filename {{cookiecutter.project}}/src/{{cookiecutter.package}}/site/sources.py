@@ -8,10 +8,11 @@ that never ran has none, and its page says so.
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from ..atomic import read_json
 
 
 @dataclass(frozen=True)
@@ -64,12 +65,3 @@ def _from_runs(root: Path, lesson: str) -> list[Executed]:
 
 def _when(path: Path) -> str:
     return time.strftime("%Y-%m-%d %H:%M", time.localtime(path.stat().st_mtime))
-
-
-def read_json(path: Path) -> dict:
-    """A JSON object from a file the harness wrote; empty when it is missing or unreadable."""
-    try:
-        value = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return value if isinstance(value, dict) else {}
