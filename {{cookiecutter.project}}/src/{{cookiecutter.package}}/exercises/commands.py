@@ -105,8 +105,7 @@ def grade_submissions(args) -> int:
                     grade.not_graded(graded, result.error, expected(graded))
         finally:
             display.close()
-            processes.kill_descendants()
-            processes.remove_own_work_dirs()
+            processes.leave_nothing_behind()
     if stopped is not None:
         print(f"course grade: stopped by {processes.signal_name(stopped)}; the submissions it stopped are not graded")
     if args.untouched:

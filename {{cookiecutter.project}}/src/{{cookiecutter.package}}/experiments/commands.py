@@ -44,8 +44,7 @@ def run_lesson(args) -> int:
         print(f"course run: stopped by {processes.signal_name(signum)}; the run is recorded as interrupted")
         return 128 + signum
     finally:
-        processes.kill_descendants()
-        processes.remove_own_work_dirs()
+        processes.leave_nothing_behind()
     return 0 if record is None or record.status == "passed" else 1
 
 

@@ -111,8 +111,7 @@ def test_lessons(args) -> int:
                 print(report.status_line(result), flush=True)
     finally:
         display.close()
-        processes.kill_descendants()
-        processes.remove_own_work_dirs()
+        processes.leave_nothing_behind()
     ordered = [results[lesson.stem] for lesson in lessons]
     earlier = report.earlier_results(report_dir / "report.json")
     every = [p.stem for p in resolve_lessons(root, [])] + [p.stem for p in lessons]

@@ -109,6 +109,12 @@ def remove_work_dir(folder: Path) -> None:
     shutil.rmtree(folder, ignore_errors=True)
 
 
+def leave_nothing_behind() -> None:
+    """The end of a command that ran lessons: no descendant left, and no kernel folder of this process."""
+    kill_descendants()
+    remove_own_work_dirs()
+
+
 def remove_own_work_dirs() -> None:
     """Remove the kernel folders this process made, once its workers are gone: one made just as a signal
     arrived may have no worker object left to remove it."""
