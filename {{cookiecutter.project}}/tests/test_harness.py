@@ -7,7 +7,9 @@ several checks share one run where they can.
 import asyncio
 import json
 import os
+import shutil
 import sys
+import tempfile
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -23,7 +25,7 @@ from {{ cookiecutter.package }}.harness.prewarm import imports_to_prewarm
 from {{ cookiecutter.package }}.harness.runner import execute_lesson, run_lessons
 from {{ cookiecutter.package }}.notebooks import resolve_lessons
 from {{ cookiecutter.package }}.testing import course_cli as run_course_cli
-from {{ cookiecutter.package }}.testing import lesson_notebook, tiny_course, write_notebook
+from {{ cookiecutter.package }}.testing import lesson_notebook, tiny_course, warm_process_for, write_notebook
 
 
 def alive(pid: int) -> bool:
@@ -33,7 +35,27 @@ def alive(pid: int) -> bool:
         return False
 
 
-def test_lesson_runs_in_its_folder_on_this_interpreter_with_parameters(tmp_path, monkeypatch):
+@pytest.fixture(params=["cold", "warm"])
+def execute(request, monkeypatch):
+    """``execute_lesson``, with the lesson's kernel started anew (cold) and forked from a warm process for
+    its folder (warm): every test that takes it holds both ways."""
+    if request.param == "cold":
+        yield execute_lesson
+        return
+    runtime = tempfile.mkdtemp(prefix="xdg-")  # short: a Unix socket's path must be
+    monkeypatch.setenv("XDG_RUNTIME_DIR", runtime)
+
+    def forked(lesson, output, parameters=None, **options):
+        with warm_process_for(lesson, options.get("env")) as forks:
+            result = execute_lesson(lesson, output, parameters, **options)
+        assert result.warm_start is forks
+        return result
+
+    yield forked
+    shutil.rmtree(runtime, ignore_errors=True)
+
+
+def test_lesson_runs_in_its_folder_on_this_interpreter_with_parameters(tmp_path, monkeypatch, execute):
     # No kernelspec may come from the user's Jupyter setup: point Jupyter at empty folders.
     monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "no-jupyter"))
     monkeypatch.setenv("JUPYTER_DATA_DIR", str(tmp_path / "no-jupyter"))
@@ -49,9 +71,7 @@ def test_lesson_runs_in_its_folder_on_this_interpreter_with_parameters(tmp_path,
     )
     output = tmp_path / "build" / "executed" / "00_ok.ipynb"
 
-    result = execute_lesson(
-        lesson, output, {"smoke": True, "epochs": 5}, cell_timeout=120, env={"COURSE_TEST_MARK": "x"}
-    )
+    result = execute(lesson, output, {"smoke": True, "epochs": 5}, cell_timeout=120, env={"COURSE_TEST_MARK": "x"})
 
     assert result.status == "passed", result.describe()
     record = json.loads((lesson.parent / "record.json").read_text())
@@ -71,7 +91,7 @@ def test_lesson_runs_in_its_folder_on_this_interpreter_with_parameters(tmp_path,
     assert result.executed_notebook == output
 
 
-def test_failing_cell_is_reported_with_its_source_and_error(tmp_path):
+def test_failing_cell_is_reported_with_its_source_and_error(tmp_path, execute):
     lesson = write_notebook(
         tmp_path / "01_fails.ipynb",
         "a = 1",
@@ -80,7 +100,7 @@ def test_failing_cell_is_reported_with_its_source_and_error(tmp_path):
         "print('never printed')",
         parameters="smoke = False",
     )
-    result = execute_lesson(lesson, tmp_path / "out" / "01_fails.ipynb", {"smoke": True}, cell_timeout=60)
+    result = execute(lesson, tmp_path / "out" / "01_fails.ipynb", {"smoke": True}, cell_timeout=60)
 
     assert result.status == "failed"
     assert result.failed_cell == 4  # counted from 1 in the lesson as written, not after parameter injection
@@ -94,10 +114,10 @@ def test_failing_cell_is_reported_with_its_source_and_error(tmp_path):
     assert ("".join(last["source"]), last["outputs"], last["execution_count"]) == ("print('never printed')", [], None)
 
 
-def test_hung_cell_is_interrupted_at_the_cell_timeout(tmp_path):
+def test_hung_cell_is_interrupted_at_the_cell_timeout(tmp_path, execute):
     lesson = write_notebook(tmp_path / "02_hangs.ipynb", "x = 1", "while True:\n    pass")
     started = time.monotonic()
-    result = execute_lesson(lesson, tmp_path / "out.ipynb", {}, cell_timeout=2)
+    result = execute(lesson, tmp_path / "out.ipynb", {}, cell_timeout=2)
 
     assert result.status == "timed out"
     assert result.failed_cell == 2 and result.failed_source == "while True:\n    pass"
@@ -106,9 +126,9 @@ def test_hung_cell_is_interrupted_at_the_cell_timeout(tmp_path):
     assert time.monotonic() - started < 20
 
 
-def test_lesson_timeout_stops_a_lesson_of_many_short_cells(tmp_path):
+def test_lesson_timeout_stops_a_lesson_of_many_short_cells(tmp_path, execute):
     lesson = write_notebook(tmp_path / "03_slow.ipynb", "import time", *["time.sleep(0.5)"] * 12)
-    result = execute_lesson(lesson, tmp_path / "out.ipynb", {}, timeout=2, cell_timeout=60)
+    result = execute(lesson, tmp_path / "out.ipynb", {}, timeout=2, cell_timeout=60)
 
     assert result.status == "timed out"
     assert result.error == "lesson exceeded its 2 s timeout"
@@ -149,9 +169,9 @@ def test_kernel_client_is_ready_when_the_kernel_answers_and_says_when_it_died(tm
         run.stop()
 
 
-def test_kernel_that_kills_itself_is_a_failure_not_a_hang(tmp_path):
+def test_kernel_that_kills_itself_is_a_failure_not_a_hang(tmp_path, execute):
     lesson = write_notebook(tmp_path / "04_dies.ipynb", "import os, signal", "os.kill(os.getpid(), signal.SIGKILL)")
-    result = execute_lesson(lesson, tmp_path / "out.ipynb", {}, cell_timeout=120)
+    result = execute(lesson, tmp_path / "out.ipynb", {}, cell_timeout=120)
 
     assert result.status == "failed"
     assert result.error == "the kernel died (killed by SIGKILL)"
@@ -159,7 +179,7 @@ def test_kernel_that_kills_itself_is_a_failure_not_a_hang(tmp_path):
     assert result.seconds < 30
 
 
-def test_nothing_the_kernel_started_survives_even_when_it_ignores_sigint(tmp_path):
+def test_nothing_the_kernel_started_survives_even_when_it_ignores_sigint(tmp_path, execute):
     lesson = write_notebook(
         tmp_path / "05_spawns.ipynb",
         "import json, os, subprocess, sys\n"
@@ -176,7 +196,7 @@ def test_nothing_the_kernel_started_survives_even_when_it_ignores_sigint(tmp_pat
         "open('pids.json', 'w').write(json.dumps(pids))",
         "import signal, time\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    time.sleep(0.05)",
     )
-    result = execute_lesson(lesson, tmp_path / "out.ipynb", {}, cell_timeout=6)
+    result = execute(lesson, tmp_path / "out.ipynb", {}, cell_timeout=6)
 
     assert result.status == "timed out", result.describe()
     assert result.failed_cell == 2

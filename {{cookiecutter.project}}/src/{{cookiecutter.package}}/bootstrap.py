@@ -12,7 +12,6 @@ import os
 from pathlib import Path
 
 from .errors import CourseError
-from .options import Command
 
 _hinted = globals().get("_hinted", False)  # the Drive hint is shown once per kernel
 
@@ -93,18 +92,6 @@ def describe() -> dict[str, str]:
         }
     )
     return rows
-
-
-def show_environment(args) -> int:
-    """`course env`: print runtime, device, versions and paths as a two-column table."""
-    import sys
-
-    print("Looking at this runtime (importing torch to see the device takes a few seconds) ...", file=sys.stderr)
-    rows = describe()
-    width = max(map(len, rows))
-    for label, value in rows.items():
-        print(f"{label.ljust(width)}  {value}")
-    return 0
 
 
 def status_line(root: Path, where: str) -> str:
@@ -203,12 +190,3 @@ def _drive_duplicate_notes(root: Path) -> list[str]:
 
     warning = duplicates_warning([path for folder in ("src", "lessons") for path in duplicates(root / folder)], root)
     return [f"Warning: {warning}"] if warning else []
-
-
-COMMANDS = [
-    Command(
-        "env",
-        help="show what lessons will use here: runtime, device, RAM, library versions (a broken torch pair), paths",
-        handler=show_environment,
-    )
-]

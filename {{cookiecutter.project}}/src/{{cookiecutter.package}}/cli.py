@@ -17,7 +17,6 @@ from .options import Command, split_assignments
 def registered() -> list[Command]:
     """Every subcommand, in the order `course --help` lists them; adding a command is one entry in a
     concern's ``COMMANDS``."""
-    from . import bootstrap
     from .authoring import commands as authoring
     from .exercises import commands as exercises
     from .experiments import commands as experiments
@@ -25,7 +24,6 @@ def registered() -> list[Command]:
     from .site import commands as site
 
     return [
-        *bootstrap.COMMANDS,
         *harness.COMMANDS,
         *authoring.COMMANDS,
         *exercises.COMMANDS,

@@ -89,6 +89,11 @@ VALUES_JSON = argument("--values-json", default=None, metavar="JSON", help=argpa
 TIMEOUT = argument("--timeout", type=seconds, default=None, metavar="SECONDS", help="limit per lesson")
 CELL_TIMEOUT = argument("--cell-timeout", type=seconds, default=None, metavar="SECONDS", help="limit per cell")
 QUIET = argument("-q", "--quiet", action="store_true", help="no live progress while lessons run")
+COLD = argument(
+    "--cold",
+    action="store_true",
+    help="start each lesson's kernel anew: fork none from a warm process (`course warm`, or the run's own)",
+)
 WORKERS = argument("-n", "--workers", type=int, default=1, help="lessons run in parallel (default 1)")
 FULL = argument("--full", action="store_true", help="full parameters instead of smoke")
 LESSON = argument("lesson", metavar="LESSON", help="lesson number, name or file, e.g. 01")

@@ -96,6 +96,7 @@ def grade_submissions(args) -> int:
                     workers=args.workers,
                     on_result=finished,
                     on_progress=lambda lesson, snapshot: display.update(lesson, describe(snapshot)),
+                    warm_starts=False,  # a submission never forks from the course's processes
                 )
         except processes.Interrupted as interrupt:
             stopped = interrupt.signum

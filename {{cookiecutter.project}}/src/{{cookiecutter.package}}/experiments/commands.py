@@ -7,7 +7,19 @@ import os
 import signal
 
 from ..harness import limits
-from ..options import CELL_TIMEOUT, FULL, LESSON, PARAM, QUIET, VALUES_JSON, WORKERS, Command, argument, minutes
+from ..options import (
+    CELL_TIMEOUT,
+    COLD,
+    FULL,
+    LESSON,
+    PARAM,
+    QUIET,
+    VALUES_JSON,
+    WORKERS,
+    Command,
+    argument,
+    minutes,
+)
 
 
 def run_lesson(args) -> int:
@@ -38,6 +50,7 @@ def run_lesson(args) -> int:
                 cell_timeout=args.cell_timeout,
                 force=args.force,
                 quiet=args.quiet,
+                cold=args.cold,
             )
     except KeyboardInterrupt as stop:
         signum = processes.signum_of(stop)
@@ -69,6 +82,7 @@ def sweep_lesson(args) -> int:
                 full=args.full,
                 cell_timeout=args.cell_timeout,
                 quiet=args.quiet,
+                cold=args.cold,
                 on=args.on,
                 slurm=slurm_settings(root, args),
             )
@@ -181,6 +195,7 @@ COMMANDS = [
             argument("--force", action="store_true", help="run a run id that passed already again, from the start"),
             QUIET.but(help="no live progress while the lesson runs"),
             CELL_TIMEOUT.but(help=f"limit per cell {CELL_LIMIT}"),
+            COLD,
         ),
     ),
     Command(
@@ -203,6 +218,7 @@ COMMANDS = [
             QUIET.but(help="no live progress while runs run"),
             FULL,
             CELL_TIMEOUT.but(help=f"limit per cell of each run {CELL_LIMIT}"),
+            COLD,
             argument(
                 "--on",
                 default="local",

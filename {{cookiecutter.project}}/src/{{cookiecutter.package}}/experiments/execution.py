@@ -41,6 +41,7 @@ def execute_run(
     cell_timeout: float | None,
     force: bool = False,
     quiet: bool = False,
+    cold: bool = False,
 ) -> Run | None:
     """Run ``notebook`` with ``overrides`` into its run folder (a new one, or ``run_id``'s to resume it).
 
@@ -66,6 +67,7 @@ def execute_run(
             full=full,
             cell_timeout=cell_timeout,
             quiet=quiet,
+            cold=cold,
         )
 
 
@@ -80,6 +82,7 @@ def _execute(
     full: bool,
     cell_timeout: float | None,
     quiet: bool,
+    cold: bool,
 ) -> Run:
     from ..harness.limits import cell_limit
     from ..harness.progress import ProgressDisplay, describe
@@ -117,6 +120,7 @@ def _execute(
             env=kernel_env,
             cell_timeout=cell_limit(given=cell_timeout, full_run=full),
             on_progress=lambda lesson, snapshot: display.update(lesson, describe(snapshot)),
+            warm_starts=not cold,
         )
     except KeyboardInterrupt:  # execute_lesson has already stopped the lesson's worker and kernel
         record.save(status="interrupted", finished=_now(), process=None)

@@ -46,6 +46,7 @@ def sweep(
     full: bool,
     cell_timeout: float | None,
     quiet: bool = False,
+    cold: bool = False,
     on: str = "local",
     slurm: dict | None = None,
 ) -> tuple[Path, int]:
@@ -62,13 +63,13 @@ def sweep(
     entries = [{"run": f"sweep-{sweep_id}-{k}", "overrides": combo} for k, combo in enumerate(combos, 1)]
     engine = engine_for(on, folder=lesson_runs / f"sweep-{sweep_id}-jobs", workers=workers, slurm=slurm or {})
     try:
-        return _sweep(root, lesson, grid, entries, table, engine, workers, full, cell_timeout, quiet)
+        return _sweep(root, lesson, grid, entries, table, engine, workers, full, cell_timeout, quiet, cold)
     finally:
         engine.close()
         (table.with_suffix(".stop")).unlink(missing_ok=True)
 
 
-def _sweep(root, lesson, grid, entries, table, engine, workers, full, cell_timeout, quiet) -> tuple[Path, int]:
+def _sweep(root, lesson, grid, entries, table, engine, workers, full, cell_timeout, quiet, cold) -> tuple[Path, int]:
     # Here, -n runs at a time; an engine gets every run at once and queues them itself (so Ctrl-C cancels them there).
     in_flight = (workers or 1) if engine.name == "local" else len(entries)
     where = "" if engine.name == "local" else f" on {engine.name}"
@@ -79,7 +80,7 @@ def _sweep(root, lesson, grid, entries, table, engine, workers, full, cell_timeo
     )
     display = ProgressDisplay(quiet=quiet)
     runner = _Runner(
-        root, lesson, full=full, cell_timeout=cell_timeout, workers=in_flight, display=display, engine=engine
+        root, lesson, full=full, cell_timeout=cell_timeout, workers=in_flight, display=display, engine=engine, cold=cold
     )
     runner.stop_file = table.with_suffix(".stop")
     with ThreadPoolExecutor(max_workers=in_flight) as pool:
@@ -127,8 +128,9 @@ class _Runner:
         workers: int,
         display: ProgressDisplay,
         engine: Engine,
+        cold: bool = False,
     ):
-        self.root, self.lesson, self.full, self.cell_timeout = root, lesson, full, cell_timeout
+        self.root, self.lesson, self.full, self.cell_timeout, self.cold = root, lesson, full, cell_timeout, cold
         self.display, self.engine = display, engine
         self.stop_file: Path | None = None
         self.handles: set = set()
@@ -152,6 +154,8 @@ class _Runner:
             command.append("--full")
         if self.cell_timeout:
             command += ["--cell-timeout", str(self.cell_timeout)]
+        if self.cold:
+            command.append("--cold")
         if self.engine.name != "local":
             return self._run_on_engine(entry, command)
         with self.lock:

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from ..errors import CourseError
-from ..options import CELL_TIMEOUT, PARAM, QUIET, TIMEOUT, WORKERS, Command, argument, minutes
+from ..options import CELL_TIMEOUT, COLD, PARAM, QUIET, TIMEOUT, WORKERS, Command, argument, minutes
 from . import limits
 
 
@@ -99,6 +99,7 @@ def test_lessons(args) -> int:
             run_lessons(
                 jobs,
                 workers=args.workers,
+                warm_starts=not args.cold,
                 on_result=finished,
                 on_progress=lambda lesson, snapshot: display.update(lesson, describe(snapshot)),
             )
@@ -195,7 +196,98 @@ def merge_shards(args) -> int:
     return 1 if problems else 0
 
 
+def show_environment(args) -> int:
+    """`course env`: runtime, device, versions, paths and the course's warm process, as a two-column table."""
+    from ..bootstrap import describe
+    from .warm_starts import course_warm_process
+    from .warm_starts import describe as warm_process
+
+    print("Looking at this runtime (importing torch to see the device takes a few seconds) ...", file=sys.stderr)
+    rows = describe()
+    if "build" in rows:
+        try:
+            running = course_warm_process(Path(rows["course root"]))
+            rows["warm process"] = warm_process(running.info if running else None)
+        except CourseError as error:
+            rows["warm process"] = f"none ({error})"
+    width = max(map(len, rows))
+    for label, value in rows.items():
+        print(f"{label.ljust(width)}  {value}")
+    return 0
+
+
+def warm_course(args) -> int:
+    """`course warm`: start the course's warm process, show it, or stop it (``--stop``)."""
+    import time
+
+    from ..config import course_root
+    from ..notebooks import resolve_lessons
+    from . import processes
+    from .processes import thread_limits
+    from .runner import worker_env
+    from .warm_starts import WarmProcess, course_warm_process, describe, lesson_imports, shared_imports, socket_path
+
+    root = course_root()
+    running = course_warm_process(root)
+    if args.stop:
+        if running is None:
+            print("course warm: none is running for this course")
+            return 0
+        running.stop()
+        while processes.alive(running.info["pid"]):
+            time.sleep(0.05)
+        print(f"course warm: stopped (pid {running.info['pid']})")
+        return 0
+    if running is not None:
+        print(f"course warm: already running: {describe(running.info)}")
+        return 0
+    socket_path(root / "lessons").unlink(missing_ok=True)  # left by one that was killed outright
+    if args.workers < 1:
+        raise CourseError(f"-n {args.workers}: the number of workers must be at least 1")
+    if args.idle <= 0:
+        raise CourseError(f"--idle {args.idle:g}: give a positive number of minutes, e.g. 30")
+    imports = shared_imports([lesson_imports(lesson) for lesson in resolve_lessons(root, [])])
+    costly = [name for name in imports if name.partition(".")[0] not in sys.stdlib_module_names]
+    print(f"course warm: importing {', '.join(costly) or 'ipykernel'} once, for every lesson run ...", flush=True)
+    shown_at = [10.0]
+
+    def waiting(seconds: float) -> None:
+        if seconds >= shown_at[0]:
+            print(f"course warm: still importing ({seconds:.0f} s)", flush=True)
+            shown_at[0] += 10.0
+
+    folder = root / "lessons"
+    warm = WarmProcess.start(
+        socket_path(folder),
+        folder,
+        imports,
+        {**worker_env(), **thread_limits(args.workers)},
+        idle=args.idle * 60,
+        watch=root / "src",
+        detached=True,
+    )
+    try:
+        with processes.stop_on_signals():
+            info = warm.wait_ready(on_wait=waiting)
+    except BaseException:
+        processes.kill_tree_of(warm.process.pid)
+        warm.path.unlink(missing_ok=True)
+        raise
+    print(f"course warm: ready in {info['import_seconds']:g} s: {describe(info)}")
+    print(
+        "course warm: `course test`, `course run` and `course sweep` fork lessons from it; it ends when src/ or "
+        "the installed packages change, when you log out, or with `course warm --stop`"
+    )
+    return 0
+
+
 COMMANDS = [
+    Command(
+        "env",
+        help="show what lessons will use here: runtime, device, RAM, library versions (a broken torch pair), paths, "
+        "the warm process",
+        handler=show_environment,
+    ),
     Command(
         "test",
         help="execute lessons with papermill and report what ran, where and how fast",
@@ -228,6 +320,7 @@ COMMANDS = [
             ),
             argument("--report", default=None, metavar="DIR", help="where report.json/report.md go (default build/)"),
             argument("--force", action="store_true", help="re-run lessons even when unchanged"),
+            COLD,
             QUIET,
             PARAM.but(
                 help="set a parameter in the lessons that declare it (-p NAME VALUE or -p NAME=VALUE), "
@@ -247,6 +340,26 @@ COMMANDS = [
                 "shard or in two, a shard never reported, or a shard failed (the merged report is written anyway).",
                 handler=merge_shards,
                 arguments=(argument("folders", nargs="+", metavar="DIR", help="a shard's report folder"),),
+            ),
+        ),
+    ),
+    Command(
+        "warm",
+        help="keep a warm process that has imported what lessons import, so lessons start in a fraction of a second",
+        description="Start a process for this course and this Python that imports what the lessons share (torch, "
+        "fastai, ...) once; while it lives, `course test`, `course run` and `course sweep` fork each lesson's "
+        "kernel from it instead of importing again (--cold bypasses it). Nothing starts it implicitly. It ends "
+        "after --idle minutes without a lesson, when src/ or the installed packages change, when the login session "
+        "ends, or with --stop. Run again to see it.",
+        handler=warm_course,
+        arguments=(
+            argument("--stop", action="store_true", help="end the course's warm process"),
+            WORKERS.but(
+                help="serve runs of N lessons side by side (`course test -n N`, `course sweep -n N`): their "
+                "kernels get a share of the cores, which must be set before torch is imported (default 1)"
+            ),
+            argument(
+                "--idle", type=float, default=30.0, metavar="MINUTES", help="end after this long unused (default 30)"
             ),
         ),
     ),

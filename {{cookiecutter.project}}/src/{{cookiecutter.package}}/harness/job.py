@@ -61,6 +61,7 @@ class LessonResult:
     gpu_name: str | None = None
     peak_gpu_memory_mb: float | None = None
     peak_ram_mb: float | None = None  # resident memory of the kernel and everything it started
+    warm_start: bool | None = None  # the kernel was forked from the warm process (``warm``), not started anew
     failed_cell: int | None = None
     failed_source: str = ""
     error: str = ""

@@ -1,7 +1,7 @@
 """A lesson's kernel: launched from this interpreter in the lesson's folder, warmed up, probed, stopped.
 
 The kernel command is built from ``sys.executable`` (no kernelspec lookup, so no dependence on a
-registered ``python3``). It talks over Unix sockets in a private folder, so parallel kernels
+registered ``python3``); a worker forked from the warm process forks its kernel instead (``forked``). It talks over Unix sockets in a private folder, so parallel kernels
 cannot race for TCP ports, and it dies with the worker that launched it, whatever kills the
 worker. While it boots, jupyter_client and papermill load in the worker, and the kernel is told
 to run ``in_kernel.prepare`` (checked shell commands, capped output, the lesson's imports); the
@@ -23,6 +23,7 @@ from pathlib import Path
 from ..atomic import write_json
 from ..errors import CourseError
 from . import processes
+from .forked import fork_kernel
 from .limits import INTERRUPT_GRACE_S, STARTUP_TIMEOUT_S
 from .prewarm import imports_to_prewarm
 
@@ -40,9 +41,10 @@ def in_kernel(call: str) -> str:
 class Kernel:
     """One kernel process for one lesson, and the jupyter_client manager papermill drives it through."""
 
-    def __init__(self, folder: Path, env: dict):
+    def __init__(self, folder: Path, env: dict, *, fork: bool = False):
         self.folder = folder  # connection file and sockets
         self.env = env
+        self.fork = fork  # this worker was forked from the warm process: so is the kernel
         self.process: subprocess.Popen | None = None
         self.manager = None
         self._warm_client = None
@@ -62,16 +64,20 @@ class Kernel:
             kernel_name=KERNEL_NAME,
         )
         write_json(connection_file, connection)
-        # As jupyter_client launches kernels: no stdin, a session of its own, and the parent's
-        # pid (ipykernel watches it); and it dies with this worker, whatever kills the worker.
-        self.process = process = subprocess.Popen(
-            [sys.executable, "-m", "ipykernel_launcher", "-f", str(connection_file)],
-            cwd=notebook_path.parent,
-            env={**self.env, "JPY_PARENT_PID": str(os.getpid())},
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-            preexec_fn=processes.die_with_parent_preexec(signal.SIGKILL),
-        )
+        env = {**self.env, "JPY_PARENT_PID": str(os.getpid())}
+        if self.fork:
+            self.process = process = fork_kernel(connection_file, notebook_path.parent, env)
+        else:
+            # As jupyter_client launches kernels: no stdin, a session of its own, and the parent's
+            # pid (ipykernel watches it); and it dies with this worker, whatever kills the worker.
+            self.process = process = subprocess.Popen(
+                [sys.executable, "-m", "ipykernel_launcher", "-f", str(connection_file)],
+                cwd=notebook_path.parent,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+                preexec_fn=processes.die_with_parent_preexec(signal.SIGKILL),
+            )
 
         from jupyter_client import AsyncKernelManager
         from jupyter_client.blocking import BlockingKernelClient

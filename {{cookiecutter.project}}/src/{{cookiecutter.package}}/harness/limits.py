@@ -15,6 +15,7 @@ FULL_RUN_CELL_TIMEOUT_S = 7 * 24 * 3600.0  # `course run --full` trains for hour
 INTERRUPT_GRACE_S = 3.0  # after SIGINT, how long a cell may take to stop before the kernel is killed
 ROUND_TRIP_TIMEOUT_S = 0.5  # a kernel's answer to kernel_info; then ask again (a subscription not yet live)
 STARTUP_TIMEOUT_S = 120.0  # kernel start and pre-warming; then the warm-up is interrupted
+WARM_READY_TIMEOUT_S = 600.0  # the warm process's imports (torch, fastai) on a slow, busy disk
 WORKER_BACKSTOP_S = 30.0  # beyond the lesson limit: interrupt, kill, probe and write the result
 WORKER_STOP_GRACE_S = 10.0  # an interrupted worker writes its result and cleans up within this
 RUN_STOP_GRACE_S = 30.0  # an interrupted `course run` records its state and stops its kernel within this

@@ -174,20 +174,35 @@ def kill_tree(root: psutil.Process, *, include_root: bool = True, timeout: float
 
 def descendants_rss() -> int:
     """Resident memory, in bytes, of every process below this one (gone or inaccessible ones count 0)."""
+    return _descendants_total(lambda process: process.memory_info().rss)
+
+
+def descendants_uss() -> int:
+    """Memory, in bytes, that only the processes below this one hold (their own pages, not shared ones)."""
+    return _descendants_total(lambda process: process.memory_full_info().uss)
+
+
+def _descendants_total(measure) -> int:
     total = 0
     for process in psutil.Process().children(recursive=True):
         try:
-            total += process.memory_info().rss
+            total += measure(process)
         except psutil.Error:
             pass
     return total
 
 
 class MemoryPeak:
-    """The peak of ``descendants_rss``, sampled every ``every`` seconds on the watchdog's beat."""
+    """The peak of the lesson's memory, sampled every ``every`` seconds on the watchdog's beat.
 
-    def __init__(self, every: float = 0.5):
-        self.every, self.peak_bytes, self._sampled = every, 0, 0.0
+    A cold kernel's is ``descendants_rss``. A kernel forked from the warm process maps that
+    process's memory, shared, and a fork only counts the pages it has touched since as resident;
+    its memory is counted as a cold kernel would have it: all of the warm process's resident
+    memory (``shared_bytes``) plus the pages the kernel and its children hold alone.
+    """
+
+    def __init__(self, shared_bytes: int | None = None, every: float = 0.5):
+        self.shared_bytes, self.every, self.peak_bytes, self._sampled = shared_bytes, every, 0, 0.0
 
     def tick(self, now: float, watchdog=None) -> None:
         if now - self._sampled >= self.every:
@@ -195,7 +210,11 @@ class MemoryPeak:
 
     def sample(self) -> None:
         self._sampled = time.monotonic()
-        self.peak_bytes = max(self.peak_bytes, descendants_rss())
+        if self.shared_bytes is None:
+            used = descendants_rss()
+        else:
+            used = self.shared_bytes + descendants_uss()
+        self.peak_bytes = max(self.peak_bytes, used)
 
 
 def kill_tree_of(pid: int) -> list[int]:
@@ -204,6 +223,14 @@ def kill_tree_of(pid: int) -> list[int]:
         return kill_tree(psutil.Process(pid))
     except psutil.NoSuchProcess:
         return []
+
+
+def alive(pid: int) -> bool:
+    """Whether the process runs (a zombie, dead but not yet reaped, does not)."""
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
 
 
 def signal_name(signum: int) -> str:

@@ -4,7 +4,8 @@ Each lesson runs in a worker process of its own (``worker``) with a fresh kernel
 this interpreter, in the lesson's folder. The worker enforces the cell and lesson timeouts
 and kills everything the kernel started. While lessons run, the next queued lesson's worker
 is already started and its kernel imports what that lesson imports, so kernel start-up and
-heavy imports overlap with useful work.
+heavy imports overlap with useful work. Where it changes nothing a lesson can see, its worker and
+kernel are forked from a warm process that has imported what the lessons share (``warm_starts``).
 
 Everything happens in the calling (main) thread: workers are started from it, which their
 ``PR_SET_PDEATHSIG`` needs, and an interrupt (Ctrl-C, or SIGTERM/SIGHUP turned into one by
@@ -38,6 +39,7 @@ from .processes import (
     signum_of,
     thread_limits,
 )
+from .warm_starts import RunWarmStarts
 
 POLL_S = 0.05
 PROGRESS_POLL_S = 0.5
@@ -46,7 +48,7 @@ PROGRESS_POLL_S = 0.5
 class _LessonProcess:
     """A started lesson worker: its kernel boots and warms up until ``go()``."""
 
-    def __init__(self, job: LessonJob):
+    def __init__(self, job: LessonJob, warm_starts: RunWarmStarts | None):
         output = job.output.resolve()
         output.parent.mkdir(parents=True, exist_ok=True)
         self.job = replace(
@@ -60,14 +62,10 @@ class _LessonProcess:
         self.progress: dict | None = None
         self.log_path = output.with_suffix(".log")
         self.started: float | None = None
-        env = child_env(
-            PYDEVD_DISABLE_FILE_VALIDATION=os.environ.get("PYDEVD_DISABLE_FILE_VALIDATION", "1"),
-            # nobody edits src/ during a batch run (see bootstrap)
-            COURSE_AUTORELOAD=os.environ.get("COURSE_AUTORELOAD", "0"),
-        )
+        env = worker_env()
         with open(self.log_path, "wb") as log:
             # A session of its own: a Ctrl-C in the terminal reaches the harness, which stops this in order.
-            self.process = subprocess.Popen(
+            self.process = (warm_starts and warm_starts.spawn(self.job, env, log)) or subprocess.Popen(
                 [sys.executable, "-m", f"{__package__}.worker"],
                 stdin=subprocess.PIPE,
                 stdout=log,
@@ -159,6 +157,15 @@ class _LessonProcess:
         )
 
 
+def worker_env() -> dict:
+    """The environment of a lesson worker, and so of its kernel before the job's own variables."""
+    return child_env(
+        PYDEVD_DISABLE_FILE_VALIDATION=os.environ.get("PYDEVD_DISABLE_FILE_VALIDATION", "1"),
+        # nobody edits src/ during a batch run (see bootstrap)
+        COURSE_AUTORELOAD=os.environ.get("COURSE_AUTORELOAD", "0"),
+    )
+
+
 def execute_lesson(
     notebook: Path,
     output: Path,
@@ -168,6 +175,7 @@ def execute_lesson(
     cell_timeout: float | None = None,
     env: dict | None = None,
     on_progress=None,
+    warm_starts: bool = True,
 ) -> LessonResult:
     """Run one lesson with papermill in a fresh kernel bound to ``sys.executable``, cwd = its folder.
 
@@ -176,21 +184,25 @@ def execute_lesson(
     ``KeyboardInterrupt``) after stopping the lesson, when interrupted.
     """
     job = LessonJob(notebook, output, parameters or {}, timeout=timeout, cell_timeout=cell_timeout, env=env or {})
-    return run_lessons([job], on_progress=on_progress)[0]
+    return run_lessons([job], on_progress=on_progress, warm_starts=warm_starts)[0]
 
 
-def run_lessons(jobs: list[LessonJob], *, workers: int = 1, on_result=None, on_progress=None) -> list[LessonResult]:
+def run_lessons(
+    jobs: list[LessonJob], *, workers: int = 1, on_result=None, on_progress=None, warm_starts: bool = True
+) -> list[LessonResult]:
     """Run jobs on ``workers`` parallel workers, one more warming up; results in job order.
 
     ``on_result(result)`` is called as each lesson finishes, ``on_progress(lesson, snapshot)`` when
     a running lesson's progress changes (``progress``). Parallel lessons share the cores instead of
     each starting a thread per core. On an interrupt every lesson is stopped, and the
     ``processes.Interrupted`` raised carries the results: finished, interrupted, and never started.
+    With ``warm_starts``, lessons fork from a warm process where they can (``warm_starts``).
     """
     threads = thread_limits(workers)
     jobs = [replace(job, env={**threads, **job.env}) for job in jobs]
+    forks = RunWarmStarts(jobs, worker_env()) if warm_starts and jobs else None
     queue = deque(enumerate(jobs))
-    warm: deque[tuple[int, _LessonProcess]] = deque()
+    starting: deque[tuple[int, _LessonProcess]] = deque()
     running: dict[int, _LessonProcess] = {}
     results: dict[int, LessonResult] = {}
     parallel = max(1, min(workers, len(jobs)))
@@ -202,13 +214,13 @@ def run_lessons(jobs: list[LessonJob], *, workers: int = 1, on_result=None, on_p
             on_result(result)
 
     try:
-        while queue or warm or running:
-            while len(running) < parallel and (warm or queue):
-                index, process = warm.popleft() if warm else _start(queue.popleft())
+        while queue or starting or running:
+            while len(running) < parallel and (starting or queue):
+                index, process = starting.popleft() if starting else _start(queue.popleft(), forks)
                 process.go()
                 running[index] = process
-            if queue and not warm:  # start the next lesson's kernel while the others run
-                warm.append(_start(queue.popleft()))
+            if queue and not starting:  # start the next lesson's kernel while the others run
+                starting.append(_start(queue.popleft(), forks))
             time.sleep(POLL_S)
             if on_progress and time.monotonic() - progress_read >= PROGRESS_POLL_S:
                 progress_read = time.monotonic()
@@ -230,10 +242,13 @@ def run_lessons(jobs: list[LessonJob], *, workers: int = 1, on_result=None, on_p
                     )
     except KeyboardInterrupt as stop:
         signum = signum_of(stop)
-        _stop(running, warm, results, signum)
-        for index, job in [*((index, process.job) for index, process in warm), *queue]:
+        _stop(running, starting, results, signum)
+        for index, job in [*((index, process.job) for index, process in starting), *queue]:
             results[index] = _not_started(job, signum)
         raise Interrupted(signum, [results[i] for i in range(len(jobs))]) from None
+    finally:
+        if forks is not None:
+            forks.close()
     return [results[i] for i in range(len(jobs))]
 
 
@@ -245,14 +260,14 @@ def _temporary_path(prefix: str, suffix: str) -> Path:
     return Path(path)
 
 
-def _start(item: tuple[int, LessonJob]) -> tuple[int, _LessonProcess]:
+def _start(item: tuple[int, LessonJob], forks: RunWarmStarts | None) -> tuple[int, _LessonProcess]:
     index, job = item
-    return index, _LessonProcess(job)
+    return index, _LessonProcess(job, forks)
 
 
-def _stop(running: dict[int, _LessonProcess], warm: deque, results: dict[int, LessonResult], signum: int) -> None:
+def _stop(running: dict[int, _LessonProcess], starting: deque, results: dict[int, LessonResult], signum: int) -> None:
     """Interrupt the running lessons and wait for their results; a second interrupt kills at once."""
-    for _, process in warm:
+    for _, process in starting:
         process.kill()
         process.clean_up()
     for process in running.values():

@@ -14,6 +14,11 @@ Nothing the lesson starts outlives it, whatever happens to the harness:
 - SIGTERM, SIGHUP or SIGINT stop the lesson: the result says "interrupted", the kernel's whole
   tree is killed, the kernel's folder removed; the kernel itself dies with the worker.
 
+A worker forked from the warm process (``warm``) runs the same ``main``; it forks its kernel
+(``forked``), and its parent is the warm process: it dies with it, with the harness through end
+of file on stdin (the harness holds the pipe), and when the harness disconnects from the warm
+process, which then sends it SIGTERM.
+
 The parts: ``launch`` (the kernel), ``watchdog`` (time limits, on whose beat peak memory and
 progress are followed), ``results`` (what the run comes to).
 """
@@ -38,17 +43,22 @@ STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)
 
 
 def _stop(signum, frame):
+    """The first stop signal stops the lesson; later ones (the harness, the parent's death and end of file
+    on stdin may each send one) must not cut the clean-up short, which would orphan what the kernel started."""
+    for stop_signal in STOP_SIGNALS:
+        signal.signal(stop_signal, signal.SIG_IGN)
     raise processes.Interrupted(signum)
 
 
 class LessonRun:
     """One lesson in one kernel: started before ``go``, executed with papermill after it."""
 
-    def __init__(self, job: LessonJob):
+    def __init__(self, job: LessonJob, *, warm: bool = False, shared_bytes: int = 0):
         self.job = job
+        self.warm = warm
         self.folder = job.work_dir or processes.new_work_dir()  # connection file, sockets
-        self.kernel = Kernel(self.folder, {**os.environ, **job.env})
-        self.memory = processes.MemoryPeak()
+        self.kernel = Kernel(self.folder, {**os.environ, **job.env}, fork=warm)
+        self.memory = processes.MemoryPeak(shared_bytes if warm else None)
         self.watchdog: Watchdog | None = None
         self.started: float | None = None
         self.startup_seconds: float | None = None
@@ -122,7 +132,7 @@ class LessonRun:
         return result
 
     def _measured(self, status: str, seconds: float, probe: dict) -> LessonResult:
-        return results.measured(
+        result = results.measured(
             self.job.notebook.stem,
             status,
             seconds,
@@ -131,6 +141,8 @@ class LessonRun:
             peak_bytes=self.memory.peak_bytes,
             output=self.job.output,
         )
+        result.warm_start = self.warm
+        return result
 
 
 def _watch_parent() -> None:
@@ -144,13 +156,15 @@ def _watch_parent() -> None:
     threading.Thread(target=watch, daemon=True).start()
 
 
-def main() -> int:
+def main(*, warm: bool = False, shared_bytes: int = 0) -> int:
+    """Run one job; ``warm``: this process was forked from the warm process (``warm``), whose
+    ``shared_bytes`` of resident memory the kernel maps."""
     processes.die_with_parent(signal.SIGTERM)
     processes.become_subreaper()
     for signum in STOP_SIGNALS:
         signal.signal(signum, _stop)
     job = LessonJob.from_json(sys.stdin.readline())
-    run = LessonRun(job)
+    run = LessonRun(job, warm=warm, shared_bytes=shared_bytes)
     result = None
     try:
         run.start_kernel()
