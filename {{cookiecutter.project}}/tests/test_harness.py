@@ -59,6 +59,7 @@ def test_lesson_runs_in_its_folder_on_this_interpreter_with_parameters(tmp_path,
     # No kernelspec may come from the user's Jupyter setup: point Jupyter at empty folders.
     monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "no-jupyter"))
     monkeypatch.setenv("JUPYTER_DATA_DIR", str(tmp_path / "no-jupyter"))
+    monkeypatch.setenv("IPYTHONDIR", str(tmp_path / "ipython"))
     lesson = write_notebook(
         tmp_path / "lessons" / "00_ok.ipynb",
         ("md", "# A lesson"),
@@ -89,6 +90,7 @@ def test_lesson_runs_in_its_folder_on_this_interpreter_with_parameters(tmp_path,
     assert ["injected-parameters"] in tags
     assert "trained" in json.dumps(executed["cells"][-1]["outputs"])
     assert result.executed_notebook == output
+    assert not list((tmp_path / "ipython").rglob("history.sqlite"))  # a batch run adds nothing to IPython's history
 
 
 def test_failing_cell_is_reported_with_its_source_and_error(tmp_path, execute):

@@ -22,7 +22,7 @@ import pytest
 
 from conftest import PACKAGE
 from {{ cookiecutter.package }} import notebooks
-from {{ cookiecutter.package }}.testing import course_env, lesson_notebook, tiny_course
+from {{ cookiecutter.package }}.testing import SRC, course_env, lesson_notebook, tiny_course
 
 SEES = """\
 import json, os, sys, random
@@ -59,11 +59,11 @@ def runtime_dir():
     shutil.rmtree(folder, ignore_errors=True)
 
 
-def cli(course: Path, runtime: Path, *args, timeout=300) -> subprocess.CompletedProcess:
+def cli(course: Path, runtime: Path, *args, timeout=300, **env) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", PACKAGE, *args],
         cwd=course,
-        env=course_env(XDG_RUNTIME_DIR=str(runtime)),
+        env=course_env(XDG_RUNTIME_DIR=str(runtime), **env),
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -161,6 +161,8 @@ def test_peak_ram_of_a_forked_kernel_counts_the_memory_it_shares(tmp_path, runti
 
 
 def test_course_warm_serves_runs_until_stopped_and_only_its_own_user(course, runtime_dir):
+    swept = lesson_notebook(SEES.replace("{name}", "05_swept"), parameters="x = 1")
+    notebooks.write_notebook(course / "lessons" / "05_swept.ipynb", swept)
     started = cli(course, runtime_dir, "warm")
     assert started.returncode == 0, started.stdout + started.stderr
     assert "ready in" in started.stdout and "numpy" in started.stdout
@@ -179,6 +181,9 @@ def test_course_warm_serves_runs_until_stopped_and_only_its_own_user(course, run
     assert saw(course, "01_a")["warm"] != pid
     assert cli(course, runtime_dir, "run", "03_env_first", "-q").returncode == 0
     assert saw(course, "03_env_first")["warm"] != pid  # not its imports: cold, as always
+    sweep = cli(course, runtime_dir, "sweep", "05_swept", "-p", "x", "1,2", "-q")
+    assert sweep.returncode == 0, sweep.stdout + sweep.stderr
+    assert saw(course, "05_swept")["warm"] == pid  # each run of the sweep forked from it
     assert psutil.Process(pid).is_running()  # a command's end does not end it
 
     stopped = cli(course, runtime_dir, "warm", "--stop")
@@ -189,9 +194,9 @@ def test_course_warm_serves_runs_until_stopped_and_only_its_own_user(course, run
     assert "none (`course warm` starts one)" in cli(course, runtime_dir, "env").stdout
 
 
-def test_course_warm_ends_when_killed_when_src_changes_when_idle_and_with_its_login_session(course, runtime_dir):
-    def started(*args) -> int:
-        done = cli(course, runtime_dir, "warm", *args)
+def test_course_warm_ends_when_killed_when_src_or_packages_change_when_idle_and_with_its_session(course, runtime_dir):
+    def started(*args, **env) -> int:
+        done = cli(course, runtime_dir, "warm", *args, **env)
         assert done.returncode == 0, done.stdout + done.stderr
         return int(done.stdout.split("pid ")[1].split(",")[0])
 
@@ -204,6 +209,12 @@ def test_course_warm_ends_when_killed_when_src_changes_when_idle_and_with_its_lo
     pid = started()  # the socket the killed one left is no obstacle
     (course / "src" / "helper.py").write_text("VALUE = 2\n")
     wait_for(gone(pid), 15, "the warm process to see src/ change")
+
+    packages = course / "site-packages"  # a folder of installed packages, as pip fills one
+    packages.mkdir()
+    pid = started(PYTHONPATH=os.pathsep.join([str(SRC), str(packages)]))
+    (packages / "newly_installed-1.0.dist-info").mkdir()
+    wait_for(gone(pid), 15, "the warm process to see a package installed")
 
     pid = started("--idle", "0.05")
     wait_for(gone(pid), 20, "the idle warm process to end")

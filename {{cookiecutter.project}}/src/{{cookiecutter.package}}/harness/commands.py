@@ -225,8 +225,18 @@ def warm_course(args) -> int:
     from . import processes
     from .processes import thread_limits
     from .runner import worker_env
-    from .warm_starts import WarmProcess, course_warm_process, describe, lesson_imports, shared_imports, socket_path
+    from .warm_starts import (
+        SUPPORTED,
+        WarmProcess,
+        course_warm_process,
+        describe,
+        lesson_imports,
+        shared_imports,
+        socket_path,
+    )
 
+    if not SUPPORTED:
+        raise CourseError(f"course warm needs Linux (this is {sys.platform}): lessons start cold here")
     root = course_root()
     running = course_warm_process(root)
     if args.stop:

@@ -2,7 +2,7 @@
 
 The worker was itself forked from the warm process, which has already imported ipykernel and
 the lessons' modules; forking the kernel from it skips the interpreter start and those imports.
-The child becomes the kernel as ``python -m ipykernel_launcher -f FILE`` would: in the lesson's
+The child becomes the kernel as ``python -m ipykernel_launcher ARGUMENTS`` would: in the lesson's
 folder, with the lesson's environment, in a session of its own, dying with the worker, with the
 signal handlers of a new process. What the worker imported for itself is dropped from
 ``sys.modules``, and numpy's global random state is seeded afresh, as a new process would do:
@@ -62,8 +62,8 @@ class ForkedProcess:
         self.send_signal(signal.SIGKILL)
 
 
-def fork_kernel(connection_file: Path, cwd: Path, env: dict) -> ForkedProcess:
-    """Fork this (single-threaded) worker into the lesson's kernel."""
+def fork_kernel(arguments: list[str], cwd: Path, env: dict) -> ForkedProcess:
+    """Fork this (single-threaded) worker into the lesson's kernel, ``ipykernel_launcher ARGUMENTS``."""
     die_with_worker = processes.die_with_parent_preexec(signal.SIGKILL)
     pid = os.fork()
     if pid:
@@ -73,7 +73,7 @@ def fork_kernel(connection_file: Path, cwd: Path, env: dict) -> ForkedProcess:
         os.setsid()
         if die_with_worker:
             die_with_worker()
-        _become_kernel(connection_file, cwd, env)
+        _become_kernel(arguments, cwd, env)
         status = 0
     except SystemExit as exit:
         status = exit.code if isinstance(exit.code, int) else (0 if exit.code is None else 1)
@@ -83,7 +83,7 @@ def fork_kernel(connection_file: Path, cwd: Path, env: dict) -> ForkedProcess:
         _exit(status)
 
 
-def _become_kernel(connection_file: Path, cwd: Path, env: dict) -> None:
+def _become_kernel(arguments: list[str], cwd: Path, env: dict) -> None:
     for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGCHLD):
         signal.signal(signum, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.default_int_handler)
@@ -102,7 +102,7 @@ def _become_kernel(connection_file: Path, cwd: Path, env: dict) -> None:
 
     from ipykernel.kernelapp import IPKernelApp
 
-    sys.argv = [find_spec("ipykernel_launcher").origin, "-f", str(connection_file)]
+    sys.argv = [find_spec("ipykernel_launcher").origin, *arguments]
     IPKernelApp.launch_instance(argv=sys.argv[1:])
 
 

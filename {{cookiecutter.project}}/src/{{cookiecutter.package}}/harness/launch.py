@@ -28,6 +28,9 @@ from .limits import INTERRUPT_GRACE_S, STARTUP_TIMEOUT_S
 from .prewarm import imports_to_prewarm
 
 KERNEL_NAME = "course-python"
+# A batch run keeps no IPython history: no SQLite file that parallel kernels contend for, nothing
+# added to the user's own history, no saving thread (In, Out and %history still work in memory).
+KERNEL_OPTIONS = ("--HistoryManager.enabled=False",)
 OUTPUT_HEAD_CHARS = 50_000  # per stream and cell: kept from the start ...
 OUTPUT_TAIL_CHARS = 10_000  # ... and from the end; what lies between is dropped, and counted
 IN_KERNEL = (Path(__file__).with_name("in_kernel.py")).read_text(encoding="utf-8")
@@ -66,12 +69,14 @@ class Kernel:
         write_json(connection_file, connection)
         env = {**self.env, "JPY_PARENT_PID": str(os.getpid())}
         if self.fork:
-            self.process = process = fork_kernel(connection_file, notebook_path.parent, env)
+            self.process = process = fork_kernel(
+                ["-f", str(connection_file), *KERNEL_OPTIONS], notebook_path.parent, env
+            )
         else:
             # As jupyter_client launches kernels: no stdin, a session of its own, and the parent's
             # pid (ipykernel watches it); and it dies with this worker, whatever kills the worker.
             self.process = process = subprocess.Popen(
-                [sys.executable, "-m", "ipykernel_launcher", "-f", str(connection_file)],
+                [sys.executable, "-m", "ipykernel_launcher", "-f", str(connection_file), *KERNEL_OPTIONS],
                 cwd=notebook_path.parent,
                 env=env,
                 stdin=subprocess.DEVNULL,

@@ -32,11 +32,13 @@ _THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS
 def child_env(*, workers: int = 1, **extra: str) -> dict:
     """This process's environment for a child running course code, plus ``extra``.
 
-    The package's folder goes first on ``PYTHONPATH``: in Colab only ``sys.path`` knows it.
+    The package's folder goes first on ``PYTHONPATH`` (once: a child's child gets the same value, so
+    the warm process can tell their environments equal): in Colab only ``sys.path`` knows it.
     """
     env = dict(os.environ)
     package_parent = str(Path(__file__).resolve().parents[2])
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_parent, env.get("PYTHONPATH")]))
+    others = [path for path in env.get("PYTHONPATH", "").split(os.pathsep) if path and path != package_parent]
+    env["PYTHONPATH"] = os.pathsep.join([package_parent, *others])
     env.update(thread_limits(workers))
     env.update(extra)
     return env

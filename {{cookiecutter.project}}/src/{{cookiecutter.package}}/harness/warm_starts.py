@@ -30,6 +30,9 @@ from .limits import WARM_READY_TIMEOUT_S
 from .prewarm import imports_to_prewarm
 from .warm import MAX_PACKET, environment_key
 
+# Forking a worker safely needs Linux: a parent-death signal, a socket's peer credentials, /proc.
+SUPPORTED = sys.platform.startswith("linux")
+
 
 def lesson_imports(lesson: Path) -> list[str]:
     """What the lesson imports before anything that could change an import (``prewarm``)."""
@@ -291,7 +294,7 @@ class RunWarmStarts:
         self.plan: dict = {}  # its folder and imports: a lesson they rule out starts without waiting for it
         self.lesson_imports: dict[Path, list[str]] = {}
         folders = {job.notebook.resolve().parent for job in jobs}
-        if len(folders) != 1:
+        if len(folders) != 1 or not SUPPORTED:
             return
         folder, env = folders.pop(), {**env, **jobs[0].env}
         try:
