@@ -219,7 +219,7 @@ class WarmServer:
             for fd in fds:
                 os.close(fd)
         if answer is not None:
-            _send(connection, answer)
+            send(connection, answer)
 
     def _answer(self, request: dict, connection: socket.socket, fds: list[int]) -> dict | None:
         op = request.get("op")
@@ -298,7 +298,7 @@ class WarmServer:
             if connection is not None:
                 self.last_active = time.monotonic()
                 try:
-                    _send(connection, {"exit": os.waitstatus_to_exitcode(status)})
+                    send(connection, {"exit": os.waitstatus_to_exitcode(status)})
                 except OSError:
                     pass
                 self._forget(connection)
@@ -385,7 +385,8 @@ def _session_of(pid: int | None) -> int | None:
         return None
 
 
-def _send(connection: socket.socket, message: dict) -> None:
+def send(connection: socket.socket, message: dict) -> None:
+    """One message of the protocol: a packet of JSON."""
     connection.send(json.dumps(message).encode())
 
 

@@ -28,7 +28,7 @@ from ..errors import CourseError
 from . import processes
 from .limits import WARM_READY_TIMEOUT_S
 from .prewarm import imports_to_prewarm
-from .warm import MAX_PACKET, environment_key
+from .warm import MAX_PACKET, environment_key, send
 
 # Forking a worker safely needs Linux: a parent-death signal, a socket's peer credentials, /proc.
 SUPPORTED = sys.platform.startswith("linux")
@@ -171,7 +171,7 @@ class WarmProcess:
         """The warm process listening at ``path``, if one answers."""
         try:
             with _connect(path) as connection:
-                _send(connection, {"op": "status"})
+                send(connection, {"op": "status"})
                 info = _receive(connection, timeout=5.0)
         except (OSError, ValueError):
             return None
@@ -217,7 +217,7 @@ class WarmProcess:
             return
         try:
             with _connect(self.path) as connection:
-                _send(connection, {"op": "stop"})
+                send(connection, {"op": "stop"})
                 _receive(connection, timeout=10.0)
         except (OSError, ValueError):
             pass
@@ -270,10 +270,6 @@ def _connect(path: Path) -> socket.socket:
         connection.close()
         raise
     return connection
-
-
-def _send(connection: socket.socket, message: dict) -> None:
-    connection.send(json.dumps(message).encode())
 
 
 def _receive(connection: socket.socket, timeout: float) -> dict | None:
