@@ -74,11 +74,13 @@ def report(course: Path) -> dict:
     return {entry["lesson"]: entry for entry in json.loads((course / "build" / "report.json").read_text())["lessons"]}
 
 
-def warm_processes() -> list[psutil.Process]:
+def warm_processes(serving: Path | None = None) -> list[psutil.Process]:
+    """Warm processes running now; ``serving``: only those of that lessons folder (their working directory)."""
     found = []
-    for process in psutil.process_iter(["cmdline"]):
+    for process in psutil.process_iter(["cmdline", "cwd"]):
         if f"{PACKAGE}.harness.warm" in " ".join(process.info["cmdline"] or []):
-            found.append(process)
+            if serving is None or process.info["cwd"] == str(serving):
+                found.append(process)
     return found
 
 
@@ -107,7 +109,6 @@ def course(tmp_path):
 
 
 def test_lessons_fork_from_the_runs_warm_process_and_share_nothing_with_each_other(course, runtime_dir):
-    before = {process.pid for process in warm_processes()}
     done = cli(course, runtime_dir, "test", "-n", "2")
 
     assert done.returncode == 0, done.stdout + done.stderr
@@ -124,7 +125,7 @@ def test_lessons_fork_from_the_runs_warm_process_and_share_nothing_with_each_oth
     assert a["cwd"] == b["cwd"] == str(course / "lessons") and a["path"] == b["path"] == first["path"]
     assert a["threads"] == b["threads"] == (os.environ.get("OMP_NUM_THREADS") or str(max(1, os.cpu_count() // 2)))
     assert first["threads"] == "2"
-    assert {process.pid for process in warm_processes()} <= before  # it ended with the run
+    assert not warm_processes(serving=course / "lessons")  # it ended with the run
 
     cold = cli(course, runtime_dir, "test", "-n", "2", "--force", "--cold")
     assert cold.returncode == 0, cold.stdout + cold.stderr
