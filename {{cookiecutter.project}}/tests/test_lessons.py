@@ -7,8 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from {{ cookiecutter.package }}.harness.job import LessonJob
 from {{ cookiecutter.package }}.harness.limits import cell_limit, lesson_limit
-from {{ cookiecutter.package }}.harness.runner import execute_lesson
+from {{ cookiecutter.package }}.harness.runner import execute_lesson, run_lessons
+from {{ cookiecutter.package }}.harness.warm_starts import cold_reason, lesson_imports, shared_imports
 from {{ cookiecutter.package }}.notebooks import lesson_files
 from {{ cookiecutter.package }}.parameters import of_lesson
 
@@ -35,6 +37,34 @@ def test_lesson_runs_in_smoke_mode(lesson, overrides, tmp_path):
     if not result.ok:
         pytest.fail(result.describe(), pytrace=False)
     assert result.device in ("cpu", "cuda"), "the in-kernel probe did not report a device"
+
+
+def test_lessons_that_share_their_imports_fork_from_one_warm_process(overrides, tmp_path):
+    """As `course test --smoke -n 2` runs them: the lessons that import what they share (torch and fastai
+    in this course's first lessons) fork from one process that imported it once, and still pass."""
+    timeout = lesson_limit(smoke=True)
+    cell_timeout = cell_limit(lesson=timeout, smoke=True)
+    jobs = [
+        LessonJob(
+            lesson,
+            tmp_path / lesson.name,
+            of_lesson(lesson).run_values(overrides.get(lesson.stem, {}), smoke=True),
+            timeout=timeout,
+            cell_timeout=cell_timeout,
+        )
+        for lesson in LESSONS
+    ]
+    plan = {"folder": str(LESSONS[0].parent), "imports": shared_imports([lesson_imports(path) for path in LESSONS])}
+    forking = [path.stem for path in LESSONS if cold_reason(path, lesson_imports(path), plan) is None]
+    if len(forking) < 2:
+        pytest.skip(f"no two lessons share their imports: {forking or 'none'} could fork")
+
+    results = run_lessons(jobs, workers=2)
+
+    failed = [result.describe() for result in results if not result.ok]
+    if failed:
+        pytest.fail("\n\n".join(failed), pytrace=False)
+    assert [result.lesson for result in results if result.warm_start] == forking
 
 
 def test_lesson_02s_try_it_works_after_the_lesson_ran_once(overrides, tmp_path):
