@@ -224,8 +224,12 @@ def table(times: dict, repeat: int) -> str:
         ("2a. suite cold, 2 workers: `course test --cold` / `pytest --nbmake`", "course_cold", "nbmake_cold", 0.80),
         ("2b. suite warm, 2 workers: `course test` / `pytest --nbmake`", "course_warm", "nbmake_cold", 0.55),
         ("3. rerun, nothing changed / cold run", "rerun", "course_cold", 0.05),
-        ("4. `course run 1` after a markdown edit, `course warm` running / plain script", "run_warm_01_first_model",
-         "plain", 0.30),
+        (
+            "4. `course run 1` after a markdown edit, `course warm` running / plain script",
+            "run_warm_01_first_model",
+            "plain",
+            0.30,
+        ),
     ]
     rows += [
         (f"5. `course run {key[9:]}` warm / cold", key, f"run_cold_{key[9:]}", None)
