@@ -268,3 +268,28 @@ def test_a_runtime_folder_others_can_reach_is_refused(course, runtime_dir):
     assert done.returncode == 1
     assert f"{shared} is not a private folder of yours" in done.stderr and "mode 777" in done.stderr
     assert not list(shared.iterdir())
+
+
+def test_ctrl_c_while_course_warm_imports_leaves_no_process_and_no_socket(tmp_path, runtime_dir):
+    lessons = {f"0{n}_slow": lesson_notebook("import slow_to_import\nx = 1") for n in (1, 2)}
+    root = tiny_course(tmp_path / "course", lessons)
+    (root / "lessons" / "slow_to_import.py").write_text("import time\ntime.sleep(120)\n")
+    warm = subprocess.Popen(
+        [sys.executable, "-m", PACKAGE, "warm"],
+        cwd=root,
+        env=course_env(XDG_RUNTIME_DIR=str(runtime_dir)),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    wait_for(lambda: warm_processes(serving=root / "lessons"), 60, "the warm process to start importing")
+    [importing] = warm_processes(serving=root / "lessons")
+
+    os.killpg(warm.pid, signal.SIGINT)  # Ctrl-C in the terminal reaches the command's process group
+    stdout, stderr = warm.communicate(timeout=30)
+
+    assert warm.returncode == 130, stdout + stderr
+    assert "course warm: interrupted" in stderr
+    wait_for(lambda: not importing.is_running() or importing.status() == psutil.STATUS_ZOMBIE, 10, "it to end")
+    assert not list(runtime_dir.glob("course-warm-*/*"))  # no socket, no log

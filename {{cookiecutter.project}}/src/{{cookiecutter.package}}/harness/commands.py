@@ -279,9 +279,10 @@ def warm_course(args) -> int:
     try:
         with processes.stop_on_signals():
             info = warm.wait_ready(on_wait=waiting)
-    except BaseException:
+    except BaseException:  # Ctrl-C while it imports, or it refused: nothing of it stays
         processes.kill_tree_of(warm.process.pid)
         warm.path.unlink(missing_ok=True)
+        warm.log.unlink(missing_ok=True)
         raise
     print(f"course warm: ready in {info['import_seconds']:g} s: {describe(info)}")
     print(
