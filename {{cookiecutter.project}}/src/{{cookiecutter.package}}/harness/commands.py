@@ -231,6 +231,7 @@ def warm_course(args) -> int:
         course_warm_process,
         describe,
         lesson_imports,
+        outside_stdlib,
         shared_imports,
         socket_path,
     )
@@ -251,13 +252,14 @@ def warm_course(args) -> int:
     if running is not None:
         print(f"course warm: already running: {describe(running.info)}")
         return 0
-    socket_path(root / "lessons").unlink(missing_ok=True)  # left by one that was killed outright
     if args.workers < 1:
         raise CourseError(f"-n {args.workers}: the number of workers must be at least 1")
     if args.idle <= 0:
         raise CourseError(f"--idle {args.idle:g}: give a positive number of minutes, e.g. 30")
+    folder = root / "lessons"
+    socket_path(folder).unlink(missing_ok=True)  # left by one that was killed outright
     imports = shared_imports([lesson_imports(lesson) for lesson in resolve_lessons(root, [])])
-    costly = [name for name in imports if name.partition(".")[0] not in sys.stdlib_module_names]
+    costly = outside_stdlib(imports)
     print(f"course warm: importing {', '.join(costly) or 'ipykernel'} once, for every lesson run ...", flush=True)
     shown_at = [10.0]
 
@@ -266,7 +268,6 @@ def warm_course(args) -> int:
             print(f"course warm: still importing ({seconds:.0f} s)", flush=True)
             shown_at[0] += 10.0
 
-    folder = root / "lessons"
     warm = WarmProcess.start(
         socket_path(folder),
         folder,
@@ -280,9 +281,7 @@ def warm_course(args) -> int:
         with processes.stop_on_signals():
             info = warm.wait_ready(on_wait=waiting)
     except BaseException:  # Ctrl-C while it imports, or it refused: nothing of it stays
-        processes.kill_tree_of(warm.process.pid)
-        warm.path.unlink(missing_ok=True)
-        warm.log.unlink(missing_ok=True)
+        warm.stop()
         raise
     print(f"course warm: ready in {info['import_seconds']:g} s: {describe(info)}")
     print(

@@ -83,10 +83,15 @@ def fork_kernel(arguments: list[str], cwd: Path, env: dict) -> ForkedProcess:
         _exit(status)
 
 
-def _become_kernel(arguments: list[str], cwd: Path, env: dict) -> None:
+def default_signal_handlers() -> None:
+    """The signal handlers a new Python process starts with, in a child forked from one that set its own."""
     for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGCHLD):
         signal.signal(signum, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+def _become_kernel(arguments: list[str], cwd: Path, env: dict) -> None:
+    default_signal_handlers()
     null = os.open(os.devnull, os.O_RDONLY)
     os.dup2(null, 0)
     os.close(null)

@@ -231,11 +231,8 @@ class WarmServer:
             return {"cold": "the request was not understood"}
         if self.stale:
             return {"cold": "the course's code or installed packages changed since the warm process started"}
-        differs = sorted(
-            name
-            for name in set(self.env) | set(request.get("kernel_env", {}))
-            if name not in PER_RUN_VARIABLES and self.env.get(name) != request["kernel_env"].get(name)
-        )
+        theirs = _comparable(request["kernel_env"])
+        differs = sorted(name for name in self.env.keys() | theirs.keys() if self.env.get(name) != theirs.get(name))
         if differs:
             return {"cold": f"its environment differs from the warm process's in {', '.join(differs[:5])}"}
         pid = self._fork_worker(request["env"], fds, connection)
@@ -249,7 +246,10 @@ class WarmServer:
         status = 1
         try:
             signal.set_wakeup_fd(-1)
-            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+            from . import forked
+            from .worker import main as worker_main
+
+            forked.default_signal_handlers()
             self.selector.close()
             self.listener.close()
             os.close(self.wakeup)
@@ -266,15 +266,9 @@ class WarmServer:
             sys.stdin = open(0, encoding="utf-8", closefd=False)
             sys.stdout = open(1, "w", encoding="utf-8", closefd=False, buffering=1)
             sys.stderr = open(2, "w", encoding="utf-8", closefd=False, buffering=1)
-            for signum in (signal.SIGTERM, signal.SIGHUP):
-                signal.signal(signum, signal.SIG_DFL)
-            signal.signal(signal.SIGINT, signal.default_int_handler)
             os.environ.clear()
             os.environ.update({name: value for name, value in env.items() if name not in self.imports_unset})
             os.environ.update(self.imports_set)
-            from . import forked
-            from .worker import main as worker_main
-
             forked.WARM_MODULES = self.kernel_modules
             status = worker_main(warm=True, shared_bytes=self.info["resident_bytes"])
         except BaseException:

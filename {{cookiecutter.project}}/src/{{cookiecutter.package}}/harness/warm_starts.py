@@ -39,6 +39,11 @@ def lesson_imports(lesson: Path) -> list[str]:
     return imports_to_prewarm(notebooks.read_notebook(lesson))
 
 
+def outside_stdlib(names: list[str]) -> list[str]:
+    """The modules that cost to import: those from outside the standard library."""
+    return [name for name in names if name.partition(".")[0] not in sys.stdlib_module_names]
+
+
 def shared_imports(lists: list[list[str]]) -> list[str]:
     """What the warm process imports: the imports shared by two or more lessons that save the most.
 
@@ -53,7 +58,7 @@ def shared_imports(lists: list[list[str]]) -> list[str]:
         candidates.add(frozenset.intersection(*sets))
 
     def score(shared: frozenset) -> tuple[int, int]:
-        costly = sum(name.partition(".")[0] not in sys.stdlib_module_names for name in shared)
+        costly = len(outside_stdlib(shared))
         return sum(shared <= names for names in sets) * costly, costly
 
     best = max(candidates, key=score, default=frozenset())
@@ -253,12 +258,9 @@ class WarmWorker:
             return
         except (OSError, ValueError):
             message = None
-        if message is None:  # the warm process is gone: so is its worker, or it soon will be
-            self.returncode = None if processes.alive(self.pid) else -9
-            if self.returncode is None:
-                return
-        else:
-            self.returncode = message.get("exit", -9)
+        if message is None and processes.alive(self.pid):
+            return  # the warm process is gone: so is its worker, or it soon will be
+        self.returncode = -9 if message is None else message.get("exit", -9)
         self.connection.close()
 
 
@@ -352,7 +354,7 @@ def describe(info: dict | None) -> str:
     """One line for `course warm` and `course env`."""
     if info is None:
         return "none (`course warm` starts one)"
-    imports = ", ".join(name for name in info["imports"] if name.partition(".")[0] not in sys.stdlib_module_names)
+    imports = ", ".join(outside_stdlib(info["imports"]))
     idle = f", ends after {info['idle_s'] / 60:g} minutes idle" if info.get("idle_s") else ""
     stale = " (out of date: ends when its lessons finish)" if info.get("stale") else ""
     return f"pid {info['pid']}, imports {imports or 'only ipykernel'}{idle}{stale}"
