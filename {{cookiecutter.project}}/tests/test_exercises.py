@@ -12,13 +12,12 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import psutil
 import pytest
 
 from conftest import PACKAGE, ROOT
+from {{ cookiecutter.package }}.harness.processes import alive
 from {{ cookiecutter.package }}.testing import (
     ACCURACY_SOLUTION,
     HIDDEN_TEST,
@@ -28,6 +27,7 @@ from {{ cookiecutter.package }}.testing import (
     exercise_lesson,
     git,
     tiny_course,
+    wait_for,
 )
 
 IN_CI = os.environ.get("CI", "").lower() not in ("", "0", "false")
@@ -164,10 +164,7 @@ def test_ctrl_c_stops_grading_writes_what_it_has_and_leaves_no_process(course, t
         start_new_session=True,
     )
     try:
-        deadline = time.monotonic() + 60
-        while not mark.exists() or not mark.read_text():
-            assert time.monotonic() < deadline, "the endless submission never started"
-            time.sleep(0.1)
+        wait_for(lambda: mark.exists() and mark.read_text(), 60, "the endless submission to start")
         kernel = int(mark.read_text())
         os.killpg(grading.pid, signal.SIGINT)
         output, _ = grading.communicate(timeout=60)
@@ -177,7 +174,7 @@ def test_ctrl_c_stops_grading_writes_what_it_has_and_leaves_no_process(course, t
     assert "course grade: stopped by SIGINT" in output
     rows = grades(course)
     assert "not graded: interrupted by SIGINT" in rows[("a_endless.ipynb", "accuracy")]["reason"]
-    assert not psutil.pid_exists(kernel) or psutil.Process(kernel).status() == psutil.STATUS_ZOMBIE
+    assert not alive(kernel)
 
 
 def test_the_course_lessons_exercises_pass_as_teacher_and_fail_untouched_in_a_renamed_copy(

@@ -10,7 +10,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import nbformat
 import psutil
@@ -19,7 +18,7 @@ import pytest
 from conftest import PACKAGE
 from {{ cookiecutter.package }} import metrics, overrides
 from {{ cookiecutter.package }}.errors import CourseError
-from {{ cookiecutter.package }}.testing import git, lesson_notebook, tiny_course
+from {{ cookiecutter.package }}.testing import git, lesson_notebook, tiny_course, wait_for
 
 PROBE_PARAMETERS = """\
 smoke = True
@@ -293,14 +292,6 @@ def test_sweep_tabulates_every_run_marks_the_best_and_survives_a_failure(course_
 # ---- resume ------------------------------------------------------------------------------------
 
 
-def _wait_for(condition, timeout, what):
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.1)
-
-
 def _processes_of(run_dir):
     """Processes (kernels, workers) whose environment points at this run."""
     found = []
@@ -345,15 +336,15 @@ def test_killed_run_resumes_from_its_last_checkpoint(course_repo, course_cli, su
 
     first = start()
     try:
-        _wait_for(lambda: (run_dir / "run.json").exists(), 60, "the run to start")
+        wait_for(lambda: (run_dir / "run.json").exists(), 60, "the run to start")
         _one_line_error(course_cli(*command[3:], cwd=course_repo), "run long of 02_train is being executed by another")
         logged = lambda: metrics.read_metrics(run_dir)["latest"].get("epoch", -1)  # noqa: E731
-        _wait_for(lambda: logged() >= 1 or first.poll() is not None, 120, "two epochs")
+        wait_for(lambda: logged() >= 1 or first.poll() is not None, 120, "two epochs")
         assert first.poll() is None, first.stdout.read()
     finally:
         os.killpg(first.pid, signal.SIGKILL)
         first.wait()
-    _wait_for(lambda: not _processes_of(run_dir), 15, "the killed run's kernel to exit")
+    wait_for(lambda: not _processes_of(run_dir), 15, "the killed run's kernel to exit")
     done_before = [entry["epoch"] for entry in metrics.read_metrics(run_dir)["history"]]
     assert done_before and done_before[-1] < epochs - 1
 
@@ -368,14 +359,14 @@ def test_killed_run_resumes_from_its_last_checkpoint(course_repo, course_cli, su
     # `kill PID` (SIGTERM to the course run process alone) stops the second attempt cleanly.
     second = start()
     try:
-        _wait_for(lambda: logged() > done_before[-1] or second.poll() is not None, 120, "an epoch more")
+        wait_for(lambda: logged() > done_before[-1] or second.poll() is not None, 120, "an epoch more")
         second.send_signal(signal.SIGTERM)
         output, _ = second.communicate(timeout=60)
     finally:
         second.kill()
     assert second.returncode == 143 and "attempt 2, resuming" in output, output  # 128 + SIGTERM
     assert _read(run_dir / "run.json")["status"] == "interrupted"
-    _wait_for(lambda: not _processes_of(run_dir), 15, "the stopped run's kernel to exit")
+    wait_for(lambda: not _processes_of(run_dir), 15, "the stopped run's kernel to exit")
 
     resumed = course_cli(*command[3:], cwd=course_repo)
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
@@ -401,7 +392,7 @@ def test_interrupted_sweep_stops_its_run_and_starts_no_more(course_repo, subproc
     )
     try:
         started = lambda: [d for d in lesson_runs.glob("sweep-*-1") if metrics.read_metrics(d)["history"]]  # noqa: E731
-        _wait_for(lambda: started() or sweep.poll() is not None, 120, "the first run's first epoch")
+        wait_for(lambda: started() or sweep.poll() is not None, 120, "the first run's first epoch")
         sweep.send_signal(signal.SIGINT)
         output, _ = sweep.communicate(timeout=60)
     finally:
@@ -410,7 +401,7 @@ def test_interrupted_sweep_stops_its_run_and_starts_no_more(course_repo, subproc
     [first] = started()
     assert _read(first / "run.json")["status"] == "interrupted"
     assert not list(lesson_runs.glob("sweep-*-2")), "a run started after the interrupt"
-    _wait_for(lambda: not _processes_of(first), 15, "the interrupted run's kernel to exit")
+    wait_for(lambda: not _processes_of(first), 15, "the interrupted run's kernel to exit")
     [table] = lesson_runs.glob("sweep-*.csv")
     assert [row["status"] for row in csv.DictReader(table.open(encoding="utf-8"))] == ["interrupted"]
 
@@ -428,14 +419,14 @@ def test_stop_button_in_a_notebook_stops_the_run(course_repo, subprocess_env):
     )
     run_dir = course_repo / "build" / "runs" / "03_wait" / "cell"
     try:
-        _wait_for(lambda: metrics.read_metrics(run_dir)["history"] or notebook.poll() is not None, 120, "an epoch")
+        wait_for(lambda: metrics.read_metrics(run_dir)["history"] or notebook.poll() is not None, 120, "an epoch")
         notebook.send_signal(signal.SIGINT)
         output, _ = notebook.communicate(timeout=60)
     finally:
         notebook.kill()
     assert "Interrupted: stopped by SIGINT" in output  # a KeyboardInterrupt, saying what it stopped
     assert _read(run_dir / "run.json")["status"] == "interrupted"
-    _wait_for(lambda: not _processes_of(run_dir), 15, "the lesson's kernel to exit")
+    wait_for(lambda: not _processes_of(run_dir), 15, "the lesson's kernel to exit")
 
 
 # ---- building blocks -------------------------------------------------------------------------------

@@ -14,7 +14,6 @@ import time
 from pathlib import Path
 from types import SimpleNamespace
 
-import psutil
 import pytest
 
 from {{ cookiecutter.package }}.errors import CourseError
@@ -22,17 +21,11 @@ from {{ cookiecutter.package }}.harness import commands, in_kernel, outcome, wor
 from {{ cookiecutter.package }}.harness.job import LessonJob, LessonResult
 from {{ cookiecutter.package }}.harness.kernel import ReadyKernelClient
 from {{ cookiecutter.package }}.harness.prewarm import imports_to_prewarm
+from {{ cookiecutter.package }}.harness.processes import alive
 from {{ cookiecutter.package }}.harness.runner import execute_lesson, run_lessons
 from {{ cookiecutter.package }}.notebooks import resolve_lessons
 from {{ cookiecutter.package }}.testing import course_cli as run_course_cli
 from {{ cookiecutter.package }}.testing import lesson_notebook, tiny_course, warm_process_for, write_notebook
-
-
-def alive(pid: int) -> bool:
-    try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False
 
 
 @pytest.fixture(params=["cold", "warm"])

@@ -17,7 +17,8 @@ import psutil
 import pytest
 
 from conftest import PACKAGE
-from {{ cookiecutter.package }}.testing import course_env, lesson_notebook, tiny_course
+from {{ cookiecutter.package }}.harness.processes import alive
+from {{ cookiecutter.package }}.testing import course_env, lesson_notebook, tiny_course, wait_for
 
 RECORD = """\
 import json, os, subprocess, sys, time
@@ -34,20 +35,6 @@ def lesson(name: str, *cells: str) -> dict:
 
 def sleeping(course: Path, *names: str) -> bool:
     return all((course / "state" / f"{name}.sleeping").exists() for name in names)
-
-
-def alive(pid: int) -> bool:
-    try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False
-
-
-def wait_for(condition, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
 
 
 def recorded(course: Path, name: str) -> dict:

@@ -14,7 +14,6 @@ import stat
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import psutil
@@ -22,7 +21,8 @@ import pytest
 
 from conftest import PACKAGE
 from {{ cookiecutter.package }} import notebooks
-from {{ cookiecutter.package }}.testing import SRC, course_env, lesson_notebook, tiny_course
+from {{ cookiecutter.package }}.harness.processes import alive
+from {{ cookiecutter.package }}.testing import SRC, course_env, lesson_notebook, tiny_course, wait_for
 
 SEES = """\
 import json, os, sys, random
@@ -82,13 +82,6 @@ def warm_processes(serving: Path | None = None) -> list[psutil.Process]:
             if serving is None or process.info["cwd"] == str(serving):
                 found.append(process)
     return found
-
-
-def wait_for(condition, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.1)
 
 
 @pytest.fixture
@@ -189,7 +182,7 @@ def test_course_warm_serves_runs_until_stopped_and_only_its_own_user(course, run
 
     stopped = cli(course, runtime_dir, "warm", "--stop")
     assert f"stopped (pid {pid})" in stopped.stdout
-    assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    assert not alive(pid)
     assert not socket_path.exists() and not socket_path.with_suffix(".log").exists()
     assert "none is running" in cli(course, runtime_dir, "warm", "--stop").stdout
     assert "none (`course warm` starts one)" in cli(course, runtime_dir, "env").stdout
@@ -202,7 +195,7 @@ def test_course_warm_ends_when_killed_when_src_or_packages_change_when_idle_and_
         return int(done.stdout.split("pid ")[1].split(",")[0])
 
     def gone(pid):
-        return lambda: not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+        return lambda: not alive(pid)
 
     pid = started()
     os.kill(pid, signal.SIGKILL)

@@ -12,6 +12,7 @@ from .datasets import mnist_sample_archive
 from .exercises import ACCURACY_SOLUTION, HIDDEN_TEST, answered, exercise_lesson
 from .notebooks import add_output, edit_notebook, lesson_notebook, tagged_cell, write_notebook
 from .server import FileServer, closed_port_url
+from .waiting import wait_for
 from .warm import warm_process_for
 
 __all__ = [
@@ -34,6 +35,7 @@ __all__ = [
     "python_interpreter",
     "tagged_cell",
     "tiny_course",
+    "wait_for",
     "warm_process_for",
     "write_fake_colab",
     "write_notebook",
