@@ -231,11 +231,8 @@ def table(times: dict, repeat: int) -> str:
             0.30,
         ),
     ]
-    rows += [
-        (f"5. `course run {key[9:]}` warm / cold", key, f"run_cold_{key[9:]}", None)
-        for key in times
-        if key.startswith("run_warm_")
-    ]
+    lessons = [key.removeprefix("run_warm_") for key in times if key.startswith("run_warm_")]
+    rows += [(f"5. `course run {stem}` warm / cold", f"run_warm_{stem}", f"run_cold_{stem}", None) for stem in lessons]
     lines = [
         "| comparison | ours s (median) | baseline s (median) | ratio of medians | ratio of fastest | median paired ratio | goal | met |",
         "|---|---:|---:|---:|---:|---:|---:|---|",
