@@ -17,8 +17,8 @@ import pytest
 
 from conftest import PACKAGE
 from {{ cookiecutter.package }} import metrics
-from {{ cookiecutter.package }}.testing import lesson_notebook, tiny_course
-from test_experiments import PROBE_CODE, PROBE_PARAMETERS, WAIT_CODE, WAIT_PARAMETERS, _processes_of, _read, _wait_for
+from {{ cookiecutter.package }}.testing import lesson_notebook, tiny_course, wait_for
+from test_experiments import PROBE_CODE, PROBE_PARAMETERS, WAIT_CODE, WAIT_PARAMETERS, _processes_of, _read
 
 IN_CI = os.environ.get("CI", "").lower() not in ("", "0", "false")
 
@@ -89,7 +89,7 @@ def test_ctrl_c_cancels_the_queued_runs_on_dask_and_leaves_none_running(course, 
         started = lambda: [  # noqa: E731
             d for d in lesson_runs.glob("sweep-*-*") if d.is_dir() and metrics.read_metrics(d)["history"]
         ]
-        _wait_for(lambda: started() or sweep.poll() is not None, 120, "the first run's first epoch")
+        wait_for(lambda: started() or sweep.poll() is not None, 120, "the first run's first epoch")
         os.killpg(sweep.pid, signal.SIGINT)
         output, _ = sweep.communicate(timeout=90)
     finally:
@@ -98,7 +98,7 @@ def test_ctrl_c_cancels_the_queued_runs_on_dask_and_leaves_none_running(course, 
     [first] = started()
     assert _read(first / "run.json")["status"] == "interrupted"
     assert len([d for d in lesson_runs.glob("sweep-*-*") if d.is_dir() and (d / "run.json").exists()]) == 1
-    _wait_for(lambda: not _processes_of(first), 15, "the interrupted run's processes to exit")
+    wait_for(lambda: not _processes_of(first), 15, "the interrupted run's processes to exit")
     statuses = sorted(row["status"] for row in table_rows(course, "02_wait"))
     assert statuses == ["cancelled", "cancelled", "interrupted"], statuses
 
