@@ -54,7 +54,7 @@ def main() -> None:
             raise SystemExit("no Python 3.12 here: install it (pyenv install 3.12)")
         lesson = course / "lessons" / "03_exercises.ipynb"
         lesson.write_text(json.dumps(testing.exercise_lesson()), encoding="utf-8")
-        subprocess.run([sys.executable, "-m", "deep_learning_course", "assign"], cwd=course, env=env, check=True)
+        subprocess.run([sys.executable, "-m", "colab_course_tools", "assign"], cwd=course, env=env, check=True)
         copy = testing.answered(
             course / "student" / "lessons" / "03_exercises.ipynb",
             work / "drive" / "03_exercises (1).ipynb",

@@ -21,7 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from harness import PACKAGE, bake, data_server, env_for
+from harness import TOOLS, bake, data_server, env_for
 
 RESULTS = Path(__file__).with_name("gpu")
 LESSON = "01"
@@ -41,7 +41,7 @@ def require_cuda() -> str:
 
 def course(*args, cwd: Path, env: dict) -> tuple[int, str, float]:
     started = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", PACKAGE, *args], cwd=cwd, env=env, capture_output=True, text=True)
+    done = subprocess.run([sys.executable, "-m", TOOLS, *args], cwd=cwd, env=env, capture_output=True, text=True)
     print(done.stdout, done.stderr, sep="", end="", flush=True)
     return done.returncode, done.stdout + done.stderr, time.perf_counter() - started
 

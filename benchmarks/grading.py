@@ -35,7 +35,7 @@ def main() -> None:
         course = bake(Path(workdir))
         env = env_for(course)
         testing = course_helpers(course)
-        course_cmd = [sys.executable, "-m", "deep_learning_course"]
+        course_cmd = [sys.executable, "-m", "colab_course_tools"]
         timed([*course_cmd, "assign"], course, env)
         student = course / "student" / "lessons" / "01_first_model.ipynb"
         returned = Path(workdir) / "returned"

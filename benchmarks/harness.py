@@ -33,7 +33,7 @@ from pathlib import Path
 
 TEMPLATE = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).with_name("results.md")
-PACKAGE = "deep_learning_course"
+TOOLS = "colab_course_tools"  # `python -m colab_course_tools` is the `course` command
 LESSON = "01_first_model"
 
 
@@ -47,10 +47,11 @@ def bake(workdir: Path) -> Path:
 
 
 def course_helpers(course: Path):
-    """The baked course's own test helpers (``deep_learning_course.testing``), imported from its src/."""
-    if str(course / "src") not in sys.path:
-        sys.path.insert(0, str(course / "src"))
-    from deep_learning_course import testing
+    """The baked course's tools' test helpers (``colab_course_tools.testing``), imported from its tools/src/."""
+    for folder in (course / "src", course / "tools" / "src"):
+        if str(folder) not in sys.path:
+            sys.path.insert(0, str(folder))
+    from colab_course_tools import testing
 
     return testing
 
@@ -66,7 +67,9 @@ def data_server(course: Path):
 
 def env_for(course: Path) -> dict:
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(course / "src"), env.get("PYTHONPATH")]))
+    env["PYTHONPATH"] = os.pathsep.join(
+        filter(None, [str(course / "tools" / "src"), str(course / "src"), env.get("PYTHONPATH")])
+    )
     env.pop("COURSE_ROOT", None)
     return env
 
@@ -102,7 +105,7 @@ def timed(command, cwd: Path, env: dict) -> float:
 
 def parameters_for(lesson: Path, data: dict) -> dict:
     course_helpers(lesson.parents[1])
-    from deep_learning_course.parameters import of_lesson
+    from colab_course_tools.parameters import of_lesson
 
     declared = of_lesson(lesson)
     return declared.run_values({k: v for k, v in data.items() if k in declared.defaults}, smoke=True)
@@ -149,7 +152,7 @@ def measure(course: Path, data: dict, repeat: int) -> dict:
     lesson = course / "lessons" / f"{LESSON}.ipynb"
     params = parameters_for(lesson, data)
     script = export_script(lesson, params, course / "lessons" / f"_{LESSON}_plain.py")
-    course_cmd = [python, "-m", PACKAGE, "test", "--smoke"]
+    course_cmd = [python, "-m", TOOLS, "test", "--smoke"]
     data_args = [arg for name, value in data.items() for arg in ("-p", name, value)]
     plain_env = {**env, "MPLBACKEND": "Agg"}
     times = {key: [] for key in ("plain", "course_one", "course_cold", "course_warm", "nbmake_cold", "rerun")}
@@ -182,16 +185,16 @@ def measure(course: Path, data: dict, repeat: int) -> dict:
         )
     script.unlink()
     wipe(course)
-    timed([python, "-m", PACKAGE, "warm"], course, env)
+    timed([python, "-m", TOOLS, "warm"], course, env)
     try:
         for round_number in range(repeat):
             for stem in lessons:
-                run = [python, "-m", PACKAGE, "run", stem, "-q", *data_args_for(course, stem, data)]
+                run = [python, "-m", TOOLS, "run", stem, "-q", *data_args_for(course, stem, data)]
                 times[f"run_cold_{stem}"].append(timed([*run, "--cold"], course, env))
                 edit_markdown(course / "lessons" / f"{stem}.ipynb", round_number)
                 times[f"run_warm_{stem}"].append(timed(run, course, env))
     finally:
-        timed([python, "-m", PACKAGE, "warm", "--stop"], course, env)
+        timed([python, "-m", TOOLS, "warm", "--stop"], course, env)
     wipe(course)
     return times
 

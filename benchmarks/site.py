@@ -60,7 +60,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-site-") as workdir:
         course = bake(Path(workdir))
         env = env_for(course)
-        course_cmd = [sys.executable, "-m", "deep_learning_course"]
+        course_cmd = [sys.executable, "-m", "colab_course_tools"]
         with data_server(course) as data:
             parameters = [word for name, value in data.items() for word in ("-p", name, value)]
             timed([*course_cmd, "test", "--smoke", "-n", "2", "-q", *parameters], course, env)

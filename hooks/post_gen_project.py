@@ -3,7 +3,7 @@
 
 Safe to run twice and deterministic (no dates, no network), as `cruft update` re-runs it.
 Runs in the new course folder with cookiecutter's interpreter, before anything is installed:
-standard library only, plus the course package's own modules from the fresh src/ (the
+standard library only, plus the course's tools' own modules from the fresh tools/src/ (the
 template's tests run this hook in an interpreter that has nothing but the standard library).
 """
 
@@ -34,18 +34,18 @@ def remove_gpu_workflow():
         GPU_WORKFLOW.unlink(missing_ok=True)
 
 
-def course_module(name):
-    """A module of the generated package, imported from src/ without leaving __pycache__ behind."""
+def tools_module(name):
+    """A module of the course's tools, imported from tools/src/ without leaving __pycache__ behind."""
     sys.dont_write_bytecode = True
-    if str(ROOT / "src") not in sys.path:
-        sys.path.insert(0, str(ROOT / "src"))
-    return importlib.import_module(f"{ANSWERS['package']}.{name}")
+    if str(ROOT / "tools" / "src") not in sys.path:
+        sys.path.insert(0, str(ROOT / "tools" / "src"))
+    return importlib.import_module(f"colab_course_tools.{name}")
 
 
 def sync_course():
     """`course sync`'s fixes (setup cells, README lesson table), so a fresh course passes `course check`."""
-    config = course_module("config").load_config(ROOT)
-    course_module("authoring.fixes").apply_fixes(ROOT, config)
+    config = tools_module("config").load_config(ROOT)
+    tools_module("authoring.fixes").apply_fixes(ROOT, config)
     return config
 
 
@@ -94,7 +94,7 @@ def init_git():
     return f"git repository created with a first commit on branch {ANSWERS['branch']}."
 
 
-INSTALL_NOTE = "# the `course` command and its tools (Linux without a GPU: CPU torch first, see README.md)"
+INSTALL_NOTE = "# the course and its tools, the `course` command (Linux without a GPU: CPU torch first, see README.md)"
 
 
 def next_steps(config, git_line, lessons):
@@ -105,7 +105,7 @@ def next_steps(config, git_line, lessons):
         *([git_line] if git_line else []),
         "Next steps:",
         f"  cd {shlex.quote(ANSWERS['project'])}",
-        f"  python3 -m venv .venv && . .venv/bin/activate && pip install -e '.[dev]'   {INSTALL_NOTE}",
+        f"  python3 -m venv .venv && . .venv/bin/activate && pip install -e ./tools -e '.[dev]'   {INSTALL_NOTE}",
     ]
     if ANSWERS["init_git"] != "yes":
         lines += [f'  git init -b {branch} && git add --all && git commit -m "{FIRST_COMMIT}"']
@@ -130,7 +130,7 @@ def main():
     remove_gpu_workflow()
     config = sync_course()
     git_line = init_git()
-    print(next_steps(config, git_line, course_module("notebooks").lesson_files(ROOT)))
+    print(next_steps(config, git_line, tools_module("notebooks").lesson_files(ROOT)))
 
 
 if __name__ == "__main__":

@@ -4,23 +4,21 @@
 the default run runs everything.
 
 The helpers for driving a course (notebook editing, `course` runs, git, a loopback file
-server) are the course's own: ``deep_learning_course.testing`` from a bake of the defaults,
-put on ``sys.path`` here for every test module.
+server) are the course's tools' own: ``colab_course_tools.testing`` from a bake of the defaults
+(``course_under_test``), put on ``sys.path`` for every test module.
 """
 
-import atexit
 import json
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import pytest
 from cookiecutter.main import cookiecutter
 
-TEMPLATE = Path(__file__).resolve().parents[1]
+from course_under_test import TEMPLATE, template_snapshot
+
 DEFAULTS = json.loads((TEMPLATE / "cookiecutter.json").read_text(encoding="utf-8"))
 CHOICE_KEYS = [key for key, value in DEFAULTS.items() if isinstance(value, list) and not key.startswith("_")]
 BIN = Path(sys.executable).parent
@@ -54,33 +52,6 @@ def cookiecutter_config(tmp_path_factory):
     return config
 
 
-def template_snapshot(destination):
-    """The template as it would be published: files git tracks or would track, none it ignores.
-
-    Keeps caches that local runs leave in the template (``__pycache__``, build output) out
-    of the bakes. Outside a git checkout the template folder is used as it is.
-    """
-    listed = (
-        subprocess.run(
-            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-            cwd=TEMPLATE,
-            capture_output=True,
-            text=True,
-        )
-        if shutil.which("git")
-        else None
-    )
-    if not listed or listed.returncode != 0:
-        return TEMPLATE
-    for name in filter(None, listed.stdout.split("\0")):
-        source = TEMPLATE / name
-        if source.is_file():
-            target = destination / name
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, target)
-    return destination
-
-
 @pytest.fixture(scope="session")
 def template(tmp_path_factory):
     return template_snapshot(tmp_path_factory.mktemp("template"))
@@ -111,9 +82,14 @@ def default_course(tmp_path_factory, cookiecutter_config, template):
     return bake_into(tmp_path_factory.mktemp("default"), cookiecutter_config, template)
 
 
+def import_path(course):
+    """``PYTHONPATH`` for a child working in ``course`` without installing it: its tools and its package."""
+    return os.pathsep.join([str(course / "tools" / "src"), str(course / "src")])
+
+
 def tool_env(tmp_path, **extra):
     """Child-process environment: this venv's tools first on PATH, a git identity, private tool caches."""
-    from deep_learning_course.testing import GIT_IDENTITY
+    from colab_course_tools.testing import GIT_IDENTITY
 
     env = {name: value for name, value in os.environ.items() if not name.startswith("COURSE_")}
     env.update(
@@ -134,22 +110,3 @@ def run(args, cwd, env, check=True):
     if check and result.returncode != 0:
         raise AssertionError(f"{args} exited {result.returncode}:\n{result.stdout}\n{result.stderr}")
     return result
-
-
-def _put_course_helpers_on_path():
-    """Bake the defaults once per test process (hooks off: only src/ is needed) and import from its src/."""
-    workdir = Path(tempfile.mkdtemp(prefix="course-helpers-"))
-    atexit.register(shutil.rmtree, workdir, ignore_errors=True)
-    config = workdir / "config.yaml"
-    config.write_text(f'cookiecutters_dir: "{workdir / "templates"}"\nreplay_dir: "{workdir / "replay"}"\n')
-    course = cookiecutter(
-        str(template_snapshot(workdir / "template")),
-        no_input=True,
-        output_dir=str(workdir),
-        config_file=str(config),
-        accept_hooks=False,
-    )
-    sys.path.insert(0, str(Path(course) / "src"))
-
-
-_put_course_helpers_on_path()

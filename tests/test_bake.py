@@ -12,9 +12,9 @@ import nbformat
 import pytest
 from cookiecutter.main import cookiecutter
 
-from conftest import CHOICE_KEYS, DEFAULTS, bake_into
-from deep_learning_course.notebooks import lesson_files
-from deep_learning_course.testing import git
+from colab_course_tools.notebooks import lesson_files
+from colab_course_tools.testing import git
+from conftest import CHOICE_KEYS, DEFAULTS, bake_into, import_path
 
 LESSONS = ["00_environment.ipynb", "01_first_model.ipynb", "02_data_and_checkpoints.ipynb"]
 UNRENDERED = re.compile(r"\{\{\s*cookiecutter|\{%|\{#")
@@ -41,9 +41,13 @@ def test_defaults_give_a_complete_course(default_course):
         ".gitignore",
         ".pre-commit-config.yaml",
         "snippets/colab_snippets.ipynb",
-        "docs/package.md",
         "src/deep_learning_course/__init__.py",
-        "src/deep_learning_course/__main__.py",
+        "src/deep_learning_course/bootstrap.py",
+        "tools/pyproject.toml",
+        "tools/README.md",
+        "tools/docs/package.md",
+        "tools/src/colab_course_tools/__init__.py",
+        "tools/src/colab_course_tools/__main__.py",
         "tests/conftest.py",
         ".github/workflows/lessons-cpu.yml",
         ".github/workflows/lessons-gpu.yml",
@@ -66,6 +70,7 @@ def test_defaults_give_a_complete_course(default_course):
         "student",
         "snippets",
         "src",
+        "tools",
         "tests",
         ".github",
         "constraints",
@@ -95,10 +100,16 @@ def test_nothing_is_left_unrendered(default_course):
             assert not UNRENDERED.search(text), f"template syntax left in {relative}"
 
 
-def test_pyproject_has_script_dev_extra_and_no_exact_torch_pin(default_course):
+def test_pyproject_pins_the_tools_in_its_dev_extra_and_no_exact_torch(default_course):
     project = tomllib.loads((default_course / "pyproject.toml").read_text(encoding="utf-8"))["project"]
-    assert project["scripts"]["course"] == "deep_learning_course.cli:main"
-    assert "dev" in project["optional-dependencies"]
+    tools = tomllib.loads((default_course / "tools/pyproject.toml").read_text(encoding="utf-8"))["project"]
+    assert "scripts" not in project, "the `course` command is the tools'"
+    assert tools["scripts"]["course"] == "colab_course_tools.cli:main"
+    version = re.search(
+        r'__version__ = "(.+)"', (default_course / "tools/src/colab_course_tools/__init__.py").read_text()
+    )
+    assert f"colab-course-tools=={version[1]}" in project["optional-dependencies"]["dev"]
+    assert not [d for d in project["dependencies"] if d.startswith(("colab-course-tools", "papermill", "nbformat"))]
     torch_requirements = [d for d in project["dependencies"] if re.match(r"torch\b", d)]
     assert torch_requirements and not [d for d in torch_requirements if "==" in d]
     constraints = (default_course / "constraints/ci.txt").read_text(encoding="utf-8").splitlines()
@@ -142,7 +153,7 @@ def test_unicode_title_gives_ascii_names_and_stays_as_typed(bake, title, project
         assert title in setup_source(lesson), lesson.name
     imported = subprocess.run(
         [sys.executable, "-c", f"import {package} as course; print(course.__name__)"],
-        env={**os.environ, "PYTHONPATH": str(course / "src")},
+        env={**os.environ, "PYTHONPATH": import_path(course)},
         capture_output=True,
         text=True,
     )
@@ -164,7 +175,7 @@ def test_baked_package_imports_without_torch(default_course):
     )
     result = subprocess.run(
         [sys.executable, "-c", code],
-        env={**os.environ, "PYTHONPATH": str(default_course / "src")},
+        env={**os.environ, "PYTHONPATH": import_path(default_course)},
         capture_output=True,
         text=True,
     )
@@ -266,7 +277,7 @@ def test_init_git_no_leaves_no_repository(bake, capfd):
     assert 'git init -b main && git add --all && git commit -m "Create the course from the template"' in out
     assert 'Note: "your-github-user" is a placeholder' in out
     lines = out.splitlines()
-    install = next(i for i, line in enumerate(lines) if "pip install -e '.[dev]'" in line)
+    install = next(i for i, line in enumerate(lines) if "pip install -e ./tools -e '.[dev]'" in line)
     assert install < next(i for i, line in enumerate(lines) if "course sync" in line), "install before `course`"
     bake(github_user="octo-teacher", project="other")
     assert "placeholder" not in capfd.readouterr().out

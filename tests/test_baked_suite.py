@@ -8,12 +8,24 @@ import pytest
 
 from conftest import bake_into
 
+TEACHERS_MODULE = '''"""The teacher's own code, beside the template's modules: nothing lists it, nothing tests it but the teacher."""
+
+import torch
+
+
+def tiny_model(classes: int = 10) -> torch.nn.Module:
+    return torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, classes))
+'''
+
 
 @pytest.mark.slow
-def test_default_course_passes_its_own_tests(tmp_path, cookiecutter_config, template):
+def test_default_course_passes_its_own_tests_with_a_module_the_teacher_added(tmp_path, cookiecutter_config, template):
+    """The course's tests test the course: a module the teacher adds to the course's package (importing torch at
+    the top, as teachers write) needs no edit to any file the template owns and fails none of them."""
     course = bake_into(tmp_path, cookiecutter_config, template)
+    (course / "src" / "deep_learning_course" / "models.py").write_text(TEACHERS_MODULE, encoding="utf-8")
     env = {name: value for name, value in os.environ.items() if not name.startswith(("PYTEST_", "COURSE_"))}
-    env["PYTHONPATH"] = str(course / "src")
+    env["PYTHONPATH"] = os.pathsep.join([str(course / "tools" / "src"), str(course / "src")])
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "-n", "2", "-q", "-p", "no:cacheprovider"],
         cwd=course,
@@ -40,7 +52,10 @@ def test_the_installer_tests_pass_in_a_venv_that_reaches_its_packages_through_a_
     outer = subprocess.run(
         [sys.executable, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"], capture_output=True, text=True
     ).stdout.strip()
-    (tmp_path / "venv" / site.removeprefix(str(venv) + "/")).joinpath("outer.pth").write_text(outer + "\n")
+    # ... and the course's tools, as `pip install -e ./tools` names them: through a .pth file of their own
+    packages = tmp_path / "venv" / site.removeprefix(str(venv) + "/")
+    packages.joinpath("outer.pth").write_text(outer + "\n")
+    packages.joinpath("colab_course_tools.pth").write_text(str(default_course / "tools" / "src") + "\n")
     env = {name: value for name, value in os.environ.items() if not name.startswith(("PYTEST_", "COURSE_"))}
     env.pop("PYTHONPATH", None)
     result = subprocess.run(

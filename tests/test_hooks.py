@@ -7,9 +7,9 @@ import sys
 import pytest
 from cookiecutter.exceptions import FailedHookException
 
+from colab_course_tools.notebooks import SETUP_TAG, lesson_files, read_notebook
+from colab_course_tools.testing import git, python_interpreter
 from conftest import bake_into
-from deep_learning_course.notebooks import SETUP_TAG, lesson_files, read_notebook
-from deep_learning_course.testing import git, python_interpreter
 
 # Runs a hook like `python hook.py`, then fails it if any module outside the standard library
 # (and the generated course package) was loaded.
@@ -33,7 +33,7 @@ finally:
 def stdlib_only_python(tmp_path, monkeypatch):
     """Make cookiecutter run hooks in `python -I -S`: no site-packages at all, no user settings."""
     guard = tmp_path / "stdlib_only.py"
-    guard.write_text(GUARD % {"package": "deep_learning_course"}, encoding="utf-8")
+    guard.write_text(GUARD % {"package": "colab_course_tools"}, encoding="utf-8")
     wrapper = tmp_path / "stdlib-only-python"
     wrapper.write_text(f'#!/bin/sh\nexec "{sys.executable}" -I -S "{guard}" "$@"\n', encoding="utf-8")
     wrapper.chmod(wrapper.stat().st_mode | stat.S_IXUSR)

@@ -13,8 +13,8 @@ import nbformat
 import pytest
 import yaml
 
-from conftest import BIN, DEFAULTS, run, tool_env
-from deep_learning_course.testing import git
+from colab_course_tools.testing import git
+from conftest import BIN, DEFAULTS, import_path, run, tool_env
 
 HOSTILE = {
     "course_name": 'Курс "Глубокое" обучение \\ {{ 7*7 }} {% if 1 %}x{% endif %} $(touch PWNED) `touch PWNED` 深度学习',
@@ -121,8 +121,8 @@ def test_the_branch_is_made_and_linked_as_typed(hostile_bake):
     assert f"/blob/{quoted}/snippets/colab_snippets.ipynb" in readme
     (push,) = [line for line in printed.splitlines() if "git push" in line]
     assert shlex.split(push) == ["git", "push", "-u", "origin", HOSTILE["branch"]]  # safe to copy and paste
-    env = tool_env(tmp_path, PYTHONPATH=str(course / "src"))
-    run([sys.executable, "-m", HOSTILE["package"], "check"], course, env)  # badges and setup cells agree
+    env = tool_env(tmp_path, PYTHONPATH=import_path(course))
+    run([sys.executable, "-m", "colab_course_tools", "check"], course, env)  # badges and setup cells agree
 
 
 def test_a_branch_git_refuses_stops_the_bake(tmp_path, cookiecutter_config, template):

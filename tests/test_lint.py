@@ -4,7 +4,7 @@ import shutil
 import subprocess
 import sys
 
-from deep_learning_course.testing import write_notebook
+from colab_course_tools.testing import write_notebook
 
 
 def ruff(course, *args):

@@ -4,10 +4,10 @@ import sys
 
 import pytest
 
-from conftest import run, tool_env
-from deep_learning_course.notebooks import PARAMETERS_TAG, lesson_files
-from deep_learning_course.testing import add_output as add_cell_output
-from deep_learning_course.testing import edit_notebook, tagged_cell
+from colab_course_tools.notebooks import PARAMETERS_TAG, lesson_files
+from colab_course_tools.testing import add_output as add_cell_output
+from colab_course_tools.testing import edit_notebook, tagged_cell
+from conftest import import_path, run, tool_env
 
 
 @pytest.fixture
@@ -15,7 +15,7 @@ def course(bake, tmp_path):
     """A freshly baked course (a git repository with its first commit) and the environment to work in it."""
     course = bake()
     assert (course / ".git").is_dir(), "the post-generation hook should have made the first commit"
-    return course, tool_env(tmp_path, PYTHONPATH=str(course / "src"))
+    return course, tool_env(tmp_path, PYTHONPATH=import_path(course))
 
 
 def pre_commit(course, env, *args):

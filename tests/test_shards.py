@@ -4,8 +4,8 @@
 import json
 import shutil
 
-from conftest import tool_env
-from deep_learning_course.testing import course_cli, write_notebook
+from colab_course_tools.testing import course_cli, write_notebook
+from conftest import import_path, tool_env
 
 LESSONS = {
     "00_one": "print('one')",
@@ -34,7 +34,7 @@ def statuses(build):
 
 def test_shards_run_apart_merge_into_the_report_of_one_run(bake, tmp_path):
     course = course_with_quick_lessons(bake, tmp_path)
-    env = {**tool_env(tmp_path), "PYTHONPATH": str(course / "src")}
+    env = {**tool_env(tmp_path), "PYTHONPATH": import_path(course)}
     plan = course_cli("test", "--plan", "2", cwd=course, env=env)
     assert plan.stdout.splitlines() == [
         "shard 1/2: 9.0 s expected + 1 never timed: 00_one, 01_two",

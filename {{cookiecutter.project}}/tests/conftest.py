@@ -1,6 +1,6 @@
 """Shared fixtures. The package is imported from src/ (see pytest `pythonpath`), installed or not.
 
-The helpers themselves live in ``{{ cookiecutter.package }}.testing``, so other tools can use them too.
+The helpers live in the course's tools (``colab_course_tools.testing``), which the template's tests use too.
 """
 
 import hashlib
@@ -8,8 +8,7 @@ import signal
 from pathlib import Path
 
 import pytest
-
-from {{ cookiecutter.package }} import testing
+from colab_course_tools import testing
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = testing.PACKAGE

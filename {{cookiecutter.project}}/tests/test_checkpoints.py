@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 import torch
+from colab_course_tools.testing import course_env
 
 from {{ cookiecutter.package }} import checkpoint_files
-from {{ cookiecutter.package }}.testing import course_env
 
 EPOCHS = 4
 TRAIN_SCRIPT = '''

@@ -10,8 +10,9 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from colab_course_tools import testing
 
-from {{ cookiecutter.package }} import CourseError, archives, data, testing
+from {{ cookiecutter.package }} import CourseError, archives, data
 
 PAYLOAD = {"digits/train.csv": os.urandom(600_000), "digits/README.txt": b"tiny digits\n"}
 

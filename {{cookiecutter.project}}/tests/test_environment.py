@@ -98,6 +98,9 @@ def test_course_env_prints_a_table(course_cli, subprocess_env, tmp_path):
     assert rows["torch"] == importlib.metadata.version("torch")
     assert rows["course root"] == str(ROOT)
     assert rows["checkpoints"] == str(tmp_path / "ckpt")
+    from colab_course_tools import __version__ as tools_version
+
+    assert rows["tools"] == f"colab-course-tools {tools_version}"  # which tools ran, beside what they ran on
     assert rows["data cache"] == str(ROOT / "data")
     assert re.fullmatch(r"\d+\.\d GB RAM", rows["memory"])
     assert float(rows["memory"].split()[0]) == pytest.approx(environment.memory_gb(), abs=0.05)

@@ -6,13 +6,13 @@ import shutil
 
 import nbformat
 import pytest
+from colab_course_tools import notebooks, parameters
+from colab_course_tools.authoring.fixes import apply_fixes
+from colab_course_tools.authoring.new_lesson import lesson_skeleton
+from colab_course_tools.config import CourseConfig, load_config
+from colab_course_tools.errors import CourseError
 
 from conftest import ROOT
-from {{ cookiecutter.package }} import notebooks, parameters
-from {{ cookiecutter.package }}.authoring.fixes import apply_fixes
-from {{ cookiecutter.package }}.authoring.new_lesson import lesson_skeleton
-from {{ cookiecutter.package }}.config import CourseConfig, load_config
-from {{ cookiecutter.package }}.errors import CourseError
 
 LESSONS = notebooks.lesson_files(ROOT)
 SNIPPETS = ROOT / "snippets" / "colab_snippets.ipynb"

@@ -6,13 +6,12 @@ A failure shows the failing cell's code, the error and its traceback.
 from pathlib import Path
 
 import pytest
-
-from {{ cookiecutter.package }}.harness.job import LessonJob
-from {{ cookiecutter.package }}.harness.limits import cell_limit, lesson_limit
-from {{ cookiecutter.package }}.harness.runner import execute_lesson, run_lessons
-from {{ cookiecutter.package }}.harness.warm_starts import cold_reason, lesson_imports, shared_imports
-from {{ cookiecutter.package }}.notebooks import lesson_files
-from {{ cookiecutter.package }}.parameters import of_lesson
+from colab_course_tools.harness.job import LessonJob
+from colab_course_tools.harness.limits import cell_limit, lesson_limit
+from colab_course_tools.harness.runner import execute_lesson, run_lessons
+from colab_course_tools.harness.warm_starts import cold_reason, lesson_imports, shared_imports
+from colab_course_tools.notebooks import lesson_files
+from colab_course_tools.parameters import of_lesson
 
 LESSONS = lesson_files(Path(__file__).resolve().parents[1])
 

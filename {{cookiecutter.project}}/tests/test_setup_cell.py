@@ -17,15 +17,15 @@ from types import SimpleNamespace
 
 import nbformat
 import pytest
+from colab_course_tools.config import load_config
+from colab_course_tools.notebooks import setup_cell_source
+from colab_course_tools.testing import edit_notebook, git, write_fake_colab
 from jupyter_client import KernelManager
 from jupyter_client.kernelspec import KernelSpecManager
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
 from conftest import PACKAGE, ROOT
-from {{ cookiecutter.package }}.config import load_config
-from {{ cookiecutter.package }}.notebooks import setup_cell_source
-from {{ cookiecutter.package }}.testing import edit_notebook, git, write_fake_colab
 
 # The tests share one simulated Colab session (the `colab` fixture): one worker runs them all.
 pytestmark = pytest.mark.xdist_group("colab")

@@ -4,9 +4,9 @@ import shutil
 import subprocess
 
 import pytest
+from colab_course_tools.testing import git
 
 from {{ cookiecutter.package }} import updates
-from {{ cookiecutter.package }}.testing import git
 
 
 @pytest.fixture

@@ -1,9 +1,11 @@
-"""Course code shared by every lesson.
+"""Course code shared by every lesson: the course's own package, the teacher's to extend.
 
 Importing this package must stay cheap (no torch or fastai at import time): the setup cell
 imports it on every run. Submodules load on first attribute access, so lessons can write
-``course.data.download(...)`` after ``import <package> as course``. A map of the modules is in
-``docs/package.md``.
+``course.data.download(...)`` after ``import <package> as course``. The template's modules
+(``bootstrap``, ``environment``, ``drive``, ``data``, ``checkpoints``, ``metrics``, ``exercises``, ...)
+sit beside the teacher's own, which need no registration. The `course` command and everything
+that tests, publishes and grades the course are the tools' (``tools/``), never imported here.
 """
 
 import importlib

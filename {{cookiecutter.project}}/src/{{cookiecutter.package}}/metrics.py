@@ -25,22 +25,20 @@ its scalars in ``tensorboard/`` (``tensorboard/<name>/``), one point per call at
 
 from __future__ import annotations
 
+import csv
 import importlib.util
+import io
 import json
 import numbers
 import os
-import re
 import time
 from pathlib import Path
 
-from .atomic import write_json
+from .atomic import write_json, write_text
 from .errors import CourseError
-from .formatting import write_csv
 
 FILE_NAME = "metrics.json"
 _COUNTERS = ("epoch", "step", "iteration")
-# Words in a metric's name (split at "_", "-", ...) that mean smaller is better.
-_LOWER_IS_BETTER_WORDS = {"loss", "error", "err", "mse", "mae", "rmse", "perplexity", "seconds", "time", "ms"}
 _session_file: Path | None = None
 _tensorboard_writers: dict = {}  # folder -> TensorBoard writer, one per kernel
 
@@ -72,7 +70,7 @@ def log_metrics(*, headline: str | None = None, lower_is_better: bool | None = N
     if record["headline"] is None:
         record["headline"] = next((name for name in record["latest"] if name not in _COUNTERS), None)
     write_json(path, record)
-    write_csv(_beside(path, ".csv"), history_columns(record), record["history"])
+    write_text(_beside(path, ".csv"), _csv_text(history_columns(record), record["history"]))
     if entry:
         _to_tensorboard(_beside(path, "tensorboard"), entry, step=len(record["history"]) - 1)
     return path
@@ -84,6 +82,15 @@ def history_columns(record: dict) -> list[str]:
         name for entry in record["history"] for name, value in entry.items() if not isinstance(value, (list, dict))
     )
     return [name for name in _COUNTERS if name in names] + [name for name in names if name not in _COUNTERS]
+
+
+def _csv_text(columns: list[str], rows: list[dict]) -> str:
+    """The history as CSV: full-precision values, one row per call, empty cells for names it lacks."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    writer.writerows({key: "" if value is None else value for key, value in row.items()} for row in rows)
+    return buffer.getvalue()
 
 
 def _beside(path: Path, what: str) -> Path:
@@ -136,18 +143,6 @@ def read_metrics(path: Path) -> dict:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:
         raise CourseError(f"cannot read metrics {path} ({error}): delete the file and re-run the lesson") from None
-
-
-def headline(record: dict) -> tuple[str | None, object, bool]:
-    """``(name, value, lower_is_better)`` of a record's headline metric; ``(None, None, False)`` if none."""
-    name = record.get("headline")
-    if name is None:
-        return None, None, False
-    lower = record.get("lower_is_better")
-    if lower is None:
-        words = re.split(r"[^a-z0-9]+", name.lower())
-        lower = any(word in _LOWER_IS_BETTER_WORDS or word.endswith("loss") for word in words)
-    return name, record.get("latest", {}).get(name), bool(lower)
 
 
 def _plain(name: str, value):
