@@ -6,7 +6,7 @@ and so is installed for real. The 2026.07 runtime is the same with fastai 2.8.7 
 course's own `installer.install_missing` runs there as the setup cell runs it, pip and all, from the package
 index. Prints a table and writes results-setup-install.md.
 
-    python benchmarks/setup_install.py [COURSE]   # default: a fresh bake of the template
+    python benchmarks/setup_install.py [LABEL=COURSE ...]   # default: a fresh bake of the template
 """
 
 from __future__ import annotations
@@ -49,40 +49,51 @@ def simulated_runtime(folder: Path, python: str, pins: dict[str, str]) -> Path:
         info.mkdir()
         (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
         (info / "INSTALLER").write_text("colab\n")
+        files = [f"{info.name}/{part}" for part in ("METADATA", "INSTALLER", "RECORD")]
+        (info / "RECORD").write_text("".join(f"{file},,\n" for file in files))  # so pip can replace it
     return venv_python
+
+
+def setup_cell_install(course: Path, runtime: Path) -> dict:
+    """``install_missing`` of ``course`` run in ``runtime``'s Python as the setup cell runs it."""
+    package = next(p.name for p in (course / "src").iterdir() if (p / "__init__.py").is_file())
+    done = subprocess.run(
+        [runtime, "-c", INSTALL.format(package=package), str(course)],
+        env={"PYTHONPATH": str(course / "src"), "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+    )
+    if done.returncode:
+        raise SystemExit(f"the setup cell's install failed in {runtime}:\n{done.stdout}\n{done.stderr}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-setup-install-") as workdir:
         work = Path(workdir)
-        course = Path(sys.argv[1]).resolve() if len(sys.argv) > 1 else bake(work)
-        python313 = course_helpers(course).python_interpreter("3.13")
+        baked = bake(work)
+        courses = dict(arg.split("=", 1) for arg in sys.argv[1:]) or {"this template": str(baked)}
+        python313 = course_helpers(baked).python_interpreter("3.13")
         if python313 is None:
             raise SystemExit("no Python 3.13 here (Colab's): install it (pyenv install 3.13)")
-        package = next(p.name for p in (course / "src").iterdir() if (p / "__init__.py").is_file())
         rows = []
-        for runtime, changes in RUNTIMES.items():
-            python = simulated_runtime(work / runtime, python313, {**colab_pins(course), **changes})
-            done = subprocess.run(
-                [python, "-c", INSTALL.format(package=package), str(course)],
-                env={"PYTHONPATH": str(course / "src"), "PATH": "/usr/bin:/bin"},
-                capture_output=True,
-                text=True,
-            )
-            if done.returncode:
-                raise SystemExit(f"the setup cell's install failed on {runtime}:\n{done.stdout}\n{done.stderr}")
-            result = json.loads(done.stdout.strip().splitlines()[-1])
-            rows.append(f"| {runtime} | {', '.join(result['installed']) or 'nothing'} | {result['seconds']:.1f} s |")
+        for label, course in courses.items():
+            for runtime, changes in RUNTIMES.items():
+                pins = {**colab_pins(Path(course)), **changes}
+                result = setup_cell_install(Path(course), simulated_runtime(work / label / runtime, python313, pins))
+                installed = ", ".join(result["installed"]) or "nothing"
+                rows.append(f"| {label} | {runtime} | {installed} | {result['seconds']:.1f} s |")
     publish(
         RESULTS,
         [
             "# What the setup cell installs on Colab",
             "",
-            f"Course: `{course.name}`; Colab's packages from its `constraints/colab.txt` (metadata only, Python 3.13);",
-            f"measured {time.strftime('%Y-%m-%d')}, pip from the package index this machine reaches.",
+            "Colab's packages from each course's `constraints/colab.txt` (metadata only), Python 3.13; the setup",
+            "cell's own installer, pip from this machine's package index (a local mirror: on Colab downloads take",
+            f"longer); measured {time.strftime('%Y-%m-%d')}.",
             "",
-            "| runtime | installed by the setup cell | its first run's install time |",
-            "|---|---|---:|",
+            "| course | runtime | installed by the setup cell | its first run's install time |",
+            "|---|---|---|---:|",
             *rows,
         ],
     )

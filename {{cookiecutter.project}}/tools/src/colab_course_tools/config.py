@@ -153,3 +153,15 @@ def course_package(root: Path):
     if source not in sys.path:
         sys.path.insert(0, source)
     return importlib.import_module(load_config(root).package)
+
+
+def package_source(root: Path) -> Path:
+    """The folder this process imports the course's package from: its ``src/``, unless the package is found
+    elsewhere first (installed, or on ``sys.path`` only, as in Colab after the setup cell)."""
+    import importlib.util
+
+    try:
+        spec = importlib.util.find_spec(load_config(root).package)
+    except (ImportError, ValueError):
+        spec = None
+    return Path(spec.origin).parents[1] if spec and spec.origin else root / "src"

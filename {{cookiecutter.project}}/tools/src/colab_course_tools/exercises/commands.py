@@ -28,12 +28,13 @@ def assign_lessons(args) -> int:
 
 
 def grade_submissions(args) -> int:
-    from ..config import course_root
+    from ..config import course_root, package_source
     from ..errors import CourseError
     from ..formatting import plural, shown
-    from ..harness import limits, processes
+    from ..harness import limits, processes, sandbox
     from ..harness.progress import ProgressDisplay, describe
     from ..harness.runner import run_lessons
+    from ..harness.shards import recorded_durations
     from ..notebooks import resolve_lessons
     from ..overrides import for_lessons
     from ..parameters import of_lesson
@@ -41,6 +42,13 @@ def grade_submissions(args) -> int:
     from .assign import exercise_lessons, grading_tests, student_lesson
 
     root = course_root()
+    unsealed = sandbox.unavailable()
+    if unsealed and not args.trust_submissions:
+        raise CourseError(
+            f"submissions are untrusted code and {unsealed}; or, to run them with your rights, "
+            "pass --trust-submissions (the grades then say they were made unsealed)"
+        )
+    seal = None if args.trust_submissions else sandbox.Seal(str(root), str(package_source(root)))
     known = {lesson.stem for lesson in exercise_lessons(root)}
     missing = sorted(stem for stem in known if not any(grading_tests(root, stem).glob("*.py")))
     if missing:
@@ -48,8 +56,15 @@ def grade_submissions(args) -> int:
     lessons = {path.stem: path for path in resolve_lessons(root, sorted(known))}
     declared = {lessons[stem]: of_lesson(lessons[stem]) for stem in known}
     given = for_lessons(args.param, declared)
-    timeout = limits.lesson_limit(smoke=not args.full, given=args.timeout)
-    cell_timeout = limits.cell_limit(given=args.cell_timeout, lesson=timeout, smoke=not args.full)
+    durations = recorded_durations(root)
+
+    def time_limits(stem: str) -> tuple[float | None, float]:
+        """A smoke run's limits follow from the lesson's recorded duration; given ones win."""
+        if args.full:
+            timeout = limits.lesson_limit(smoke=False, given=args.timeout)
+            return timeout, limits.cell_limit(given=args.cell_timeout, lesson=timeout)
+        timeout, cell = limits.submission_limits(durations.get(stem))
+        return args.timeout or timeout, args.cell_timeout or min(cell, args.timeout or cell)
 
     def parameters(stem: str) -> dict:
         lesson = lessons[stem]
@@ -71,13 +86,13 @@ def grade_submissions(args) -> int:
         jobs = {}
         for number, path in enumerate(files, 1):
             graded, job, marker = grade.prepare(
-                root, path, number, scratch, known, parameters, tolerant=not args.untouched
+                root, path, number, scratch, known, parameters, seal=seal, tolerant=not args.untouched
             )
             rows.append(graded)
             if job is None:
                 print(f"{graded.submission}: not graded: {graded.reason}", flush=True)
             else:
-                job.timeout, job.cell_timeout = timeout, cell_timeout
+                job.timeout, job.cell_timeout = time_limits(graded.lesson)
                 jobs[job.notebook.stem] = (graded, job, marker)
 
         def expected(graded) -> list[str]:
@@ -135,9 +150,11 @@ COMMANDS = [
     Command(
         "grade",
         help="grade returned notebooks with every test, hidden ones included: build/grades.csv",
-        description="Each submission runs as untrusted code through the harness, in a fresh temporary folder with "
-        "its own HOME, under the lesson's time limits; build/grades.csv gets a row per question (or one row saying "
-        "why a file was not graded), build/feedback/ one file per submission. Smoke parameters unless --full.",
+        description="Each submission runs as untrusted code through the harness, its kernel sealed by bubblewrap "
+        "(no network, no file or variable of yours, a size-capped folder of its own), under time limits that follow "
+        "from the lesson's recorded duration; the hidden tests enter only after its cells ran. build/grades.csv gets "
+        "a row per question (or one row saying why a file was not graded; `flagged` when it replaced what grades "
+        "it), build/feedback/ one file per submission. Smoke parameters unless --full.",
         handler=grade_submissions,
         arguments=(
             argument("submissions", nargs="*", metavar="SUBMISSION", help="returned notebooks, or folders of them"),
@@ -146,6 +163,12 @@ COMMANDS = [
                 action="store_true",
                 help="grade the student versions as they are: each must run to its end and score 0 "
                 "(an exercise that passes on `...` asserts nothing); `course check` then names any that did",
+            ),
+            argument(
+                "--trust-submissions",
+                action="store_true",
+                help="where no sandbox can run: run each submission's code unsealed, with your rights "
+                "(grades.csv and the feedback say so)",
             ),
             PARAM,
             FULL,

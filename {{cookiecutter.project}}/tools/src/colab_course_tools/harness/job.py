@@ -18,7 +18,8 @@ from .limits import cell_limit
 class LessonJob:
     """One lesson to run: the notebook, where its executed copy goes, its parameters and limits.
 
-    ``env`` is added to the kernel's environment. ``cell_timeout`` defaults as ``limits.cell_limit``
+    ``env`` is added to the kernel's environment (a sealed kernel gets none of it). ``seal``, when set,
+    runs the kernel sealed (``sandbox.Seal`` as a dict). ``cell_timeout`` defaults as ``limits.cell_limit``
     decides. ``result_path`` is where the worker writes its result,
     ``progress_path`` where it keeps a snapshot of how far the lesson is (``progress``).
     """
@@ -32,6 +33,7 @@ class LessonJob:
     result_path: Path | None = None
     progress_path: Path | None = None
     work_dir: Path | None = None  # the kernel's private folder (connection file, sockets)
+    seal: dict | None = None
 
     def __post_init__(self):
         self.notebook, self.output = Path(self.notebook), Path(self.output)

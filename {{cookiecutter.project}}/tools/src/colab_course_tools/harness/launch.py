@@ -22,7 +22,7 @@ from pathlib import Path
 
 from ..atomic import write_json
 from ..errors import CourseError
-from . import processes
+from . import processes, sandbox
 from .forked import fork_kernel
 from .limits import INTERRUPT_GRACE_S, STARTUP_TIMEOUT_S
 from .prewarm import imports_to_prewarm
@@ -44,10 +44,12 @@ def in_kernel(call: str) -> str:
 class Kernel:
     """One kernel process for one lesson, and the jupyter_client manager papermill drives it through."""
 
-    def __init__(self, folder: Path, env: dict, *, fork: bool = False):
+    def __init__(self, folder: Path, env: dict, *, fork: bool = False, seal: dict | None = None):
         self.folder = folder  # connection file and sockets
         self.env = env
         self.fork = fork  # this worker was forked from the warm process: so is the kernel
+        self.seal = sandbox.Seal(**seal) if seal else None  # a submission's kernel: sealed by bubblewrap
+        self._sealed_pid: int | None = None
         self.process: subprocess.Popen | None = None
         self.manager = None
         self._warm_client = None
@@ -68,7 +70,18 @@ class Kernel:
         )
         write_json(connection_file, connection)
         env = {**self.env, "JPY_PARENT_PID": str(os.getpid())}
-        if self.fork:
+        kernel = [sys.executable, "-m", "ipykernel_launcher", "-f", str(connection_file), *KERNEL_OPTIONS]
+        if self.seal is not None:
+            # No JPY_PARENT_PID: the sealed kernel's parent is its namespace's pid 1, and no variable of ours.
+            self.process = process = subprocess.Popen(
+                sandbox.command(self.seal, kernel, self.folder),
+                cwd=self.folder,
+                env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")},
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+                preexec_fn=_both(processes.die_with_parent_preexec(signal.SIGKILL), sandbox.limit_resources(self.seal)),
+            )
+        elif self.fork:
             self.process = process = fork_kernel(
                 ["-f", str(connection_file), *KERNEL_OPTIONS], notebook_path.parent, env
             )
@@ -76,7 +89,7 @@ class Kernel:
             # As jupyter_client launches kernels: no stdin, a session of its own, and the parent's
             # pid (ipykernel watches it); and it dies with this worker, whatever kills the worker.
             self.process = process = subprocess.Popen(
-                [sys.executable, "-m", "ipykernel_launcher", "-f", str(connection_file), *KERNEL_OPTIONS],
+                kernel,
                 cwd=notebook_path.parent,
                 env=env,
                 stdin=subprocess.DEVNULL,
@@ -110,7 +123,13 @@ class Kernel:
 
     @property
     def pid(self) -> int:
-        return self.process.pid
+        """The kernel's process: for a sealed kernel, the one inside the sandbox (signals to bubblewrap's own
+        process would not reach it; killing that one ends the sandbox)."""
+        if self.seal is None:
+            return self.process.pid
+        if self._sealed_pid is None:
+            self._sealed_pid = sandbox.inner_process(self.process.pid, "ipykernel_launcher")
+        return self._sealed_pid or self.process.pid
 
     def exit_status(self) -> int | None:
         """The kernel's exit status (negative: killed by that signal), or None while it runs."""
@@ -164,6 +183,12 @@ class Kernel:
     def close_warm_up(self) -> None:
         if self._warm_client is not None:
             self._warm_client.stop_channels()
+
+
+def _both(first, second):
+    """One ``preexec_fn`` running two (either may be None)."""
+    parts = [part for part in (first, second) if part is not None]
+    return lambda: [part() for part in parts]
 
 
 def require_python(path: Path, notebook: dict) -> None:

@@ -19,6 +19,9 @@ WARM_READY_TIMEOUT_S = 600.0  # the warm process's imports (torch, fastai) on a 
 WORKER_BACKSTOP_S = 30.0  # beyond the lesson limit: interrupt, kill, probe and write the result
 WORKER_STOP_GRACE_S = 10.0  # an interrupted worker writes its result and cleans up within this
 RUN_STOP_GRACE_S = 30.0  # an interrupted `course run` records its state and stops its kernel within this
+SUBMISSION_CELL_FLOOR_S = 30.0  # a graded submission's cell: at least this ...
+SUBMISSION_LESSON_FLOOR_S = 120.0  # ... and the whole submission at least this, ...
+SUBMISSION_MULTIPLE = (2, 4)  # ... else (cell, lesson) this many times the lesson's recorded smoke duration
 
 
 def lesson_limit(*, smoke: bool, given: float | None = None) -> float | None:
@@ -46,3 +49,13 @@ def papermill_backstop(cell: float) -> int:
     """papermill's own cell timeout: never reached while the worker's watchdog works, but papermill must
     never wait forever (papermill issues 705, 711)."""
     return int(cell + 4 * INTERRUPT_GRACE_S + 30)
+
+
+def submission_limits(recorded: float | None) -> tuple[float, float]:
+    """``(lesson, cell)`` limits of one graded submission, from the lesson's recorded duration
+    (``lesson-durations.json``): an endless loop costs seconds, not the smoke test's minutes. Without a
+    record, the smoke test's limits."""
+    if recorded is None:
+        return SMOKE_LESSON_TIMEOUT_S, SMOKE_CELL_TIMEOUT_S
+    cell, lesson = (multiple * recorded for multiple in SUBMISSION_MULTIPLE)
+    return max(SUBMISSION_LESSON_FLOOR_S, lesson), max(SUBMISSION_CELL_FLOOR_S, cell)

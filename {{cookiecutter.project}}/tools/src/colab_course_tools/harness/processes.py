@@ -45,18 +45,14 @@ def child_env(*, workers: int = 1, **extra: str) -> dict:
 
 
 def _course_source() -> list[str]:
-    """The folder this process imports the course's package from (its ``src/``), when this runs in a course."""
-    import importlib.util
-
-    from ..config import find_root, load_config
+    """The folder this process imports the course's package from, when this runs in a course."""
+    from ..config import find_root, package_source
     from ..errors import CourseError
 
     try:
-        root = find_root()
-        spec = importlib.util.find_spec(load_config(root).package)
-    except (CourseError, ImportError, ValueError):
+        return [str(package_source(find_root()))]
+    except CourseError:
         return []
-    return [str(Path(spec.origin).parents[1]) if spec and spec.origin else str(root / "src")]
 
 
 def thread_limits(workers: int) -> dict:

@@ -57,7 +57,7 @@ class LessonRun:
         self.job = job
         self.warm = warm
         self.folder = job.work_dir or processes.new_work_dir()  # connection file, sockets
-        self.kernel = Kernel(self.folder, {**os.environ, **job.env}, fork=warm)
+        self.kernel = Kernel(self.folder, {**os.environ, **job.env}, fork=warm, seal=job.seal)
         self.memory = processes.MemoryPeak(shared_bytes if warm else None)
         self.watchdog: Watchdog | None = None
         self.started: float | None = None
