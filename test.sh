@@ -31,10 +31,14 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
     echo "$wanted" > "$stamp"
 fi
 
-# The course's website tests drive a real Chromium; CI installs Debian's when it is missing (as root).
-if [ "${CI:-}" = true ] && ! command -v chromium >/dev/null && command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
-    echo "Installing Chromium for the website tests (apt-get, about a minute) ..."
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+# The website tests drive a real Chromium and the grading tests a real sandbox (bubblewrap): CI installs
+# Debian's when they are missing (as root).
+missing=()
+command -v chromium >/dev/null || missing+=(chromium)
+command -v bwrap >/dev/null || missing+=(bubblewrap)
+if [ "${CI:-}" = true ] && [ ${#missing[@]} -gt 0 ] && command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+    echo "Installing ${missing[*]} for the website and grading tests (apt-get, about a minute) ..."
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
 lint=0

@@ -213,13 +213,6 @@ def test_the_course_lessons_exercises_pass_as_teacher_and_fail_untouched_in_a_re
     graded = course_cli("grade", returned, "-n", "2", "-q", cwd=course, timeout=900)
     assert graded.returncode == 0, graded.stdout + graded.stderr
     assert "right.ipynb: 4 / 4" in graded.stdout and "01_first_model (1).ipynb: 0 / 4" in graded.stdout
-    # A sealed submission reaches no network: lesson 02 reads its archive from data/, where the teacher's own
-    # run of the lesson left it (here: the server's bytes, put there).
-    from urllib.request import urlopen
-
-    (course / "data").mkdir()
-    with urlopen(mnist_sample_server.url) as response:
-        (course / "data" / "mnist_sample-test.tgz").write_bytes(response.read())
     data = ["-p", "data_url", mnist_sample_server.url, "-p", "data_sha256", mnist_sample_server.sha256]
     proved = course_cli("grade", "--untouched", "-n", "2", "-q", *data, cwd=course, timeout=900)
     assert proved.returncode == 0, proved.stdout + proved.stderr

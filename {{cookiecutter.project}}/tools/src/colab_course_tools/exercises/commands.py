@@ -42,13 +42,14 @@ def grade_submissions(args) -> int:
     from .assign import exercise_lessons, grading_tests, student_lesson
 
     root = course_root()
-    unsealed = sandbox.unavailable()
-    if unsealed and not args.trust_submissions:
+    trusted = args.trust_submissions or args.untouched  # --untouched runs the course's own student versions
+    unsealed = None if trusted else sandbox.unavailable()
+    if unsealed:
         raise CourseError(
             f"submissions are untrusted code and {unsealed}; or, to run them with your rights, "
             "pass --trust-submissions (the grades then say they were made unsealed)"
         )
-    seal = None if args.trust_submissions else sandbox.Seal(str(root), str(package_source(root)))
+    seal = None if trusted else sandbox.Seal(str(root), str(package_source(root)))
     known = {lesson.stem for lesson in exercise_lessons(root)}
     missing = sorted(stem for stem in known if not any(grading_tests(root, stem).glob("*.py")))
     if missing:
@@ -76,6 +77,11 @@ def grade_submissions(args) -> int:
         files = [student_lesson(root, stem) for stem in sorted(known)]
     else:
         files = grade.submissions_in([Path(path) for path in args.submissions])
+    build = Path(args.into).resolve() if args.into else root / "build"
+    if args.on != "local":
+        if args.untouched:
+            raise CourseError("--untouched runs the student versions here: leave out --on")
+        return _grade_on(root, files, args, build)
     print(f"course grade: {plural(len(files), 'submission')}, on {plural(args.workers, 'worker')}", flush=True)
     processes.remove_stale_work_dirs()
     processes.become_subreaper()
@@ -133,9 +139,41 @@ def grade_submissions(args) -> int:
                 print("every exercise fails on its untouched student version, which runs to its end")
             return 1 if problems else 0
         return 128 + stopped
-    csv_path = grade.write_outputs(root / "build", rows)
+    csv_path = grade.write_outputs(build, rows)
     print(f"grades: {shown(csv_path)}; feedback for each submission in {shown(root / 'build' / 'feedback')}/")
     return 128 + stopped if stopped is not None else 0
+
+
+def _grade_on(root: Path, files: list[Path], args, build: Path) -> int:
+    """`course grade --on ENGINE`: each submission a `course grade` of its own on the engine's workers."""
+    import shutil
+
+    from ..experiments.commands import slurm_settings
+    from ..experiments.engines import engine_for
+    from ..formatting import plural, shown, write_csv
+    from ..harness import processes
+    from .grade import COLUMNS
+    from .spread import grade_on_engine
+
+    passed_on = ["-q", *(["--full"] if args.full else []), *(["--trust-submissions"] if args.trust_submissions else [])]
+    passed_on += [word for name, value in args.param for word in ("-p", name, value)]
+    for flag, value in (("--timeout", args.timeout), ("--cell-timeout", args.cell_timeout)):
+        passed_on += [flag, str(value)] if value is not None else []
+    engine = engine_for(args.on, folder=build / "grading-jobs", workers=args.workers, slurm=slurm_settings(root, args))
+    print(f"course grade: {plural(len(files), 'submission')}, on {engine.name}", flush=True)
+    try:
+        with processes.stop_on_signals():
+            rows = grade_on_engine(root, files, engine, passed_on)
+    except KeyboardInterrupt as stop:
+        print(f"course grade: stopped by {processes.signal_name(processes.signum_of(stop))}; nothing written")
+        return 128 + processes.signum_of(stop)
+    finally:
+        engine.close()
+        shutil.rmtree(build / "grading-jobs", ignore_errors=True)  # submitit's logs of the workers' own commands
+    csv_path = build / "grades.csv"
+    write_csv(csv_path, COLUMNS, rows)
+    print(f"grades: {shown(csv_path)}; feedback for each submission in {shown(build / 'feedback')}/")
+    return 0
 
 
 COMMANDS = [
@@ -164,6 +202,14 @@ COMMANDS = [
                 help="grade the student versions as they are: each must run to its end and score 0 "
                 "(an exercise that passes on `...` asserts nothing); `course check` then names any that did",
             ),
+            argument(
+                "--on",
+                default="local",
+                metavar="ENGINE",
+                help="where submissions are graded: local (default), dask, dask://HOST:PORT, slurm or submitit-local, "
+                "each sealed on its worker as here (bubblewrap there, and the course at the same path)",
+            ),
+            argument("--into", default=None, metavar="FOLDER", help="write grades.csv and feedback/ here, not in build/"),
             argument(
                 "--trust-submissions",
                 action="store_true",

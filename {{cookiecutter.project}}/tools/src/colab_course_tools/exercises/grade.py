@@ -80,6 +80,9 @@ _write({marker!r} + _dumps({{"questions": _results, "tampered": _tampered()}}) +
 """
 
 
+COLUMNS = ["submission", "question", "points", "max", "reason", "sealed", "flagged"]  # of grades.csv
+
+
 @dataclass
 class Graded:
     """One submission's rows: a question each, or one row saying why it was not graded."""
@@ -146,7 +149,10 @@ def prepare(
     for cell in notebooks.cells(notebook) if tolerant else []:
         if cell["cell_type"] == "code" and not notebooks.has_tag(cell, notebooks.RAISES_TAG):
             cell.setdefault("metadata", {})["tags"] = [*notebooks.tags(cell), notebooks.RAISES_TAG]
-    tests = [(test.name, test.read_text(encoding="utf-8")) for test in sorted(grading_tests(root, graded.lesson).glob("*.py"))]
+    tests = [
+        (test.name, test.read_text(encoding="utf-8"))
+        for test in sorted(grading_tests(root, graded.lesson).glob("*.py"))
+    ]
     notebook["cells"].insert(0, notebooks.code_cell(SEAL_CELL, id="course-grading-seal"))
     notebook["cells"].append(notebooks.code_cell(GRADING_CELL.format(tests=tests, marker=marker), id="course-grading"))
     folder = scratch / f"{number:03d}"
@@ -195,12 +201,14 @@ def write_outputs(build: Path, rows: list[Graded]) -> Path:
     for graded in rows:
         marks = {"sealed": "yes" if graded.sealed else "no", "flagged": "yes" if graded.flagged else ""}
         if not graded.questions:
-            lines.append({"submission": graded.submission, "question": "", "points": 0, "reason": graded.reason, **marks})
+            lines.append(
+                {"submission": graded.submission, "question": "", "points": 0, "reason": graded.reason, **marks}
+            )
         for question in graded.questions:
             lines.append({"submission": graded.submission, **question, "reason": graded.reason, **marks})
         write_text(build / "feedback" / f"{graded.submission}.md", feedback(graded))
     target = build / "grades.csv"
-    write_csv(target, ["submission", "question", "points", "max", "reason", "sealed", "flagged"], lines)
+    write_csv(target, COLUMNS, lines)
     return target
 
 

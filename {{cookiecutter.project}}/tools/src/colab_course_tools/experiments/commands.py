@@ -100,8 +100,8 @@ def slurm_settings(root, args) -> dict:
     except (OSError, ValueError, KeyError, TypeError):
         table = {}
     settings = dict(table) if isinstance(table, dict) else {}
-    for name in ("partition", "time", "gpus", "account"):
-        if getattr(args, name) is not None:
+    for name in ("partition", "time", "gpus", "account"):  # `course grade --on slurm` has the table only
+        if getattr(args, name, None) is not None:
             settings[name] = getattr(args, name)
     return settings
 
