@@ -98,6 +98,9 @@ except OSError:
     pass
 """,
 }
+# The cap is checked four times a second: these 400 live on for a second, as a fork bomb's would.
+FORKS = "import subprocess, time\nsleepers = [subprocess.Popen(['sleep', '4244']) for _ in range(400)]\ntime.sleep(1)\n"
+FORKS += "accuracy = 0.8125\n"
 TAMPERS = "import otter.test_files.exception_test as et\net.ExceptionTestFile.run = lambda self, env: None\n"
 
 
@@ -160,6 +163,7 @@ def hostile_class(tmp_path):
         answer = attack.format(**values) + KEPT_IF_BLOCKED
         answered(student, returned / f"{name}.ipynb", {"accuracy": answer, "total": "total = int(cm.sum())"})
     answered(student, returned / "tampers.ipynb", {"accuracy": TAMPERS + "accuracy = 0.0", "total": "total = 16"})
+    answered(student, returned / "forks.ipynb", {"accuracy": FORKS, "total": "total = 16"})
     answered(student, returned / "honest.ipynb", {"accuracy": ACCURACY_SOLUTION, "total": "total = int(cm.sum())"})
     before = {
         "course": tree_digest(root, skip=("build/grades.csv", "build/feedback/")),
@@ -197,6 +201,11 @@ def test_a_hostile_class_is_graded_sealed_each_attack_costing_only_its_own_point
     assert "replaced what grades it (ExceptionTestFile.run)" in tampered[0]["reason"]
     assert not [row for row in rows if row["submission"] != "tampers.ipynb" and row["flagged"]]
 
+    # One that starts more processes than the sandbox allows is killed, and loses only its own points.
+    forks = [row for row in rows if row["submission"] == "forks.ipynb"]
+    assert forks and all(float(row["points"]) == 0 for row in forks)
+    assert "over the sandbox's 256: killed" in forks[0]["reason"], forks
+
     # The course, the grader's HOME and the submissions are byte-identical after.
     assert before == after
 
@@ -204,7 +213,7 @@ def test_a_hostile_class_is_graded_sealed_each_attack_costing_only_its_own_point
     leftovers = [
         process.pid
         for process in psutil.process_iter(["cmdline"])
-        if (process.info["cmdline"] or [])[:2] in (["sleep", "4242"], ["sleep", "4243"])
+        if (process.info["cmdline"] or [])[:2] in (["sleep", "4242"], ["sleep", "4243"], ["sleep", "4244"])
     ]
     assert leftovers == []
 

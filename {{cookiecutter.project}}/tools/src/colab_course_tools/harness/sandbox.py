@@ -4,16 +4,17 @@ everything it starts.
 Why bubblewrap: it is what Flatpak seals applications with, a Debian and Ubuntu package that needs no daemon
 and no root (otter-grader's Docker needs both), and it starts in milliseconds, so sealing costs a submission
 nearly nothing. Inside, the kernel has namespaces of its own (no network at all, its own PIDs, IPC and host
-name, so it sees and signals none of the grader's processes and reaches no socket but its own kernel's) and
-sees a read-only world made of: the system's programs and libraries, the interpreter and its installed
-packages, and of the course only ``pyproject.toml``, ``data-checksums.txt``, ``src/``, ``data/`` (what a
-lesson reads) and ``student/tests/`` (the public tests its check cells run). It writes only ``/submission``
-(its working folder, HOME, checkpoints, extracted data), ``/tmp`` and its own ``data/`` (the course's files
-bound read-only in it), memory file systems that hold at most ``size_mb`` together; everything else, the new
-root included, is read-only. Its environment is cleared to the few variables a lesson needs: no variable of the
-grader's. Its address space, open files and processes are bounded by resource limits, its time by the
-harness's limits and its output by the harness's cap. The kernel's sockets live in the one folder of the
-grader's it can write (they must be reachable from both sides).
+name, so it sees and signals none of the grader's processes and reaches no socket but its own kernel's), runs
+as an unprivileged user with no capability, even when the grader is root, and sees a read-only world made of:
+the system's programs and libraries, the interpreter and its installed packages, and of the course only
+``pyproject.toml``, ``data-checksums.txt``, ``src/``, ``data/`` (what a lesson reads) and ``student/tests/``
+(the public tests its check cells run). It writes only ``/submission`` (its working folder, HOME, checkpoints,
+extracted data), ``/tmp`` and its own ``data/`` (the course's files bound read-only in it), memory file
+systems that hold at most ``size_mb`` together; everything else, the new root included, is read-only. Its
+environment is cleared to the few variables a lesson needs: no variable of the grader's. Each process's
+address space and open files are bounded by resource limits, the number of its processes by ``ProcessCap``
+(checked four times a second), its time by the harness's limits and its output by the harness's cap. The kernel's sockets live in the one folder of the grader's it can write (they must be
+reachable from both sides).
 
 Where bubblewrap cannot run (macOS, Windows, a Linux without user namespaces), ``unavailable()`` says why and
 how to get it.
@@ -46,8 +47,8 @@ class Seal:
     root: str
     package_source: str  # the folder the course's package is imported from (its src/, unless installed elsewhere)
     size_mb: int = 1024  # /submission and /tmp together
-    memory_mb: int = 8192  # address space; torch maps much more than it uses, so this is generous
-    processes: int = 256  # threads count too
+    memory_mb: int = 8192  # address space of each process; torch maps much more than it uses, so this is generous
+    processes: int = 256  # at once in the sandbox; more, and it is killed (``ProcessCap``)
     open_files: int = 1024
 
     def to_json(self) -> dict:
@@ -94,7 +95,10 @@ def command(seal: Seal, argv: list[str], sockets: Path) -> list[str]:
     for entry in sorted(data.iterdir()) if data.is_dir() else []:
         mounts += ["--ro-bind", str(entry), str(entry)]
     mounts += ["--bind", str(sockets), str(sockets), "--proc", "/proc", "--dev", "/dev", "--remount-ro", "/"]
-    settings = ["--unshare-all", "--die-with-parent", "--clearenv", "--chdir", SUBMISSION]
+    # An unprivileged user of its own namespace (nobody), every capability dropped: root running the grader
+    # (as in CI) would otherwise leave the kernel root's capabilities inside the sandbox.
+    settings = ["--unshare-all", "--unshare-user", "--uid", "65534", "--gid", "65534", "--cap-drop", "ALL"]
+    settings += ["--die-with-parent", "--clearenv", "--chdir", SUBMISSION]
     for name, value in environment(seal).items():
         settings += ["--setenv", name, value]
     return ["bwrap", *settings, *mounts, "--", *argv]
@@ -122,10 +126,10 @@ def environment(seal: Seal) -> dict[str, str]:
 
 
 def limit_resources(seal: Seal):
-    """A ``preexec_fn`` part: the seal's address space, process and open-file limits, kept across exec."""
+    """A ``preexec_fn`` part: the seal's address space and open-file limits, kept across exec. (Not processes:
+    RLIMIT_NPROC counts every process of the user, the grader's included; ``ProcessCap`` counts the sandbox's.)"""
     limits = [
         (resource.RLIMIT_AS, seal.memory_mb * 1024 * 1024),
-        (resource.RLIMIT_NPROC, seal.processes),
         (resource.RLIMIT_NOFILE, seal.open_files),
         (resource.RLIMIT_CORE, 0),
     ]
@@ -135,6 +139,33 @@ def limit_resources(seal: Seal):
             resource.setrlimit(kind, (value, value))
 
     return apply
+
+
+class ProcessCap:
+    """On the watchdog's beat: a sealed kernel with more than ``limit`` processes at once is killed, sandbox and
+    all (killing bubblewrap's process takes its namespace's every process with it)."""
+
+    def __init__(self, sandbox_pid: int, limit: int, every: float = 0.25):
+        self.sandbox_pid, self.limit, self.every, self._sampled = sandbox_pid, limit, every, 0.0
+        self.exceeded: int | None = None  # how many it had when it was killed
+
+    def tick(self, now: float, watchdog=None) -> None:
+        import signal
+
+        import psutil
+
+        from .processes import signal_process
+
+        if self.exceeded is not None or now - self._sampled < self.every:
+            return
+        self._sampled = now
+        try:
+            count = len(psutil.Process(self.sandbox_pid).children(recursive=True))
+        except psutil.Error:
+            return
+        if count > self.limit:
+            self.exceeded = count
+            signal_process(self.sandbox_pid, signal.SIGKILL)
 
 
 def inner_process(outer: int, marker: str, wait_s: float = 5.0) -> int | None:

@@ -33,7 +33,7 @@ import time
 
 from .. import notebooks
 from ..errors import CourseError
-from . import outcome, processes, progress, results
+from . import outcome, processes, progress, results, sandbox
 from .job import LessonJob, LessonResult
 from .launch import KERNEL_NAME, Kernel
 from .limits import papermill_backstop
@@ -85,6 +85,8 @@ class LessonRun:
         job = self.job
         self.started = time.monotonic()
         parts = [self.memory]
+        cap = sandbox.ProcessCap(self.kernel.process.pid, self.kernel.seal.processes) if self.kernel.seal else None
+        parts += [cap] if cap else []
         if job.progress_path is not None:
             parts.append(progress.Reporter(job.progress_path, self.numbering))
         self.watchdog = watchdog = Watchdog(self.kernel.pid, job.cell_timeout, job.timeout, parts)
@@ -114,13 +116,16 @@ class LessonRun:
             watchdog.stop()
             self.memory.sample()  # a short lesson may end between two samples
         seconds = round(time.monotonic() - self.started, 2)
-        return results.judge(
+        result = results.judge(
             self._measured("passed", seconds, self.kernel.probe()),
             timed_out=watchdog.timed_out,
             error=error,
             last_cell=watchdog.last_cell,
             kernel_exit=self.kernel.exit_status(),
         )
+        if cap is not None and cap.exceeded is not None:
+            result.error = f"it started {cap.exceeded} processes at once, over the sandbox's {cap.limit}: killed"
+        return result
 
     def interrupted(self, signum: int) -> LessonResult:
         """The result of a lesson stopped from outside: where it was, what it had printed."""
