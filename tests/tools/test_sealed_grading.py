@@ -16,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from pathlib import Path
 
 import psutil
@@ -297,3 +298,30 @@ def test_a_class_spread_over_an_engine_is_graded_sealed_on_its_workers(tmp_path,
         "wrong.ipynb.md",
     ]
     assert not list((root / "build").glob("grading-*")), "the workers' folders are removed"
+
+
+def test_an_endless_loop_costs_seconds_that_follow_from_the_lessons_recorded_duration(tmp_path):
+    """lesson-durations.json says the lesson takes 2 s: a cell may take 2x that but at least 30 s, so a
+    submission stuck in a loop is stopped after 30 s (not the smoke test's 5 minutes) and its other question
+    is still graded."""
+    if importlib.util.find_spec("otter") is None:
+        pytest.fail("otter-grader is not installed") if IN_CI else pytest.skip("otter-grader is not installed")
+    why = sandbox.unavailable()
+    if why:
+        pytest.fail(f"CI must grade sealed: {why}") if IN_CI else pytest.skip(why)
+    from colab_course_tools.harness.limits import submission_limits
+
+    assert submission_limits(2.0) == (120.0, 30.0) and submission_limits(100.0) == (400.0, 200.0)
+    root = tiny_course(tmp_path / "course", {"00_exercises": exercise_lesson()})
+    (root / "lesson-durations.json").write_text('{"00_exercises": 2.0}\n', encoding="utf-8")
+    env = course_env(HOME=str(tmp_path))
+    run = [sys.executable, "-m", TOOLS]
+    assert subprocess.run([*run, "assign"], cwd=root, env=env, capture_output=True).returncode == 0
+    student = root / "student" / "lessons" / "00_exercises.ipynb"
+    returned = answered(student, tmp_path / "loops.ipynb", {"accuracy": "while True: pass", "total": "total = 16"})
+    started = time.monotonic()
+    graded = subprocess.run([*run, "grade", returned, "-q"], cwd=root, env=env, capture_output=True, text=True)
+    seconds = time.monotonic() - started
+    assert graded.returncode == 0, graded.stdout + graded.stderr
+    assert "loops.ipynb: 1 / 3" in graded.stdout  # the loop lost its own question only
+    assert 30 <= seconds < 200, seconds  # stopped at the 30 s cell limit, not the smoke test's 300 s

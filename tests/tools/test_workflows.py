@@ -17,6 +17,7 @@ CPU = WORKFLOWS / "lessons-cpu.yml"
 GPU = WORKFLOWS / "lessons-gpu.yml"  # absent when the course was generated with gpu_ci = none
 COLAB = WORKFLOWS / "lessons-colab.yml"
 STUDENT = WORKFLOWS / "student-course.yml"
+GRADE = WORKFLOWS / "grade.yml"
 
 
 def tool(name: str) -> str:
@@ -75,7 +76,7 @@ def step_using(workflow: dict, action: str) -> dict:
     return matches[0]
 
 
-@pytest.mark.parametrize("path", [CPU, GPU, COLAB, STUDENT], ids=["cpu", "gpu", "colab", "student"])
+@pytest.mark.parametrize("path", [CPU, GPU, COLAB, STUDENT, GRADE], ids=["cpu", "gpu", "colab", "student", "grade"])
 def test_workflow_matches_githubs_schema(path):
     if not path.exists():
         pytest.skip(f"{path.name} is not part of this course (gpu_ci = none)")
@@ -108,7 +109,7 @@ def test_the_linter_catches_a_tag_pin_and_kept_credentials(tmp_path):
     assert "unpinned-uses" in result.stdout and "artipacked" in result.stdout
 
 
-@pytest.mark.parametrize("path", [CPU, GPU, COLAB], ids=["cpu", "gpu", "colab"])
+@pytest.mark.parametrize("path", [CPU, GPU, COLAB, GRADE], ids=["cpu", "gpu", "colab", "grade"])
 def test_actions_are_pinned_by_commit_with_least_permissions(path):
     if not path.exists():
         pytest.skip(f"{path.name} is not part of this course (gpu_ci = none)")
@@ -329,3 +330,22 @@ def test_the_student_course_is_published_only_from_the_default_branch_when_asked
     assert job["environment"] == "student-course" and job["permissions"] == {"contents": "read"}
     assert 'course student-course ../student --repo "$STUDENT_REPO"' in step_running(workflow, "student-course")["run"]
     assert step_running(workflow, "pip install")["run"].strip() == "pip install --no-deps -e teacher/tools"
+
+
+def test_the_grading_workflow_runs_by_hand_with_the_sandbox_allowed_on_ubuntu_24_04():
+    """bubblewrap needs unprivileged user namespaces, which Ubuntu 24.04's AppArmor restricts: the job installs
+    it and lifts the restriction before grading; the lessons run first, so their downloads are in data/."""
+    workflow = load(GRADE)
+    assert set(workflow["on"]) == {"workflow_dispatch"}  # by hand only: never on a push or pull request
+    (job,) = workflow["jobs"].values()
+    assert job["runs-on"] == "ubuntu-24.04" and job["permissions"] == {"contents": "read"}
+    commands = [step.get("run", "") for step in steps(workflow)]
+    sandbox = next(index for index, run in enumerate(commands) if "bubblewrap" in run)
+    assert "sudo sysctl -w kernel.apparmor_restrict_unprivileged_userns=0" in commands[sandbox]
+    lessons = next(index for index, run in enumerate(commands) if run.startswith("course test"))
+    grading = next(index for index, run in enumerate(commands) if "course grade" in run)
+    assert sandbox < lessons < grading and "--trust-submissions" not in commands[grading]
+    assert step_using(workflow, "actions/upload-artifact")["with"]["path"].split() == [
+        "build/grades.csv",
+        "build/feedback/",
+    ]

@@ -8,7 +8,8 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-TIMEOUT_S = 120
+TIMEOUT_S = 120  # a fetch or clone over a slow network
+QUICK_TIMEOUT_S = 30  # a question about the local repository (its commit, its status)
 
 
 class GitFailed(Exception):
@@ -25,3 +26,11 @@ def git(root: Path, *args: str, env: dict | None = None, raw: bool = False, time
         reason = [line for line in done.stderr.splitlines() if line.strip() and not line.startswith("hint:")]
         raise GitFailed(f"git {args[0]}: {reason[0] if reason else f'exit code {done.returncode}'}")
     return done.stdout if raw else done.stdout.strip()
+
+
+def head_commit(root: Path) -> str | None:
+    """The commit checked out in ``root`` (run records, the website's pages); None outside git."""
+    try:
+        return git(root, "rev-parse", "HEAD", timeout=QUICK_TIMEOUT_S)
+    except GitFailed:
+        return None

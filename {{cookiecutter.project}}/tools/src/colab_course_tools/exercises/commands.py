@@ -209,7 +209,9 @@ COMMANDS = [
                 help="where submissions are graded: local (default), dask, dask://HOST:PORT, slurm or submitit-local, "
                 "each sealed on its worker as here (bubblewrap there, and the course at the same path)",
             ),
-            argument("--into", default=None, metavar="FOLDER", help="write grades.csv and feedback/ here, not in build/"),
+            argument(
+                "--into", default=None, metavar="FOLDER", help="write grades.csv and feedback/ here, not in build/"
+            ),
             argument(
                 "--trust-submissions",
                 action="store_true",

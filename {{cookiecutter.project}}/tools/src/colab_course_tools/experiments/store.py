@@ -134,13 +134,14 @@ def environment_snapshot(root: Path) -> dict:
 def git_state(root: Path) -> dict | None:
     """``{"commit", "dirty"}`` of the repo, or None outside git. Untracked files count as dirty."""
 
-    from ..git import GitFailed, git
+    from ..git import QUICK_TIMEOUT_S, GitFailed, git, head_commit
 
+    commit = head_commit(root)
     try:
-        commit = git(root, "rev-parse", "HEAD", timeout=30)
-        return {"commit": commit, "dirty": bool(git(root, "status", "--porcelain", timeout=30))}
+        dirty = commit is not None and bool(git(root, "status", "--porcelain", timeout=QUICK_TIMEOUT_S))
     except GitFailed:
         return None
+    return None if commit is None else {"commit": commit, "dirty": dirty}
 
 
 def current_process() -> dict:

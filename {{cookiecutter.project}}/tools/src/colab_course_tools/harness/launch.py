@@ -24,7 +24,7 @@ from ..atomic import write_json
 from ..errors import CourseError
 from . import processes, sandbox
 from .forked import fork_kernel
-from .limits import INTERRUPT_GRACE_S, STARTUP_TIMEOUT_S
+from .limits import INTERRUPT_GRACE_S, PROBE_TIMEOUT_S, STARTUP_TIMEOUT_S
 from .prewarm import imports_to_prewarm
 
 KERNEL_NAME = "course-python"
@@ -173,7 +173,9 @@ class Kernel:
                 lines.append(msg["content"]["text"])
 
         try:
-            client.execute_interactive(in_kernel("probe()"), store_history=False, timeout=15, output_hook=collect)
+            client.execute_interactive(
+                in_kernel("probe()"), store_history=False, timeout=PROBE_TIMEOUT_S, output_hook=collect
+            )
             return json.loads("".join(lines).strip().splitlines()[-1])
         except Exception:  # a kernel too broken to answer: leave the device unknown
             return {}

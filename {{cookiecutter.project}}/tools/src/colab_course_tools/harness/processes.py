@@ -23,6 +23,8 @@ from pathlib import Path
 
 import psutil
 
+from .limits import KILL_WAIT_S
+
 _PR_SET_PDEATHSIG = 1
 _PR_SET_CHILD_SUBREAPER = 36
 WORK_DIR_PREFIX = "course-kernel-"
@@ -180,7 +182,7 @@ def kill_tree(root: psutil.Process, *, include_root: bool = True, timeout: float
                 killed.append(process.pid)
             except psutil.NoSuchProcess:
                 pass
-        psutil.wait_procs(victims, timeout=1.0)
+        psutil.wait_procs(victims, timeout=KILL_WAIT_S)
         reap_zombies()
     return killed
 

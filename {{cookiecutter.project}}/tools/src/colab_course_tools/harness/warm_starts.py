@@ -26,7 +26,7 @@ from pathlib import Path
 from .. import notebooks
 from ..errors import CourseError
 from . import processes
-from .limits import WARM_READY_TIMEOUT_S
+from .limits import WARM_ANSWER_TIMEOUT_S, WARM_FORK_TIMEOUT_S, WARM_READY_TIMEOUT_S, WARM_STOP_TIMEOUT_S
 from .prewarm import imports_to_prewarm
 from .warm import MAX_PACKET, environment_key, send
 
@@ -177,7 +177,7 @@ class WarmProcess:
         try:
             with _connect(path) as connection:
                 send(connection, {"op": "status"})
-                info = _receive(connection, timeout=5.0)
+                info = _receive(connection, timeout=WARM_ANSWER_TIMEOUT_S)
         except (OSError, ValueError):
             return None
         if not info or "pid" not in info:
@@ -198,7 +198,7 @@ class WarmProcess:
         try:
             request = json.dumps({"op": "spawn", "env": env, "kernel_env": kernel_env}).encode()
             socket.send_fds(connection, [request], [read_end, log.fileno()])
-            answer = _receive(connection, timeout=30.0)
+            answer = _receive(connection, timeout=WARM_FORK_TIMEOUT_S)
         except (OSError, ValueError) as error:
             answer = {"cold": f"the warm process did not answer ({error})"}
         finally:
@@ -223,7 +223,7 @@ class WarmProcess:
         try:
             with _connect(self.path) as connection:
                 send(connection, {"op": "stop"})
-                _receive(connection, timeout=10.0)
+                _receive(connection, timeout=WARM_STOP_TIMEOUT_S)
         except (OSError, ValueError):
             pass
 

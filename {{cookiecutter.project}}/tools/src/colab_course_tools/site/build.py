@@ -19,7 +19,7 @@ from ..config import CourseConfig
 from ..errors import CourseError
 from ..exercises import opened_folder
 from ..formatting import shown
-from ..git import GitFailed, git
+from ..git import head_commit
 from . import pages
 from .sources import newest_executed
 
@@ -96,7 +96,7 @@ def write_project(root: Path, config: CourseConfig, source: Path) -> list[str]:
     """Every page of the site, written only where it changed (the names of those returned); pages of lessons
     that are gone are removed."""
     lessons = notebooks.lesson_files(root, strict=True)
-    commit = _commit(root)
+    commit = head_commit(root)
     limits = (config.site_max_output_mb, config.site_max_page_mb)
     files = {
         "conf.py": pages.conf_py(config, _author(root)),
@@ -137,10 +137,3 @@ def _author(root: Path) -> str:
         return str(authors[0]["name"])
     except (OSError, ValueError, KeyError, IndexError, TypeError):
         return "the course's teachers"
-
-
-def _commit(root: Path) -> str | None:
-    try:
-        return git(root, "rev-parse", "HEAD", timeout=30)
-    except GitFailed:
-        return None
