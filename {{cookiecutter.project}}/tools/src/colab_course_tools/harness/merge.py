@@ -8,13 +8,12 @@ report (its shard never reported), or a shard failed.
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 
 from ..notebooks import resolve_lessons
 from .job import LessonResult
-from .report import write_reports
+from .report import read_report, write_reports
 
 
 def merge_reports(root: Path, folders: list[Path]) -> tuple[list[LessonResult], list[str]]:
@@ -23,21 +22,19 @@ def merge_reports(root: Path, folders: list[Path]) -> tuple[list[LessonResult], 
     found: dict[str, tuple[LessonResult, Path]] = {}
     problems, options, environment = [], {}, {}
     for folder in folders:
-        try:
-            report = json.loads((folder / "report.json").read_text(encoding="utf-8"))
-            rows = [row for row in report["lessons"] if row.get("this_run", True)]
-        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        report = read_report(folder / "report.json")
+        if report is None:
             problems.append(f"{folder}: no readable report.json: that shard never reported (see its job's log)")
             continue
-        options = options or report.get("options", {})
-        environment = environment or report.get("environment", {})
-        for row in rows:
-            result = LessonResult.from_json(row)
+        options = options or report.options
+        environment = environment or report.environment
+        ran = [result for result in report.results if result.lesson not in report.earlier]
+        for result in ran:
             if result.lesson in found:
                 problems.append(f"{result.lesson} is in two shards: {found[result.lesson][1]} and {folder}")
                 continue
             found[result.lesson] = (result, folder)
-        failed = [row["lesson"] for row in rows if row.get("status") not in ("passed", "cached")]
+        failed = [result.lesson for result in ran if result.status not in ("passed", "cached")]
         if failed:
             problems.append(f"{folder}: its shard failed ({', '.join(failed)})")
     order = [lesson.stem for lesson in resolve_lessons(root, [])]

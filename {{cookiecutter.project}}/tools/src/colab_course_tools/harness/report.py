@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import platform
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..atomic import write_json, write_text
@@ -21,13 +22,39 @@ def stamped(result):
     return result
 
 
+@dataclass
+class Report:
+    """A ``report.json`` read back: how the run was made and what came of each lesson."""
+
+    options: dict
+    environment: dict
+    results: list[LessonResult]
+    earlier: set[str]  # the lessons whose rows were kept from earlier runs (not run that time)
+
+    def result(self, lesson: str) -> LessonResult | None:
+        return next((result for result in self.results if result.lesson == lesson), None)
+
+
+def read_report(path: Path) -> Report | None:
+    """The one reader of ``report.json`` (``write_reports`` is its one writer); None when it is missing or
+    cannot be read."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        rows = data["lessons"]
+        return Report(
+            options=dict(data.get("options") or {}),
+            environment=dict(data.get("environment") or {}),
+            results=[LessonResult.from_json(row) for row in rows],
+            earlier={row["lesson"] for row in rows if not row.get("this_run", True)},
+        )
+    except (OSError, ValueError, AttributeError, KeyError, TypeError):
+        return None
+
+
 def earlier_results(path: Path) -> dict:
     """lesson -> result of an earlier ``report.json``, to keep beside a run of some lessons only."""
-    try:
-        rows = json.loads(path.read_text(encoding="utf-8")).get("lessons", [])
-        return {row["lesson"]: LessonResult.from_json(row) for row in rows}
-    except (OSError, ValueError, AttributeError, KeyError, TypeError):
-        return {}  # no report yet, or one that cannot be read: it is rewritten
+    report = read_report(path)  # none yet, or one that cannot be read: it is rewritten
+    return {result.lesson: result for result in report.results} if report else {}
 
 
 def status_line(result) -> str:

@@ -28,6 +28,7 @@ import gc
 import importlib
 import json
 import os
+import select
 import selectors
 import shutil
 import signal
@@ -382,6 +383,15 @@ def _session_of(pid: int | None) -> int | None:
 def send(connection: socket.socket, message: dict) -> None:
     """One message of the protocol: a packet of JSON."""
     connection.send(json.dumps(message).encode())
+
+
+def receive(connection: socket.socket, timeout: float) -> dict | None:
+    """One message of the protocol; None when the other end closed; TimeoutError when none came in time."""
+    ready, _, _ = select.select([connection], [], [], timeout)
+    if not ready:
+        raise TimeoutError
+    data = connection.recv(MAX_PACKET)
+    return json.loads(data) if data else None
 
 
 def _exit_on_signal(signum, frame):

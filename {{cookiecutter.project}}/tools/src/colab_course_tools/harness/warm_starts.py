@@ -28,7 +28,7 @@ from ..errors import CourseError
 from . import processes
 from .limits import WARM_ANSWER_TIMEOUT_S, WARM_FORK_TIMEOUT_S, WARM_READY_TIMEOUT_S, WARM_STOP_TIMEOUT_S
 from .prewarm import imports_to_prewarm
-from .warm import MAX_PACKET, environment_key, send
+from .warm import environment_key, receive, send
 
 # Forking a worker safely needs Linux: a parent-death signal, a socket's peer credentials, /proc.
 SUPPORTED = sys.platform.startswith("linux")
@@ -177,7 +177,7 @@ class WarmProcess:
         try:
             with _connect(path) as connection:
                 send(connection, {"op": "status"})
-                info = _receive(connection, timeout=WARM_ANSWER_TIMEOUT_S)
+                info = receive(connection, timeout=WARM_ANSWER_TIMEOUT_S)
         except (OSError, ValueError):
             return None
         if not info or "pid" not in info:
@@ -198,7 +198,7 @@ class WarmProcess:
         try:
             request = json.dumps({"op": "spawn", "env": env, "kernel_env": kernel_env}).encode()
             socket.send_fds(connection, [request], [read_end, log.fileno()])
-            answer = _receive(connection, timeout=WARM_FORK_TIMEOUT_S)
+            answer = receive(connection, timeout=WARM_FORK_TIMEOUT_S)
         except (OSError, ValueError) as error:
             answer = {"cold": f"the warm process did not answer ({error})"}
         finally:
@@ -223,7 +223,7 @@ class WarmProcess:
         try:
             with _connect(self.path) as connection:
                 send(connection, {"op": "stop"})
-                _receive(connection, timeout=WARM_STOP_TIMEOUT_S)
+                receive(connection, timeout=WARM_STOP_TIMEOUT_S)
         except (OSError, ValueError):
             pass
 
@@ -253,7 +253,7 @@ class WarmWorker:
 
     def _read(self, timeout: float) -> None:
         try:
-            message = _receive(self.connection, timeout=timeout)
+            message = receive(self.connection, timeout=timeout)
         except TimeoutError:
             return
         except (OSError, ValueError):
@@ -272,15 +272,6 @@ def _connect(path: Path) -> socket.socket:
         connection.close()
         raise
     return connection
-
-
-def _receive(connection: socket.socket, timeout: float) -> dict | None:
-    """One message; None when the other end closed; TimeoutError when none came in time."""
-    ready, _, _ = select.select([connection], [], [], timeout)
-    if not ready:
-        raise TimeoutError
-    data = connection.recv(MAX_PACKET)
-    return json.loads(data) if data else None
 
 
 class RunWarmStarts:

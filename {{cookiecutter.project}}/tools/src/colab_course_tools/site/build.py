@@ -14,7 +14,6 @@ import io
 from pathlib import Path
 
 from .. import notebooks
-from ..atomic import read_json
 from ..config import CourseConfig
 from ..errors import CourseError
 from ..exercises import opened_folder
@@ -95,13 +94,15 @@ def build_site(root: Path, config: CourseConfig) -> Path:
 def write_project(root: Path, config: CourseConfig, source: Path) -> list[str]:
     """Every page of the site, written only where it changed (the names of those returned); pages of lessons
     that are gone are removed."""
+    from ..harness.report import read_report
+
     lessons = notebooks.lesson_files(root, strict=True)
     commit = head_commit(root)
     limits = (config.site_max_output_mb, config.site_max_page_mb)
     files = {
         "conf.py": pages.conf_py(config, _author(root)),
         "index.md": pages.home_page(root, config, lessons),
-        "report.md": pages.report_page(read_json(root / "build" / "report.json")),
+        "report.md": pages.report_page(read_report(root / "build" / "report.json")),
         "_static/colab-badge.svg": pages.BADGE_SVG,
     }
     for lesson in lessons:

@@ -168,13 +168,10 @@ def _cap(cells: list[dict], output_mb: float, page_mb: float) -> None:
         drop(cell, i, f"the page was over site_max_page_mb = {page_mb:g} in [tool.course]")
 
 
-def report_page(report: dict) -> str:
-    """The last run's report, as `course test` wrote it to build/report.md (``harness.report.markdown``)."""
-    from ..harness.job import LessonResult
+def report_page(report) -> str:
+    """The last run's report (``harness.report.Report``, or None), as `course test` wrote it to build/report.md."""
     from ..harness.report import markdown
 
-    rows = report.get("lessons") or []
-    if not rows:
+    if report is None or not report.results:
         return "# Lesson report\n\nNo report yet: `course test` writes one.\n"
-    earlier = {row["lesson"] for row in rows if not row.get("this_run", True)}
-    return markdown([LessonResult.from_json(row) for row in rows], report.get("environment") or {}, earlier)
+    return markdown(report.results, report.environment, report.earlier)

@@ -39,13 +39,15 @@ def newest_executed(root: Path, lesson: str, commit: str | None) -> Executed | N
 
 
 def _from_report(build: Path, lesson: str, commit: str | None) -> list[Executed]:
+    from ..harness.report import read_report
+
     notebook = build / "executed" / f"{lesson}.ipynb"
-    report = read_json(build / "report.json")
-    if not notebook.is_file() or not report:
+    report = read_report(build / "report.json")
+    if not notebook.is_file() or report is None:
         return []
-    row = next((row for row in report.get("lessons", []) if row.get("lesson") == lesson), {})
-    smoke = report.get("options", {}).get("smoke")
-    return [Executed(notebook, "course test", smoke, row.get("device"), _when(notebook), commit)]
+    result = report.result(lesson)
+    device = result.device if result else None
+    return [Executed(notebook, "course test", report.options.get("smoke"), device, _when(notebook), commit)]
 
 
 def _from_runs(root: Path, lesson: str) -> list[Executed]:
