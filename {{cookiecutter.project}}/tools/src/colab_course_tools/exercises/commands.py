@@ -83,8 +83,6 @@ def grade_submissions(args) -> int:
             raise CourseError("--untouched runs the student versions here: leave out --on")
         return _grade_on(root, files, args, build)
     print(f"course grade: {plural(len(files), 'submission')}, on {plural(args.workers, 'worker')}", flush=True)
-    processes.remove_stale_work_dirs()
-    processes.become_subreaper()
     display = ProgressDisplay(quiet=args.quiet)
     rows, stopped = [], None
     with grade.scratch_folder() as scratch_name:
@@ -111,7 +109,7 @@ def grade_submissions(args) -> int:
             display.print(grade.status_line(graded))
 
         try:
-            with processes.stop_on_signals():
+            with processes.batch():
                 run_lessons(
                     [job for _, job, _ in jobs.values()],
                     workers=args.workers,
@@ -127,7 +125,6 @@ def grade_submissions(args) -> int:
                     grade.not_graded(graded, result.error, expected(graded))
         finally:
             display.close()
-            processes.leave_nothing_behind()
     if stopped is not None:
         print(f"course grade: stopped by {processes.signal_name(stopped)}; the submissions it stopped are not graded")
     if args.untouched:

@@ -37,9 +37,8 @@ def run_lesson(args) -> int:
         overrides = parse_overrides(notebook.stem, args.param, parameters)
     if os.environ.get("COURSE_DIE_WITH_PARENT") == "1":  # a run of `course sweep`: it must not outlive the sweep
         processes.die_with_parent(signal.SIGTERM)
-    processes.become_subreaper()  # orphans of a worker that was killed come here, to be killed too
     try:
-        with processes.stop_on_signals():  # `kill PID` and a closed terminal stop a run as cleanly as Ctrl-C
+        with processes.batch():  # `kill PID` and a closed terminal stop a run as cleanly as Ctrl-C
             record = execute_run(
                 root,
                 notebook,
@@ -56,8 +55,6 @@ def run_lesson(args) -> int:
         signum = processes.signum_of(stop)
         print(f"course run: stopped by {processes.signal_name(signum)}; the run is recorded as interrupted")
         return 128 + signum
-    finally:
-        processes.leave_nothing_behind()
     return 0 if record is None or record.status == "passed" else 1
 
 

@@ -91,11 +91,9 @@ def test_lessons(args) -> int:
         display.done(result.lesson)
         display.print(report.status_line(result))
 
-    processes.remove_stale_work_dirs()
-    processes.become_subreaper()  # orphans of a worker that was killed come here, to be killed too
     stopped = None
     try:
-        with processes.stop_on_signals():
+        with processes.batch():
             run_lessons(
                 jobs,
                 workers=args.workers,
@@ -112,7 +110,6 @@ def test_lessons(args) -> int:
                 print(report.status_line(result), flush=True)
     finally:
         display.close()
-        processes.leave_nothing_behind()
     ordered = [results[lesson.stem] for lesson in lessons]
     earlier = report.earlier_results(report_dir / "report.json")
     every = [p.stem for p in resolve_lessons(root, [])] + [p.stem for p in lessons]

@@ -124,6 +124,21 @@ def remove_work_dir(folder: Path) -> None:
     shutil.rmtree(folder, ignore_errors=True)
 
 
+@contextlib.contextmanager
+def batch():
+    """The life of a command that runs lessons (`course test`, `course run`, `course grade`): kernel folders of
+    commands that died are removed, orphans are adopted (a killed worker's children come here, to be killed
+    too), SIGTERM and SIGHUP stop the block as Ctrl-C does, and at the end nothing of ours is left: no
+    descendant, no kernel folder."""
+    remove_stale_work_dirs()
+    become_subreaper()
+    try:
+        with stop_on_signals():
+            yield
+    finally:
+        leave_nothing_behind()
+
+
 def leave_nothing_behind() -> None:
     """The end of a command that ran lessons: no descendant left, and no kernel folder of this process."""
     kill_descendants()
