@@ -130,7 +130,7 @@ def main():
     remove_gpu_workflow()
     config = sync_course()
     git_line = init_git()
-    print(next_steps(config, git_line, tools_module("notebooks").lesson_files(ROOT)))
+    print(next_steps(config, git_line, tools_module("lessons").lesson_files(ROOT)))
 
 
 if __name__ == "__main__":

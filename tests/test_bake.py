@@ -12,7 +12,7 @@ import nbformat
 import pytest
 from cookiecutter.main import cookiecutter
 
-from colab_course_tools.notebooks import lesson_files
+from colab_course_tools.lessons import lesson_files
 from colab_course_tools.testing import git
 from conftest import CHOICE_KEYS, DEFAULTS, bake_into, import_path
 

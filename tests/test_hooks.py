@@ -7,7 +7,8 @@ import sys
 import pytest
 from cookiecutter.exceptions import FailedHookException
 
-from colab_course_tools.notebooks import SETUP_TAG, lesson_files, read_notebook
+from colab_course_tools.lessons import lesson_files
+from colab_course_tools.notebooks import SETUP_TAG, read_notebook
 from colab_course_tools.testing import git, python_interpreter
 from conftest import bake_into
 

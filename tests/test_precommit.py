@@ -4,7 +4,8 @@ import sys
 
 import pytest
 
-from colab_course_tools.notebooks import PARAMETERS_TAG, lesson_files
+from colab_course_tools.lessons import lesson_files
+from colab_course_tools.notebooks import PARAMETERS_TAG
 from colab_course_tools.testing import add_output as add_cell_output
 from colab_course_tools.testing import edit_notebook, tagged_cell
 from conftest import import_path, run, tool_env

@@ -11,8 +11,9 @@ import pytest
 from colab_course_tools import notebooks
 from colab_course_tools.authoring.naming import slugify
 from colab_course_tools.config import load_config
-from colab_course_tools.notebooks import LESSON_NAME
-from colab_course_tools.notebooks import lesson_files as lessons
+from colab_course_tools.lessons import LESSON_NAME
+from colab_course_tools.lessons import lesson_files as lessons
+from colab_course_tools.setup_cell import setup_cell_source
 from colab_course_tools.testing import add_output as add_cell_output
 from colab_course_tools.testing import edit_notebook, git, lesson_notebook, tagged_cell
 from course_under_test import ROOT
@@ -417,7 +418,7 @@ def test_sync_fixes_setup_cell_readme_metadata_and_outputs(course_copy, course_c
     assert check.returncode == 0, check.stdout
     for lesson in (first, last):
         cells = notebooks.read_notebook(lesson)["cells"]
-        assert cells[0]["source"] == notebooks.setup_cell_source(load_config(course_copy))
+        assert cells[0]["source"] == setup_cell_source(load_config(course_copy))
         assert sum(notebooks.SETUP_TAG in c["metadata"].get("tags", []) for c in cells) == 1
     assert course_cli("sync", cwd=course_copy).stdout.startswith("all good: 0 fixed")
 
@@ -436,9 +437,7 @@ def test_sync_shows_what_it_changes_in_an_edited_setup_cell_and_keeps_the_lesson
     assert lines[start].endswith(f"is in {backups[0].relative_to(course_copy)}:")
     assert lines[start + 1 : start + 3] == ["--- your setup cell", "+++ the canonical setup cell"]
     assert "-print('edited')" in lines[start + 3 :]
-    assert notebooks.read_notebook(lesson)["cells"][0]["source"] == notebooks.setup_cell_source(
-        load_config(course_copy)
-    )
+    assert notebooks.read_notebook(lesson)["cells"][0]["source"] == setup_cell_source(load_config(course_copy))
 
 
 def test_sync_reports_what_it_cannot_fix(course_copy, course_cli):
@@ -468,7 +467,7 @@ def test_new_adds_numbered_lessons_with_unicode_titles(course_copy, course_cli):
         assert result.returncode == 0, result.stderr
         assert f"created lessons/{name}" in result.stdout
         notebook = notebooks.read_notebook(course_copy / "lessons" / name)
-        assert notebook["cells"][0]["source"] == notebooks.setup_cell_source(config)
+        assert notebook["cells"][0]["source"] == setup_cell_source(config)
         heading = f"{name[:2]} · {title}"
         assert notebook["cells"][1]["source"].startswith(f"# {heading}\n"), "the shipped lessons' style"
         assert [cell["source"].split("\n")[0] for cell in notebook["cells"][3:4]] == ["## 1. First step"]

@@ -23,7 +23,7 @@ from colab_course_tools.harness.kernel import ReadyKernelClient
 from colab_course_tools.harness.prewarm import imports_to_prewarm
 from colab_course_tools.harness.processes import alive
 from colab_course_tools.harness.runner import execute_lesson, run_lessons
-from colab_course_tools.notebooks import resolve_lessons
+from colab_course_tools.lessons import resolve_lessons
 from colab_course_tools.testing import course_cli as run_course_cli
 from colab_course_tools.testing import lesson_notebook, tiny_course, warm_process_for, write_notebook
 

@@ -263,7 +263,8 @@ def test_check_reads_cells_as_ipython_runs_them(course_repo, course_cli):
 
 def test_the_shipped_lessons_change_no_parameter_and_declare_valid_rules():
     from colab_course_tools.authoring.checks import reassigned_parameters
-    from colab_course_tools.notebooks import lesson_files, read_notebook
+    from colab_course_tools.lessons import lesson_files
+    from colab_course_tools.notebooks import read_notebook
 
     for lesson in lesson_files(ROOT):
         declared = parameters.of_lesson(lesson)

@@ -19,6 +19,7 @@ from colab_course_tools import notebooks, testing
 from colab_course_tools.config import load_config
 from colab_course_tools.exercises import opened_folder
 from colab_course_tools.exercises.questions import read_exercises
+from colab_course_tools.lessons import lesson_files
 from course_under_test import ROOT
 
 pytestmark = pytest.mark.xdist_group("site")  # one built site, shared by the tests below
@@ -104,7 +105,7 @@ class Visit:
 
 
 def lessons(course):
-    return notebooks.lesson_files(course, strict=True)
+    return lesson_files(course, strict=True)
 
 
 def test_every_page_loads_with_no_error_and_no_request_outside(site, browser):

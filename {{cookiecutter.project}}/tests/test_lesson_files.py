@@ -11,10 +11,12 @@ from colab_course_tools.authoring.fixes import apply_fixes
 from colab_course_tools.authoring.new_lesson import lesson_skeleton
 from colab_course_tools.config import CourseConfig, load_config
 from colab_course_tools.errors import CourseError
+from colab_course_tools.lessons import lesson_files
+from colab_course_tools.setup_cell import setup_cell_source
 
 from conftest import ROOT
 
-LESSONS = notebooks.lesson_files(ROOT)
+LESSONS = lesson_files(ROOT)
 SNIPPETS = ROOT / "snippets" / "colab_snippets.ipynb"
 REQUIRED_PARAMETERS = {"smoke", "epochs", "batch_size", "seed", "device"}
 GPU_LESSONS = {"00_environment", "01_first_model", "02_data_and_checkpoints"}
@@ -48,7 +50,7 @@ def test_notebook_is_valid_clean_and_colab_ready(path):
 def test_lesson_starts_with_the_canonical_setup_cell(path):
     first = nbformat.read(path, as_version=4).cells[0]
     assert notebooks.SETUP_TAG in first.metadata.get("tags", [])
-    assert first.source == notebooks.setup_cell_source(load_config(ROOT)), f"{path.name}: run `course sync`"
+    assert first.source == setup_cell_source(load_config(ROOT)), f"{path.name}: run `course sync`"
 
 
 def test_setup_cells_are_identical_in_every_lesson():
@@ -78,7 +80,7 @@ def test_gpu_request_is_complete(path):
 
 
 def test_setup_cell_is_short_and_valid_python():
-    source = notebooks.setup_cell_source(load_config(ROOT))
+    source = setup_cell_source(load_config(ROOT))
     compile(source, "setup cell", "exec")
     assert len(source.splitlines()) <= 36  # mount (and remount), clone once, import: the rest is in setup()
 
@@ -92,7 +94,7 @@ def test_setup_cell_keeps_any_title_and_values_intact():
         branch="main",
         drive_folder='courses/it\'s "mine"',
     )
-    source = notebooks.setup_cell_source(config)
+    source = setup_cell_source(config)
     assert source.splitlines()[0] == (f"# @title {config.title} · setup (run me first) " + '{ display-mode: "form" }')
     strings = {node.value for node in ast.walk(ast.parse(source)) if isinstance(node, ast.Constant)}
     assert config.drive_folder in strings and config.repo_url in strings
@@ -100,7 +102,7 @@ def test_setup_cell_keeps_any_title_and_values_intact():
 
 def test_setup_cell_title_is_one_line():
     config = CourseConfig("Two\nlines", "kurs", "someone", "kurs", "main", "courses/kurs")
-    assert notebooks.setup_cell_source(config).splitlines()[0].startswith("# @title Two lines · setup")
+    assert setup_cell_source(config).splitlines()[0].startswith("# @title Two lines · setup")
 
 
 def test_write_notebook_writes_what_nbformat_writes(tmp_path):
@@ -140,7 +142,7 @@ def test_new_lesson_is_a_valid_notebook_with_setup_and_parameters(tmp_path):
     notebooks.write_notebook(path, lesson_skeleton(load_config(ROOT), "Convolutions", 3))
     nb = nbformat.read(path, as_version=4)
     nbformat.validate(nb)
-    assert nb.cells[0].source == notebooks.setup_cell_source(load_config(ROOT))
+    assert nb.cells[0].source == setup_cell_source(load_config(ROOT))
     assert REQUIRED_PARAMETERS <= set(parameters_of(nb))
     assert nb.cells[1].source.startswith("# 03 · Convolutions\n")
     assert parameters.parse_cell(nb.cells[2].source).smoke == {"epochs": 1}

@@ -10,7 +10,7 @@ from colab_course_tools.harness.job import LessonJob
 from colab_course_tools.harness.limits import cell_limit, lesson_limit
 from colab_course_tools.harness.runner import execute_lesson, run_lessons
 from colab_course_tools.harness.warm_starts import cold_reason, lesson_imports, shared_imports
-from colab_course_tools.notebooks import lesson_files
+from colab_course_tools.lessons import lesson_files
 from colab_course_tools.parameters import of_lesson
 
 LESSONS = lesson_files(Path(__file__).resolve().parents[1])

@@ -18,7 +18,7 @@ from types import SimpleNamespace
 import nbformat
 import pytest
 from colab_course_tools.config import load_config
-from colab_course_tools.notebooks import setup_cell_source
+from colab_course_tools.setup_cell import setup_cell_source
 from colab_course_tools.testing import edit_notebook, git, write_fake_colab
 from jupyter_client import KernelManager
 from jupyter_client.kernelspec import KernelSpecManager

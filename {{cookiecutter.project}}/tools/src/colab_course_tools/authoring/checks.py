@@ -21,6 +21,8 @@ from ..cell_code import assigned_names
 from ..config import CourseConfig
 from ..errors import CourseError
 from ..formatting import plural
+from ..lessons import lesson_files, lesson_number
+from ..setup_cell import setup_cell_source
 from .naming import slugify
 from .readme import MARKERS_FIX, readme_with_table, stale_colab_links, table_span
 
@@ -64,7 +66,7 @@ class Course:
     @cached_property
     def lessons(self) -> list[Path]:
         """Every lesson, well named or not."""
-        return notebooks.lesson_files(self.root)
+        return lesson_files(self.root)
 
     @cached_property
     def student_lessons(self) -> list[Path]:
@@ -96,7 +98,7 @@ def check_lesson_names(course: Course) -> list[Problem]:
     """Lessons are ``NN_slug.ipynb`` with numbers that run without gaps or repeats."""
     problems, by_number = [], {}
     for path in course.lessons:
-        number = notebooks.lesson_number(path)
+        number = lesson_number(path)
         if number is not None:
             by_number.setdefault(number, []).append(path)
             continue
@@ -283,7 +285,7 @@ def check_format(course: Course) -> list[Problem]:
 
 def check_setup_cells(course: Course) -> list[Problem]:
     """Every lesson starts with the canonical setup cell, so it runs the same in Colab, Kaggle and CI."""
-    canonical = notebooks.setup_cell_source(course.config)
+    canonical = setup_cell_source(course.config)
     problems = []
     for path in course.lessons:
         notebook = course.notebook(path)

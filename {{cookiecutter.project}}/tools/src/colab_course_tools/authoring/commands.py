@@ -33,24 +33,24 @@ def _report(problems: list) -> None:
 
 
 def check_course(args) -> int:
-    from .. import notebooks
     from ..config import find_root, load_config
     from ..formatting import plural
+    from ..lessons import lesson_files
     from .checks import find_problems
 
     root = find_root()
     problems = find_problems(root, load_config(root))
     if not problems:
-        print(f"all good: {plural(len(notebooks.lesson_files(root)), 'lesson')} checked")
+        print(f"all good: {plural(len(lesson_files(root)), 'lesson')} checked")
         return 0
     _report(problems)
     return 1
 
 
 def sync_course(args) -> int:
-    from .. import notebooks
     from ..config import find_root, load_config
     from ..formatting import plural, shown
+    from ..lessons import lesson_files
     from .fixes import sync
 
     root = find_root()
@@ -66,7 +66,7 @@ def sync_course(args) -> int:
     if left:
         _report(left)
         return 1
-    print(f"all good: {len(fixed)} fixed, {plural(len(notebooks.lesson_files(root)), 'lesson')} checked")
+    print(f"all good: {len(fixed)} fixed, {plural(len(lesson_files(root)), 'lesson')} checked")
     return 0
 
 

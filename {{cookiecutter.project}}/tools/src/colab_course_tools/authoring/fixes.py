@@ -18,6 +18,8 @@ from pathlib import Path
 
 from .. import notebooks
 from ..config import CourseConfig
+from ..lessons import lesson_files
+from ..setup_cell import setup_cell, setup_cell_source
 from .checks import Course, Problem, find_problems, missing_metadata, rewritable
 from .readme import sync_readme
 
@@ -59,14 +61,14 @@ def _assign_stale_exercises(root: Path, problems: list[Problem]) -> None:
     from ..exercises.assign import assign
 
     stale = {Path(problem.path).stem for problem in problems if problem.message.startswith(("missing:", "stale:"))}
-    for lesson in notebooks.lesson_files(root):
+    for lesson in lesson_files(root):
         if lesson.stem in stale:
             assign(root, lesson)
 
 
 def _back_up_edited_setup_cells(root: Path, config: CourseConfig) -> list[ReplacedSetupCell]:
     """Copy each lesson whose setup cell differs from the canonical one, and say how it differs."""
-    canonical = notebooks.setup_cell_source(config)
+    canonical = setup_cell_source(config)
     folder = root / "build" / "sync-backup" / time.strftime("%Y%m%d-%H%M%S")
     replaced = []
     course = Course(root, config)
@@ -129,8 +131,8 @@ def _add_cell_ids(notebook: dict) -> None:
 
 def _put_setup_cell(notebook: dict, config: CourseConfig) -> None:
     """Make the first cell the canonical setup cell: rewrite it, move a tagged one up, or insert one."""
-    canonical, cells = notebooks.setup_cell(config), notebook["cells"]
-    source = notebooks.setup_cell_source(config)
+    canonical, cells = setup_cell(config), notebook["cells"]
+    source = setup_cell_source(config)
     tagged = [i for i, cell in enumerate(cells) if notebooks.has_tag(cell, notebooks.SETUP_TAG)]
     if tagged and tagged[0] == 0 and cells[0].get("cell_type") == "code":
         cells[0]["source"] = source

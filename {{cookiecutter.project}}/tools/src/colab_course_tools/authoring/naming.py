@@ -6,7 +6,7 @@ import re
 import unicodedata
 from pathlib import Path
 
-from .. import notebooks
+from ..lessons import lesson_files, lesson_number
 
 _TRANSLITERATION = str.maketrans(
     {
@@ -99,6 +99,6 @@ def slugify(title: str, max_length: int = 40) -> str:
 
 def next_lesson_path(root: Path, title: str) -> Path:
     """``lessons/NN_slug.ipynb`` numbered after the last lesson."""
-    numbers = [notebooks.lesson_number(p) for p in notebooks.lesson_files(root, strict=True)]
+    numbers = [lesson_number(p) for p in lesson_files(root, strict=True)]
     number = max(numbers) + 1 if numbers else 0
     return root / "lessons" / f"{number:02d}_{slugify(title)}.ipynb"

@@ -7,6 +7,8 @@ from pathlib import Path
 from .. import notebooks
 from ..config import CourseConfig
 from ..errors import CourseError
+from ..lessons import lesson_number
+from ..setup_cell import setup_cell
 from .naming import next_lesson_path
 from .readme import readme_with_table, write_lesson_table
 
@@ -33,7 +35,7 @@ def lesson_skeleton(config: CourseConfig, title: str, number: int, *, exercise: 
     heading = f"{number:02d} · {' '.join(title.split())}"
     notebook = notebooks.new_notebook(
         [
-            notebooks.setup_cell(config),
+            setup_cell(config),
             notebooks.markdown_cell(f"# {heading}\n\nWhat you will learn, in two or three sentences.", id="title"),
             notebooks.code_cell(
                 DEFAULT_PARAMETERS.replace("{number}", f"{number:02d}"),
@@ -56,8 +58,6 @@ def new_lesson(root: Path, config: CourseConfig, title: str, *, exercise: bool =
     readme_with_table(root, config)  # fail before writing anything if the README has no table
     path = next_lesson_path(root, title)
     path.parent.mkdir(exist_ok=True)
-    notebooks.write_notebook(
-        path, lesson_skeleton(config, title.strip(), notebooks.lesson_number(path), exercise=exercise)
-    )
+    notebooks.write_notebook(path, lesson_skeleton(config, title.strip(), lesson_number(path), exercise=exercise))
     write_lesson_table(root, config)
     return path

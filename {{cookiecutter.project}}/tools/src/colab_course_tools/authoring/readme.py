@@ -12,6 +12,7 @@ from .. import atomic, notebooks
 from ..config import CourseConfig
 from ..errors import CourseError
 from ..formatting import escape_markdown
+from ..lessons import LESSON_NAME, lesson_files
 
 TABLE_START = "<!-- lessons:start -->"
 TABLE_END = "<!-- lessons:end -->"
@@ -30,7 +31,7 @@ def lesson_title(notebook: Path) -> str:
                 heading = re.fullmatch(r"\s{0,3}#{1,6}\s+(.+?)\s*#*\s*", line)
                 if heading:
                     return heading.group(1)
-    slug = notebooks.LESSON_NAME.fullmatch(notebook.name)
+    slug = LESSON_NAME.fullmatch(notebook.name)
     return (slug.group("slug") if slug else notebook.stem).replace("_", " ").capitalize()
 
 
@@ -40,8 +41,8 @@ def lesson_table(root: Path, config: CourseConfig) -> str:
     from ..exercises import opened_folder
 
     lines = ["| # | Lesson | Open |", "| --- | --- | --- |"]
-    for notebook in notebooks.lesson_files(root, strict=True):
-        number = notebooks.LESSON_NAME.fullmatch(notebook.name)["number"]
+    for notebook in lesson_files(root, strict=True):
+        number = LESSON_NAME.fullmatch(notebook.name)["number"]
         title = escape_markdown(lesson_title(notebook))
         folder = opened_folder(notebook)
         badge = f"[![Open In Colab]({COLAB_BADGE})]({config.colab_url(notebook.name, folder)})"

@@ -15,12 +15,12 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from .. import notebooks
 from ..config import load_config
 from ..errors import CourseError
 from ..exercises import STUDENT_FOLDER
 from ..exercises.leaks import exercise_problems, leaks, secrets_of
 from ..git import GitFailed, git
+from ..lessons import lesson_files
 from .fixes import apply_fixes
 
 REPO = re.compile(r"(?P<user>[A-Za-z0-9][A-Za-z0-9-]*)/(?P<name>[A-Za-z0-9._-]+)")
@@ -31,7 +31,7 @@ def write_student_course(root: Path, dest: Path, repo: str) -> int:
     match = REPO.fullmatch(repo)
     if not match:
         raise CourseError(f"--repo {repo!r}: give the student repository as OWNER/NAME, e.g. my-org/ml-course")
-    lessons = notebooks.lesson_files(root)
+    lessons = lesson_files(root)
     stale = exercise_problems(root, lessons)
     if stale:
         path, message = stale[0]

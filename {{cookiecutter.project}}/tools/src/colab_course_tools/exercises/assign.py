@@ -25,6 +25,7 @@ from pathlib import Path
 from .. import notebooks
 from ..atomic import write_bytes
 from ..errors import CourseError
+from ..lessons import lesson_files
 from . import STUDENT_FOLDER, public_tests
 from .questions import read_exercises
 
@@ -62,7 +63,7 @@ def source_digest(lesson: Path) -> str:
 
 
 def exercise_lessons(root: Path) -> list[Path]:
-    return [path for path in notebooks.lesson_files(root) if read_exercises(notebooks.read_notebook(path)).questions]
+    return [path for path in lesson_files(root) if read_exercises(notebooks.read_notebook(path)).questions]
 
 
 def assign(root: Path, lesson: Path) -> list[str]:

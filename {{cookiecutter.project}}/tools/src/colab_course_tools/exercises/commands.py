@@ -35,7 +35,7 @@ def grade_submissions(args) -> int:
     from ..harness.progress import ProgressDisplay, describe
     from ..harness.runner import run_lessons
     from ..harness.shards import recorded_durations
-    from ..notebooks import resolve_lessons
+    from ..lessons import resolve_lessons
     from ..overrides import for_lessons
     from ..parameters import of_lesson
     from . import grade, untouched

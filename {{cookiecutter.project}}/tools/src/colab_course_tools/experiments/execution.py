@@ -10,10 +10,10 @@ from pathlib import Path
 from ..atomic import write_json
 from ..errors import CourseError
 from ..formatting import cell, shown
+from ..lessons import resolve_lessons
 from ..locks import path_lock
 from ..metrics_file import FILE_NAME as METRICS_FILE
 from ..metrics_file import headline
-from ..notebooks import resolve_lessons
 from ..overrides import as_text
 from ..parameters import Parameters, of_lesson
 from .store import (

@@ -19,7 +19,7 @@ def test_lessons(args) -> int:
     """Run the chosen lessons (cached when unchanged), print and write the report."""
     from ..config import course_root, load_config
     from ..formatting import plural, shown
-    from ..notebooks import resolve_lessons
+    from ..lessons import resolve_lessons
     from ..overrides import for_lessons
     from ..parameters import of_lesson
     from . import cache as lesson_cache
@@ -224,7 +224,7 @@ def warm_course(args) -> int:
     import time
 
     from ..config import course_root
-    from ..notebooks import resolve_lessons
+    from ..lessons import resolve_lessons
     from . import processes
     from .processes import thread_limits
     from .runner import worker_env

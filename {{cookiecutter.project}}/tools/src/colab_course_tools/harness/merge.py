@@ -11,7 +11,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from ..notebooks import resolve_lessons
+from ..lessons import resolve_lessons
 from .job import LessonResult
 from .report import read_report, write_reports
 

@@ -19,6 +19,7 @@ from ..errors import CourseError
 from ..exercises import opened_folder
 from ..formatting import shown
 from ..git import head_commit
+from ..lessons import lesson_files
 from . import pages
 from .sources import newest_executed
 
@@ -96,7 +97,7 @@ def write_project(root: Path, config: CourseConfig, source: Path) -> list[str]:
     that are gone are removed."""
     from ..harness.report import read_report
 
-    lessons = notebooks.lesson_files(root, strict=True)
+    lessons = lesson_files(root, strict=True)
     commit = head_commit(root)
     limits = (config.site_max_output_mb, config.site_max_page_mb)
     files = {
