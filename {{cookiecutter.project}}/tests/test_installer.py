@@ -105,6 +105,9 @@ def runtime(tmp_path_factory):
     wheel(wheels, "demo-fastai", "2.8.12", ["demo-fastcore>=2.2.30"])
     wheel(wheels, "demo-tool", "1.0", ["demo-fastcore>=2.2"])
     wheel(wheels, "demo-checker", "1.0")  # the [exercises] extra of test_an_extra_is_installed_only_when_asked...
+    wheel(wheels, "demo-widgets", "7.7.1")  # as Colab's ipywidgets ...
+    wheel(wheels, "demo-widgets", "8.1.9")
+    wheel(wheels, "demo-grader", "1.0", ["demo-widgets>=8.1.5"])  # ... which otter-grader would upgrade
     venv = tmp / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     python = venv / "bin" / "python"
@@ -125,7 +128,9 @@ def runtime(tmp_path_factory):
         "PYTHONPATH": str(ROOT / "src"),
     }
     subprocess.run(
-        [python, "-m", "pip", "install", "-q", "demo-fastai==2.8.7", "demo-fastcore==2.0.5"], env=env, check=True
+        [python, "-m", "pip", "install", "-q", "demo-fastai==2.8.7", "demo-fastcore==2.0.5", "demo-widgets==7.7.1"],
+        env=env,
+        check=True,
     )
     return python, env
 
@@ -175,3 +180,26 @@ def test_an_extra_is_installed_only_when_asked_and_with_the_runtime_pinned(runti
     done = subprocess.run([python, "-c", code % str(root)], env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.splitlines() == ["Installing what this runtime lacks: demo-checker>=1", "1.0"]
+
+
+@INSTALLS
+def test_a_lessons_checks_install_in_one_pip_call_that_moves_no_package_of_the_runtime(runtime, tmp_path):
+    """What a student's first check cell does in Colab: the `[checks]` extra, exactly what is missing and no
+    dependency (otter-grader's own requirements would upgrade Colab's ipywidgets and wrapt)."""
+    root = course_with(tmp_path, [])
+    pyproject = root / "pyproject.toml"
+    pyproject.write_text(
+        pyproject.read_text() + '\n[project.optional-dependencies]\nchecks = ["demo-grader>=1", "demo-widgets>=7"]\n'
+    )
+    python, env = runtime
+    code = (
+        f"import importlib.metadata as m, subprocess; from pathlib import Path; from {PACKAGE}.installer import install_missing\n"
+        "calls = []; real = subprocess.run\n"
+        "subprocess.run = lambda *a, **k: calls.append(a[0]) or real(*a, **k)\n"
+        "install_missing(Path(%r), extra='checks', without_dependencies=True)\n"
+        "print(len(calls), m.version('demo-grader'), m.version('demo-widgets'))"
+    )
+    done = subprocess.run([python, "-c", code % str(root)], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    # one pip call; demo-grader in; demo-widgets as the runtime had it, though demo-grader asks for 8.1.5
+    assert done.stdout.splitlines() == ["Installing what this runtime lacks: demo-grader>=1", "1 1.0 7.7.1"]

@@ -12,8 +12,10 @@ def checks(lesson: str):
     """The grader a student version's check cells call (``grader.check("accuracy")``): otter's
     ``Notebook``, reading the public tests of ``lesson`` from the course folder, so a renamed or
     copied notebook (Drive's ``01_first_model (1).ipynb``) checks the same. In Colab and Kaggle the
-    ``[exercises]`` extra (otter-grader) is installed here the first time, pinning what the runtime has,
-    as the setup cell installs the course's requirements: a lesson without exercises never installs it."""
+    ``[checks]`` extra is installed here the first time: otter-grader and the few packages its checks import
+    that those runtimes lack, without their dependencies, in one pip call of a few seconds that changes none of
+    the runtime's packages (otter-grader's own requirements would upgrade Colab's ipywidgets and wrapt). A
+    lesson without exercises never installs it."""
     import os
 
     from .config import find_root
@@ -22,7 +24,7 @@ def checks(lesson: str):
 
     root = Path(os.environ.get("COURSE_ROOT") or find_root())
     if runtime() in ("colab", "kaggle"):
-        install_missing(root, extra="exercises")
+        install_missing(root, extra="checks", without_dependencies=True)
     import otter
 
     return otter.Notebook(tests_dir=str(root / "student" / "tests" / lesson))

@@ -49,9 +49,11 @@ def missing_requirements(root: Path, extra: str | None = None) -> list[str]:
     return missing
 
 
-def install_missing(root: Path, extra: str | None = None) -> list[str]:
+def install_missing(root: Path, extra: str | None = None, *, without_dependencies: bool = False) -> list[str]:
     """pip-install what is missing in one call (no call if nothing is); returns the requirements installed.
-    ``extra``: the requirements of that optional group instead (``exercises``, for a lesson's checks)."""
+    ``extra``: the requirements of that optional group instead (``checks``, for a lesson's check cells).
+    ``without_dependencies``: exactly what is missing and nothing else, in one call that changes no installed
+    package (the group lists every package it needs that a runtime may lack)."""
     missing = missing_requirements(root, extra)
     if not missing:
         return []
@@ -59,6 +61,13 @@ def install_missing(root: Path, extra: str | None = None) -> list[str]:
     from packaging.utils import canonicalize_name
 
     print("Installing what this runtime lacks:", ", ".join(_with_installed_version(text) for text in missing))
+    if without_dependencies:
+        if _pip_install(missing, [], quiet=False, options=["--no-deps"]).returncode:
+            raise CourseError(
+                f"pip could not install {', '.join(missing)} (see its message above): "
+                "check the internet connection (Kaggle: Settings > Internet on) and run the cell again"
+            )
+        return missing
     installing = {canonicalize_name(Requirement(text).name) for text in missing}
     smallest = _pip_install(missing, _installed_pins(exclude=installing), quiet=True)
     if smallest.returncode == 0:
@@ -72,12 +81,15 @@ def install_missing(root: Path, extra: str | None = None) -> list[str]:
     return missing
 
 
-def _pip_install(requirements: list[str], pins: list[str], *, quiet: bool) -> subprocess.CompletedProcess:
+def _pip_install(
+    requirements: list[str], pins: list[str], *, quiet: bool, options: tuple | list = ()
+) -> subprocess.CompletedProcess:
     """One ``pip install`` with ``pins`` as constraints; output captured when ``quiet`` (a first try)."""
     with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as constraints:
         constraints.write("".join(pin + "\n" for pin in pins))
     try:
-        command = [sys.executable, "-m", "pip", "install", "--quiet", "--constraint", constraints.name, *requirements]
+        command = [sys.executable, "-m", "pip", "install", "--quiet", "--constraint", constraints.name, *options]
+        command += requirements
         return subprocess.run(command, capture_output=quiet, text=True)
     finally:
         os.unlink(constraints.name)
