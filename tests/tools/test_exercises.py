@@ -297,6 +297,8 @@ def test_a_private_teachers_course_publishes_a_student_course_whose_history_hold
     readme = (clone / "README.md").read_text()
     assert "colab.research.google.com/github/someone/ml-students/blob/main/lessons/01_first_model.ipynb" in readme
     assert (clone / "student" / "tests" / "01_first_model" / "accuracy_from_matrix.py").is_file()
+    assert not [name for name in ("tools", "tests", ".github") if (clone / name).exists()]  # the teacher's only
+    assert (clone / "src").is_dir() and (clone / "pyproject.toml").is_file()
     assert course_cli("check", cwd=clone).returncode == 0
 
 

@@ -23,6 +23,9 @@ from ..git import GitFailed, git
 from ..lessons import lesson_files
 from .fixes import apply_fixes
 
+# What only the teacher's repository needs: the tools (students install nothing of them), the tests and the
+# workflows that run them.
+TEACHERS_ONLY = ("tools", "tests", ".github")
 REPO = re.compile(r"(?P<user>[A-Za-z0-9][A-Za-z0-9-]*)/(?P<name>[A-Za-z0-9._-]+)")
 
 
@@ -69,6 +72,8 @@ def _source_of(root: Path, name: str) -> Path | None:
     parts = Path(name).parts
     if parts[:2] == (STUDENT_FOLDER, "lessons"):
         return None  # they become lessons/
+    if parts[0] in TEACHERS_ONLY:
+        return None
     if parts[0] == "lessons" and len(parts) == 2:
         student = root / STUDENT_FOLDER / "lessons" / parts[1]
         return student if student.is_file() else root / name
