@@ -25,28 +25,55 @@ import time
 from pathlib import Path
 
 from ..errors import CourseError
+from ..harness.limits import RUN_STOP_GRACE_S
 
-STOP_POLL_S = 0.5
+STOP_POLL_S = 0.1  # how soon a stop request, or the end of a child, is seen
 ENGINES = "local, dask, dask://HOST:PORT, slurm or submitit-local"
 
 
-def run_trial(command: list[str], cwd: str, env: dict, stop_file: str) -> tuple[int, str]:
-    """One `course run`, on whichever machine runs this; interrupted (SIGINT to its group) when
-    ``stop_file`` appears. Returns its exit status and output."""
+def run_course_child(command: list[str], cwd, env: dict, *, stop, on_line=None) -> tuple[int, str]:
+    """A `course` child (a run of a sweep, a grading on an engine) in a process group of its own, so an interrupt
+    reaches it and what it started. Once ``stop()`` is true it is interrupted as Ctrl-C would (SIGINT to its
+    group), and killed if it is still there ``RUN_STOP_GRACE_S`` later. ``on_line`` sees each line it prints and
+    returns True for one it took (a progress line); the others are the output. Returns its exit status and output."""
     process = subprocess.Popen(
         command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
     )
     output: list[str] = []
-    reader = threading.Thread(target=lambda: output.extend(process.stdout), daemon=True)
+
+    def read():
+        for line in process.stdout:
+            if on_line is None or not on_line(line):
+                output.append(line)
+
+    reader = threading.Thread(target=read, daemon=True)
     reader.start()
-    stopped = False
+    stopped_at = None
     while process.poll() is None:
-        if not stopped and os.path.exists(stop_file):
-            stopped = True
-            os.killpg(process.pid, signal.SIGINT)
+        if stopped_at is None and stop():
+            stopped_at = time.monotonic()
+            _signal_group(process, signal.SIGINT)
+        elif stopped_at is not None and time.monotonic() - stopped_at > RUN_STOP_GRACE_S:
+            _signal_group(process, signal.SIGKILL)
         time.sleep(STOP_POLL_S)
     reader.join(timeout=5)
     return process.returncode, "".join(output)
+
+
+def run_trial(command: list[str], cwd: str, env: dict, stop_file: str) -> tuple[int, str]:
+    """One `course` child on whichever machine runs this (an engine's worker); it stops when ``stop_file`` appears."""
+    return run_course_child(command, cwd, env, stop=lambda: os.path.exists(stop_file))
+
+
+def _signal_group(process: subprocess.Popen, signum: int) -> None:
+    """Signal the child and what it started (Windows has no process groups: the child itself)."""
+    try:
+        if hasattr(os, "killpg"):
+            os.killpg(process.pid, signum)
+        else:
+            process.terminate()
+    except ProcessLookupError:
+        pass
 
 
 class Engine:

@@ -13,9 +13,6 @@ from __future__ import annotations
 import itertools
 import json
 import math
-import os
-import signal
-import subprocess
 import sys
 import threading
 import time
@@ -30,7 +27,7 @@ from ..harness.processes import child_env
 from ..harness.progress import LOG_PREFIX, ProgressDisplay
 from ..metrics_file import headline
 from ..overrides import as_flags
-from .engines import Engine, engine_for
+from .engines import Engine, engine_for, run_course_child
 from .store import load_run, runs_dir, timestamp_id
 
 _PACKAGE = __package__.rpartition(".")[0]
@@ -142,7 +139,6 @@ class _Runner:
             COURSE_DIE_WITH_PARENT="1",
             COURSE_PROGRESS_S=str(RUN_PROGRESS_S),
         )
-        self.running: set[subprocess.Popen] = set()
         self.stopping = False
         self.lock = threading.Lock()
 
@@ -158,30 +154,17 @@ class _Runner:
             command.append("--cold")
         if self.engine.name != "local":
             return self._run_on_engine(entry, command)
-        with self.lock:
-            if self.stopping:
-                return {"status": "cancelled"}
-            process = subprocess.Popen(
-                command,
-                cwd=self.root,
-                env=self.env,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                text=True,
-                start_new_session=True,
-            )
-            self.running.add(process)
-        kept = []
-        for line in process.stdout:
+        if self.stopping:
+            return {"status": "cancelled"}
+
+        def progress(line: str) -> bool:
             if line.startswith(LOG_PREFIX):
                 self.display.update(entry["run"], line.rstrip("\n").split(": ", 1)[-1])
-            else:
-                kept.append(line)
-        process.wait()
-        output = "".join(kept)
-        with self.lock:
-            self.running.discard(process)
-        return self._outcome(entry, output, f"exit code {process.returncode}")
+                return True
+            return False
+
+        status, output = run_course_child(command, self.root, self.env, stop=lambda: self.stopping, on_line=progress)
+        return self._outcome(entry, output, f"exit code {status}")
 
     def _run_on_engine(self, entry: dict, command: list[str]) -> dict:
         """The run as a trial of a Dask or Slurm engine; an engine's failure (a dead worker, a cancelled or
@@ -225,32 +208,14 @@ class _Runner:
         }
 
     def stop(self) -> None:
-        """Interrupt the running runs like Ctrl-C would (they record "interrupted"), kill them if they hang."""
+        """Interrupt the running runs like Ctrl-C would (they record "interrupted"; ``run_course_child`` kills one
+        that hangs); trials on an engine stop when they see the stop file, queued ones are cancelled."""
         with self.lock:
             self.stopping = True
-            running = list(self.running)
             handles = list(self.handles)
-        if handles:  # trials on an engine: running ones stop when they see the stop file, queued ones are cancelled
+        if handles:
             self.stop_file.write_text("stop\n", encoding="utf-8")
             self.engine.cancel(handles)
-        for process in running:
-            _signal_group(process, signal.SIGINT)
-        for process in running:
-            try:
-                process.wait(timeout=RUN_STOP_GRACE_S)
-            except subprocess.TimeoutExpired:
-                _signal_group(process, signal.SIGKILL)
-
-
-def _signal_group(process: subprocess.Popen, signum: int) -> None:
-    """Signal the run and its lesson worker (Windows has no process groups: stop the run itself)."""
-    try:
-        if hasattr(os, "killpg"):
-            os.killpg(process.pid, signum)
-        else:
-            process.terminate()
-    except ProcessLookupError:
-        pass
 
 
 def write_sweep_table(table: Path, lesson: str, names: list[str], entries: list[dict]) -> None:
