@@ -98,3 +98,23 @@ def test_an_index_lock_of_a_git_working_here_stays_and_a_leftover_goes(copies):
     finally:
         elsewhere.kill()
         elsewhere.wait()
+
+
+def test_drive_flipping_executable_bits_is_not_taken_for_the_students_edits(copies):
+    """Google Drive changes files' executable bits: a teacher's executable script then looked edited by the
+    student, and every update kept a `.mine` copy of it (Comfy-Org/ComfyUI#3700)."""
+    teacher, student = copies
+    script = teacher / "scripts" / "fetch.sh"
+    script.parent.mkdir()
+    script.write_text("#!/bin/sh\necho one\n")
+    script.chmod(0o755)
+    publish(teacher, "A script")
+    assert updates.update(student, "main") == ["Course updated (1 file changed)."]
+    for path in student.rglob("*"):  # what Drive's sync does to modes
+        if path.is_file() and ".git" not in path.parts:
+            path.chmod(path.stat().st_mode ^ 0o111)
+    script.write_text("#!/bin/sh\necho two\n")
+    publish(teacher, "A better script")
+    assert updates.update(student, "main") == ["Course updated (1 file changed)."]
+    assert (student / "scripts" / "fetch.sh").read_text() == "#!/bin/sh\necho two\n"
+    assert not list(student.rglob("*.mine*"))

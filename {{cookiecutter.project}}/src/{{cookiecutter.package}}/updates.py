@@ -10,7 +10,9 @@ The teacher's changes always arrive, and the student's edits are never lost:
 
 The student's uncommitted changes are stashed while the update runs, so a runtime reset in
 the middle leaves them in ``git stash list``. A ``.git/index.lock`` left behind by a reset
-(no git process is running) is removed, with a line saying so.
+(no git process is running) is removed, with a line saying so. File modes are ignored
+(``core.fileMode false``): Google Drive flips executable bits, and git would otherwise take every
+executable file for the student's edit.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ def update(root: Path, branch: str, *, kaggle: bool = False) -> list[str]:
     """Fetch ``branch`` from ``origin`` and move the copy to it; returns lines to show (none if up to date)."""
     lines = _remove_stale_lock(root)
     try:
+        _git(root, "config", "core.fileMode", "false")
         return lines + _update(root, branch)
     except GitFailed as failure:
         hint = " (Kaggle: turn on Settings > Internet)" if kaggle and "fetch" in str(failure) else ""
