@@ -314,3 +314,36 @@ def teachers_answers(lesson: Path) -> dict[str, str]:
 
 def notebooks_of(course):
     return sorted((course / "lessons").glob("*.ipynb"))
+
+
+NO_OTTER = """import sys
+
+
+class _NotInstalled:
+    def find_spec(self, name, path=None, target=None):
+        if name.partition(".")[0] == "otter":
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+
+
+sys.meta_path.insert(0, _NotInstalled())
+"""
+
+
+def test_without_otter_assign_and_grade_name_the_extra_to_install(tmp_path):
+    """What a teacher met without the [exercises] extra: `No module named otter`. An import hook hides
+    otter-grader from the commands as an environment without it would."""
+    root = tiny_course(tmp_path / "course", {"00_exercises": exercise_lesson()})
+    hook = tmp_path / "no-otter"
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_text(NO_OTTER, encoding="utf-8")
+    env = course_env()
+    env["PYTHONPATH"] = os.pathsep.join([str(hook), env["PYTHONPATH"]])
+    for args in (["assign"], ["grade", "--untouched"]):
+        done = subprocess.run(
+            [sys.executable, "-m", TOOLS, *args], cwd=root, env=env, capture_output=True, text=True, timeout=120
+        )
+        assert done.returncode == 1, done.stdout + done.stderr
+        assert done.stderr.count("\n") == 1, done.stderr
+        assert f"course {args[0]} needs otter-grader" in done.stderr
+        assert 'pip install -e ".[exercises]"' in done.stderr
+    assert not (root / "student").exists() and not (root / "build").exists()

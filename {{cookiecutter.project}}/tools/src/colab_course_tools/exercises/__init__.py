@@ -25,3 +25,20 @@ def opened_folder(lesson: Path) -> str:
 def public_tests(root: Path, lesson: str) -> Path:
     """Where a lesson's public tests are; the course's ``exercises.checks`` reads them from there."""
     return root / STUDENT_FOLDER / "tests" / lesson
+
+
+def require_otter(command: str) -> None:
+    """``course assign`` and ``course grade`` run otter-grader: without it, one line naming the extra to install."""
+    import importlib.util
+
+    from ..errors import CourseError
+
+    try:
+        found = importlib.util.find_spec("otter") is not None
+    except (ImportError, ValueError):
+        found = False
+    if not found:
+        raise CourseError(
+            f"{command} needs otter-grader, which is not installed here: pip install -e \".[exercises]\" "
+            "(the course's [exercises] extra), then run it again"
+        )

@@ -10,9 +10,11 @@ from ..options import CELL_TIMEOUT, FULL, PARAM, QUIET, TIMEOUT, WORKERS, Comman
 def assign_lessons(args) -> int:
     from ..config import course_root
     from ..formatting import plural, shown
+    from . import require_otter
     from .assign import assign, exercise_lessons, student_lesson
 
     root = course_root()
+    require_otter("course assign")
     lessons = exercise_lessons(root)
     if not lessons:
         print("course assign: no lesson has an exercise (otter's `# BEGIN QUESTION` raw cell); nothing to write")
@@ -38,10 +40,11 @@ def grade_submissions(args) -> int:
     from ..lessons import resolve_lessons
     from ..overrides import for_lessons
     from ..parameters import of_lesson
-    from . import grade, untouched
+    from . import grade, require_otter, untouched
     from .assign import exercise_lessons, grading_tests, student_lesson
 
     root = course_root()
+    require_otter("course grade")
     trusted = args.trust_submissions or args.untouched  # --untouched runs the course's own student versions
     unsealed = None if trusted else sandbox.unavailable()
     if unsealed:
