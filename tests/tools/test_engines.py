@@ -33,10 +33,14 @@ if die:
 DIE_PARAMETERS = 'smoke = True\nepochs = 1\nbatch_size = 1\nseed = 0\ndevice = "auto"\ndie = False\n'
 
 
+EXTRA_OF = {"dask": "dask", "distributed": "dask", "submitit": "slurm"}  # the extra that installs each module
+
+
 def need(*modules):
     missing = [name for name in modules if importlib.util.find_spec(name) is None]
     if missing:
-        message = f"{', '.join(missing)} not installed (.[dask] and .[slurm])"
+        extras = " and ".join(dict.fromkeys(f'pip install -e ".[{EXTRA_OF[name]}]"' for name in missing))
+        message = f"{', '.join(missing)} not installed ({extras})"
         pytest.fail(f"{message} (CI must run the engine tests)") if IN_CI else pytest.skip(message)
 
 

@@ -47,6 +47,8 @@ def site(tmp_path_factory, mnist_sample_server):
     assert ran.returncode == 0, ran.stdout + ran.stderr
     built = testing.course_cli("site", cwd=course, timeout=600)
     assert built.returncode == 0 and not built.stderr, built.stdout + built.stderr  # no warning, no invalid page
+    # After lessons ran, its first line must not read as "no lesson has run" (it said "(none is run)").
+    assert built.stdout.startswith("course site: building build/site/ from the lessons as they last ran (this runs")
     folder = course / "build" / "site"
     handler = functools.partial(_Quiet, directory=str(folder))
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)

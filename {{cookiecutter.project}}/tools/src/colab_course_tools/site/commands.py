@@ -16,7 +16,7 @@ def site(args) -> int:
     from .build import SiteBuilder
 
     root = course_root()
-    print("course site: building build/site/ from the executed lessons (none is run) ...", flush=True)
+    print("course site: building build/site/ from the lessons as they last ran (this runs no lesson) ...", flush=True)
     with SiteBuilder(root, load_config(root)) as builder:
         builder.build()
         print(f"course site: built {shown(builder.out / 'index.html')}")
