@@ -286,3 +286,15 @@ def test_ctrl_c_while_course_warm_imports_leaves_no_process_and_no_socket(tmp_pa
     assert "course warm: interrupted" in stderr
     wait_for(lambda: not importing.is_running() or importing.status() == psutil.STATUS_ZOMBIE, 10, "it to end")
     assert not list(runtime_dir.glob("course-warm-*/*"))  # no socket, no log
+
+
+def test_course_warm_skips_an_unreadable_lesson_and_serves_the_others(course, runtime_dir):
+    """As `course test` isolates a lesson it cannot read, `course warm` leaves it out, in one line."""
+    (course / "lessons" / "04_broken.ipynb").write_text("{not json", encoding="utf-8")
+    try:
+        started = cli(course, runtime_dir, "warm")
+        assert started.returncode == 0, started.stdout + started.stderr
+        assert "course warm: skipping 04_broken.ipynb: not valid JSON" in started.stdout
+        assert "course warm: ready in" in started.stdout
+    finally:
+        cli(course, runtime_dir, "warm", "--stop")

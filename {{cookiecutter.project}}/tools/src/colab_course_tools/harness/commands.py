@@ -225,6 +225,7 @@ def warm_course(args) -> int:
 
     from ..config import course_root
     from ..lessons import resolve_lessons
+    from ..notebooks import NotebookError
     from . import processes
     from .processes import thread_limits
     from .runner import worker_env
@@ -261,7 +262,13 @@ def warm_course(args) -> int:
         raise CourseError(f"--idle {args.idle:g}: give a positive number of minutes, e.g. 30")
     folder = root / "lessons"
     socket_path(folder).unlink(missing_ok=True)  # left by one that was killed outright
-    imports = shared_imports([lesson_imports(lesson) for lesson in resolve_lessons(root, [])])
+    readable = []
+    for lesson in resolve_lessons(root, []):
+        try:
+            readable.append(lesson_imports(lesson))
+        except NotebookError as error:  # as `course test` does: that lesson is left out, the others are served
+            print(f"course warm: skipping {lesson.name}: {error.reason}", flush=True)
+    imports = shared_imports(readable)
     costly = outside_stdlib(imports)
     print(f"course warm: importing {', '.join(costly) or 'ipykernel'} once, for every lesson run ...", flush=True)
     shown_at = [10.0]
