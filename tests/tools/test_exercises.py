@@ -28,7 +28,7 @@ from colab_course_tools.testing import (
     tiny_course,
     wait_for,
 )
-from course_under_test import ROOT, TOOLS
+from course_under_test import PACKAGE, ROOT, TOOLS
 
 IN_CI = os.environ.get("CI", "").lower() not in ("", "0", "false")
 RIGHT = {"accuracy": ACCURACY_SOLUTION, "total": "total = int(cm.sum())"}
@@ -70,7 +70,7 @@ def test_assign_writes_a_student_version_without_solutions_and_check_finds_stale
     assert "accuracy = ..." in text and "total = ..." in text and 'grader.check(\\"accuracy\\")' in text
     assert ACCURACY_SOLUTION not in text and "test_value" not in text
     public = {path.name: path.read_text() for path in (course / "student" / "tests" / "00_exercises").iterdir()}
-    assert set(public) == {"accuracy.py", "total.py"} and "test_share" in public["accuracy.py"]
+    assert set(public) == {"accuracy.py", "total.py", "hidden-tests.json"} and "test_share" in public["accuracy.py"]
     assert not any("test_value" in body or "test_total" in body for body in public.values())
     assert "def test_value" in (course / "build" / "grading" / "00_exercises" / "accuracy.py").read_text()
     before = {path: path.read_bytes() for path in (course / "student").rglob("*") if path.is_file()}
@@ -347,3 +347,26 @@ def test_without_otter_assign_and_grade_name_the_extra_to_install(tmp_path):
         assert f"course {args[0]} needs otter-grader" in done.stderr
         assert 'pip install -e ".[exercises]"' in done.stderr
     assert not (root / "student").exists() and not (root / "build").exists()
+
+
+def test_a_check_says_the_hidden_tests_that_grading_adds_and_what_they_are_worth(course):
+    """Students read otter's "All test cases passed!" as their grade (ucbds-infra/otter-grader#138): a check
+    says that these were the public tests, how many more grading runs, and for how many points."""
+    assert json.loads((course / "student" / "tests" / "00_exercises" / "hidden-tests.json").read_text()) == {
+        "accuracy": 1,
+        "total": 1,
+    }
+    code = (
+        f"import {PACKAGE} as course\n"
+        "grader = course.exercises.checks('00_exercises')\n"
+        "accuracy = 13 / 16\n"
+        "print(repr(grader.check('accuracy')))\n"
+        "print(grader.check('accuracy')._repr_html_()[-120:])\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=course, env=course_env(), capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "accuracy results: All test cases passed!" in done.stdout
+    note = "These are the public tests: grading runs 1 more test, hidden; the question is worth 2 points."
+    assert note in done.stdout and f"<p>{note}</p>" in done.stdout

@@ -23,7 +23,7 @@ import tempfile
 from pathlib import Path
 
 from .. import notebooks
-from ..atomic import write_bytes
+from ..atomic import write_bytes, write_json
 from ..errors import CourseError
 from ..lessons import lesson_files
 from . import STUDENT_FOLDER, public_tests
@@ -42,6 +42,8 @@ tests:
   ok_format: false
 """
 CHECKS_CELL_ID = "exercise-checks"
+# Beside the public tests: how many hidden tests each question has, so a check can say what grading adds.
+HIDDEN_COUNTS = "hidden-tests.json"
 
 
 def student_lesson(root: Path, lesson: str) -> Path:
@@ -90,8 +92,28 @@ def assign(root: Path, lesson: Path) -> list[str]:
         student.setdefault("metadata", {})["course"] = {"lesson": lesson.stem, "from_sha256": source_digest(lesson)}
         _replace_folder(public_tests(root, lesson.stem), result / "student" / "tests")
         _replace_folder(grading_tests(root, lesson.stem), result / "autograder" / "tests")
+        write_json(public_tests(root, lesson.stem) / HIDDEN_COUNTS, hidden_counts(grading_tests(root, lesson.stem)))
         notebooks.write_notebook(student_lesson(root, lesson.stem), student)
     return read_exercises(notebooks.read_notebook(lesson)).questions
+
+
+def hidden_counts(tests: Path) -> dict[str, int]:
+    """Question -> its number of hidden test cases (``@test_case(..., hidden=True)``), read from otter's files."""
+    import ast
+
+    counts = {}
+    for path in sorted(tests.glob("*.py")):
+        functions = [
+            node for node in ast.parse(path.read_text(encoding="utf-8")).body if isinstance(node, ast.FunctionDef)
+        ]
+        counts[path.stem] = sum(
+            1
+            for function in functions
+            for decorator in function.decorator_list
+            if isinstance(decorator, ast.Call)
+            and any(k.arg == "hidden" and getattr(k.value, "value", False) is True for k in decorator.keywords)
+        )
+    return counts
 
 
 def _stable_ids(notebook: dict, teacher_ids: set) -> None:
