@@ -281,3 +281,19 @@ def test_widgets_keep_their_static_form_or_become_a_note():
     assert _static_form(with_image)["data"] == {"image/png": "iVBOR"}
     bare = {"output_type": "display_data", "data": {WIDGET: {"model_id": "2"}, "text/plain": "IntSlider(value=3)"}}
     assert "needs a running notebook" in _static_form(bare)["text"]
+
+
+def test_pages_fit_a_1280_pixel_window_without_scrolling_sideways(site, browser):
+    """The home page scrolled sideways at 1280 px, and lesson code wider than the page scrolled too."""
+    course, _, base = site
+    for path in ["index.html", "report.html", *(f"lessons/{lesson.stem}.html" for lesson in lessons(course))]:
+        visit = Visit(browser, f"{base}/{path}")
+        visit.page.set_viewport_size({"width": 1280, "height": 900})
+        widths = visit.page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+        assert widths[0] <= widths[1], f"{path} is {widths[0]} px wide in a {widths[1]} px window"
+        scrolling = visit.page.eval_on_selector_all(
+            "main pre",
+            "blocks => blocks.filter(b => b.scrollWidth > b.clientWidth + 1).map(b => b.innerText.slice(0, 60))",
+        )
+        assert scrolling == [], f"{path}: code that scrolls sideways: {scrolling}"
+        visit.close()

@@ -105,6 +105,7 @@ def write_project(root: Path, config: CourseConfig, source: Path) -> list[str]:
         "index.md": pages.home_page(root, config, lessons),
         "report.md": pages.report_page(read_report(root / "build" / "report.json")),
         "_static/colab-badge.svg": pages.BADGE_SVG,
+        "_static/course.css": pages.COURSE_CSS,
     }
     for lesson in lessons:
         page = pages.lesson_page(config, lesson, newest_executed(root, lesson.stem, commit), limits)

@@ -44,6 +44,19 @@ def write(path: Path, content: str | bytes) -> bool:
     return True
 
 
+# The pages fit the window (no sideways scroll at 1280 px) and lesson code fits the page: the article takes the
+# room the theme leaves, long lines wrap (the formatter allows 120 characters), wide tables and images shrink or
+# scroll inside themselves.
+COURSE_CSS = """/* Written by `course site`. */
+.bd-main .bd-content .bd-article-container { max-width: 100%; }
+.bd-article pre, div.highlight pre { white-space: pre-wrap; overflow-wrap: anywhere; }
+.bd-article table { display: block; max-width: 100%; overflow-x: auto; }
+.bd-article img, .bd-article svg { max-width: 100%; height: auto; }
+.bd-article p, .bd-article li { overflow-wrap: anywhere; }
+.bd-article code.literal, .bd-article code.literal span.pre { white-space: normal; overflow-wrap: anywhere; }
+"""
+
+
 def conf_py(config: CourseConfig, author: str) -> str:
     repository = f"https://github.com/{config.github_user}/{config.github_repo}"
     return f"""# Written by `course site` from [tool.course]; changes here are overwritten.
@@ -56,6 +69,7 @@ html_theme = "sphinx_book_theme"
 html_theme_options = {{"repository_url": {repository!r}, "use_repository_button": True, "path_to_docs": "lessons"}}
 html_context = {{"default_mode": "light"}}  # a theme mode from the start: no "invalid theme mode" on first load
 html_static_path = ["_static"]
+html_css_files = ["course.css"]
 html_show_sourcelink = False
 html_copy_source = False
 html_use_index = False  # no general index page: it cost the most of a rebuild and says nothing here
