@@ -49,6 +49,7 @@ def site(tmp_path_factory, mnist_sample_server):
     assert built.returncode == 0 and not built.stderr, built.stdout + built.stderr  # no warning, no invalid page
     # After lessons ran, its first line must not read as "no lesson has run" (it said "(none is run)").
     assert built.stdout.startswith("course site: building build/site/ from the lessons as they last ran (this runs")
+    assert "01_first_model, 02_data_and_checkpoints show a smoke run" in built.stdout
     folder = course / "build" / "site"
     handler = functools.partial(_Quiet, directory=str(folder))
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
@@ -106,6 +107,9 @@ class Visit:
         self.page.close()
 
 
+PARAMETERS = 'smoke = False\nepochs = 5\nSMOKE = {"epochs": 1}\n'
+
+
 def lessons(course):
     return lesson_files(course, strict=True)
 
@@ -135,7 +139,10 @@ def test_lesson_pages_link_colab_as_the_readme_badge_does_and_say_which_run(site
         secrets = read_exercises(notebooks.read_notebook(lesson)).secret_lines()
         assert bool(secrets) == (opened != "lessons"), lesson.name
         assert not [line for line in secrets if line in text or line in visit.page.content()], lesson.name
-        assert "The outputs below come from course test, smoke parameters, on cpu" in " ".join(text.split())
+        said = " ".join(text.split())
+        assert "The outputs below come from course test, smoke parameters, on cpu" in said
+        assert "a smoke run, whose small, quick parameters only check that the lesson runs" in said
+        assert str(course) not in visit.page.content(), "a path of the teacher's machine is on the page"
         sizes = visit.page.eval_on_selector_all("main img", "images => images.map(i => [i.src, i.naturalWidth])")
         assert sizes and all(width > 0 for _, width in sizes), sizes
         if lesson.stem.startswith("01"):
@@ -297,3 +304,22 @@ def test_pages_fit_a_1280_pixel_window_without_scrolling_sideways(site, browser)
         )
         assert scrolling == [], f"{path}: code that scrolls sideways: {scrolling}"
         visit.close()
+
+
+def test_the_site_publishes_a_full_run_over_a_newer_smoke_one(tmp_path, course_cli):
+    """What a teacher met: after a full `course test`, one smoke `course run` put smoke outputs on the public page."""
+    need(importlib_ok("sphinx", "myst_nb", "sphinx_book_theme"), "the site tools are not installed (.[site])")
+    from colab_course_tools.testing import lesson_notebook, tiny_course
+
+    code = "print(f'trained for {epochs} epochs')"
+    lesson = lesson_notebook(("md", "# 00 · Training"), code, parameters=PARAMETERS)
+    course = tiny_course(tmp_path / "course", {"00_train": lesson})
+    (course / "README.md").write_text("# Tiny\n\n<!-- lessons:start -->\n<!-- lessons:end -->\n")
+    assert course_cli("test", "00", cwd=course).returncode == 0  # full size: 5 epochs
+    assert course_cli("run", "00", "-q", cwd=course).returncode == 0  # later, smoke: 1 epoch
+    built = course_cli("site", cwd=course, timeout=600)
+    assert built.returncode == 0, built.stdout + built.stderr
+    assert "show a smoke run" not in built.stdout and "shows a smoke run" not in built.stdout
+    page = (course / "build" / "site" / "lessons" / "00_train.html").read_text(encoding="utf-8")
+    assert "trained for 5 epochs" in page and "trained for 1 epochs" not in page
+    assert "full parameters" in page

@@ -39,6 +39,6 @@ def require_otter(command: str) -> None:
         found = False
     if not found:
         raise CourseError(
-            f"{command} needs otter-grader, which is not installed here: pip install -e \".[exercises]\" "
+            f'{command} needs otter-grader, which is not installed here: pip install -e ".[exercises]" '
             "(the course's [exercises] extra), then run it again"
         )

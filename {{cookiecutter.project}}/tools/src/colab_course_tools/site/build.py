@@ -21,7 +21,7 @@ from ..formatting import shown
 from ..git import head_commit
 from ..lessons import lesson_files
 from . import pages
-from .sources import newest_executed
+from .sources import run_to_publish
 
 PAGES_TOTAL_BYTES = 2**30  # GitHub Pages: a published site of at most 1 GB ...
 PAGES_FILE_BYTES = 100 * 2**20  # ... and no file over 100 MB
@@ -108,7 +108,7 @@ def write_project(root: Path, config: CourseConfig, source: Path) -> list[str]:
         "_static/course.css": pages.COURSE_CSS,
     }
     for lesson in lessons:
-        page = pages.lesson_page(config, lesson, newest_executed(root, lesson.stem, commit), limits)
+        page = pages.lesson_page(config, lesson, run_to_publish(root, lesson.stem, commit), limits, root)
         files[f"lessons/{lesson.name}"] = notebooks.notebook_bytes(page)
         files[f"_static/notebooks/{lesson.name}"] = (root / opened_folder(lesson) / lesson.name).read_bytes()
     changed = [name for name, content in files.items() if pages.write(source / name, content)]

@@ -20,6 +20,12 @@ def site(args) -> int:
     with SiteBuilder(root, load_config(root)) as builder:
         builder.build()
         print(f"course site: built {shown(builder.out / 'index.html')}")
+        smoke = smoke_pages(root)
+        if smoke:
+            print(
+                f"course site: {', '.join(smoke)} show{'s' if len(smoke) == 1 else ''} a smoke run (small parameters; the "
+                "page says so): `course test` or `course run LESSON --full` publishes the lesson's real outputs"
+            )
         if args.serve:
             return serve(builder, args.port)
     return 0
@@ -61,6 +67,15 @@ def serve(builder, port: int) -> int:
         server.shutdown()
         server.server_close()
     return 0
+
+
+def smoke_pages(root) -> list[str]:
+    """The lessons whose page shows a smoke run: they have no full-size run yet."""
+    from ..lessons import lesson_files
+    from .sources import run_to_publish
+
+    runs = {lesson.stem: run_to_publish(root, lesson.stem, None) for lesson in lesson_files(root, strict=True)}
+    return [stem for stem, run in runs.items() if run is not None and run.smoke]
 
 
 COMMANDS = [

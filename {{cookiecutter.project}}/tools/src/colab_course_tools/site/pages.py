@@ -97,14 +97,21 @@ def home_page(root: Path, config: CourseConfig, lessons: list[Path]) -> str:
     return f"{text.rstrip()}\n\n```{{toctree}}\n:hidden:\n:caption: Lessons\n\n{toctree}\nreport\n```\n"
 
 
-def lesson_page(config: CourseConfig, lesson: Path, executed: Executed | None, limits: tuple[float, float]) -> dict:
-    """The notebook a lesson page shows: its newest executed copy (or the lesson itself, without outputs)
-    with where it comes from, its Colab link and its download link on top."""
+def lesson_page(
+    config: CourseConfig, lesson: Path, executed: Executed | None, limits: tuple[float, float], root: Path
+) -> dict:
+    """The notebook a lesson page shows: the executed copy to publish (or the lesson itself, without outputs)
+    with where it comes from, its Colab link and its download link on top; no path of this machine in it."""
     notebook = notebooks.read_notebook(executed.notebook if executed else lesson)
     folder = opened_folder(lesson)
     if folder != "lessons":
         notebook = _as_student(notebook, notebooks.read_notebook(lesson.parent.parent / folder / lesson.name))
-    if executed:
+    if executed and executed.smoke:
+        said = (
+            f"The outputs below come from {executed.describe()}: a smoke run, whose small, quick parameters only "
+            "check that the lesson runs, so its numbers are not the lesson's. Run it in Colab for the real ones."
+        )
+    elif executed:
         said = f"The outputs below come from {executed.describe()}."
     else:
         said = "This lesson has not been run yet, so it has no outputs here: run it in Colab, or `course test`."
@@ -116,15 +123,35 @@ def lesson_page(config: CourseConfig, lesson: Path, executed: Executed | None, l
     )
     banner = notebooks.markdown_cell(f"{links}\n\n*{said}*", id="course-site-banner")
     cells = [cell for cell in notebooks.cells(notebook) if not notebooks.has_tag(cell, notebooks.BANNER_TAG)]
+    private = _private_paths(root)
     for cell in cells:
         if "outputs" in cell:
-            cell["outputs"] = [_static_form(output) for output in cell["outputs"]]
+            cell["outputs"] = [private(_static_form(output)) for output in cell["outputs"]]
         if notebooks.has_tag(cell, notebooks.SETUP_TAG):  # the same in every lesson: folded, one click away
             cell["metadata"]["tags"] = [*notebooks.tags(cell), notebooks.HIDE_INPUT_TAG]
     _cap(cells, *limits)
     notebook["cells"] = [banner, *cells]
     notebook.get("metadata", {}).pop("widgets", None)
     return notebook
+
+
+def _private_paths(root: Path):
+    """What an output says of this machine's folders, said without them: the course folder becomes ``<course>``
+    and the home folder ``~`` (the setup line prints both)."""
+    import json
+
+    folders = sorted({str(root), str(root.resolve())}, key=len, reverse=True)
+    home = str(Path.home())
+
+    def hide(output: dict) -> dict:
+        text = json.dumps(output, ensure_ascii=False)
+        for folder in folders:
+            text = text.replace(json.dumps(folder)[1:-1], "<course>")
+        if len(home) > 1:
+            text = text.replace(json.dumps(home)[1:-1], "~")
+        return json.loads(text)
+
+    return hide
 
 
 def _as_student(shown: dict, student: dict) -> dict:

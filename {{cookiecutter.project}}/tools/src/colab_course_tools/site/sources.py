@@ -2,8 +2,9 @@
 
 Two places hold executed lessons: ``build/executed/`` (`course test`, described by
 ``build/report.json``) and ``build/runs/<lesson>/<id>/`` (`course run`, described by its
-``run.json``, ``params.json`` and ``environment.json``). Each lesson takes its newest one; a lesson
-that never ran has none, and its page says so.
+``run.json``, ``params.json`` and ``environment.json``). Each lesson publishes its newest run at full
+size, else its newest smoke run (a quick check, whose outputs are not the lesson's: its page and
+`course site` say so); a lesson that never ran has none, and its page says so.
 """
 
 from __future__ import annotations
@@ -32,10 +33,11 @@ class Executed:
         return f"`{self.command}`, {size}, on {self.device or 'an unknown device'}, {self.finished}{commit}"
 
 
-def newest_executed(root: Path, lesson: str, commit: str | None) -> Executed | None:
-    """The newest executed notebook of ``lesson`` in the course at ``root``, or None if it never ran."""
+def run_to_publish(root: Path, lesson: str, commit: str | None) -> Executed | None:
+    """The executed notebook of ``lesson`` that its page shows: the newest full-size run, else the newest
+    smoke run; None if it never ran."""
     found = [*_from_report(root / "build", lesson, commit), *_from_runs(root, lesson)]
-    return max(found, key=lambda executed: executed.notebook.stat().st_mtime, default=None)
+    return max(found, key=lambda executed: (executed.smoke is False, executed.notebook.stat().st_mtime), default=None)
 
 
 def _from_report(build: Path, lesson: str, commit: str | None) -> list[Executed]:
