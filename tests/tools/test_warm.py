@@ -298,3 +298,31 @@ def test_course_warm_skips_an_unreadable_lesson_and_serves_the_others(course, ru
         assert "course warm: ready in" in started.stdout
     finally:
         cli(course, runtime_dir, "warm", "--stop")
+
+
+ROGUE = """\
+import subprocess
+child = subprocess.Popen(["sleep", "4343"], start_new_session=True)  # left its session: only a subreaper finds it
+state["child"] = child.pid
+open("../state/06_rogue.json", "w").write(json.dumps(state))
+os.kill(worker.pid, 9)
+"""
+
+
+def test_what_a_forked_lesson_leaves_when_its_worker_is_killed_is_stopped_under_course_warm(course, runtime_dir):
+    """Cold, and forked from the warm process `course test` starts for itself, nothing is left; forked from a
+    running `course warm`, the lesson's `setsid` child was left running (two runs of two)."""
+    rogue = lesson_notebook(SEES.replace("{name}", "06_rogue"), ROGUE)
+    notebooks.write_notebook(course / "lessons" / "06_rogue.ipynb", rogue)
+    started = cli(course, runtime_dir, "warm")
+    assert started.returncode == 0, started.stdout + started.stderr
+    pid = int(started.stdout.split("pid ")[1].split(",")[0])
+    try:
+        for _ in range(2):
+            done = cli(course, runtime_dir, "test", "06_rogue", "--force")
+            assert done.returncode == 1 and "without a result" in done.stdout, done.stdout + done.stderr
+            state = saw(course, "06_rogue")
+            assert state["warm"] == pid  # forked from `course warm`
+            wait_for(lambda child=state["child"]: not alive(child), 30, "the lesson's setsid child to be stopped")
+    finally:
+        cli(course, runtime_dir, "warm", "--stop")

@@ -176,6 +176,9 @@ class WarmServer:
         self.selector.register(self.wakeup, selectors.EVENT_READ)
 
     def serve(self) -> int:
+        from . import processes
+
+        processes.become_subreaper()  # what a lesson leaves when its worker is killed comes here: _stop_orphans
         signal.signal(signal.SIGTERM, _exit_on_signal)
         signal.signal(signal.SIGHUP, _exit_on_signal)
         signal.signal(signal.SIGINT, _exit_on_signal)
@@ -191,6 +194,7 @@ class WarmServer:
                     else:
                         self._handle(key.fileobj)
                 self._reap()
+                self._stop_orphans()
         finally:
             self._close()
         return 0
@@ -281,8 +285,24 @@ class WarmServer:
                 stream.flush()
             os._exit(status)
 
+    def _stop_orphans(self) -> None:
+        """A lesson whose worker was killed leaves what it started (a `setsid` child) to this process, their
+        subreaper: every child that is not a worker is such a leftover, stopped as `course test` stops a cold
+        lesson's. Reaped by ``_reap``."""
+        import psutil
+
+        from . import processes
+
+        for child in psutil.Process().children():
+            try:
+                leftover = child.pid not in self.workers and child.status() != psutil.STATUS_ZOMBIE
+            except psutil.Error:
+                continue
+            if leftover:
+                processes.kill_tree(child)
+
     def _reap(self) -> None:
-        while self.workers:
+        while True:  # workers, and the leftovers _stop_orphans killed
             try:
                 pid, status = os.waitpid(-1, os.WNOHANG)
             except ChildProcessError:
