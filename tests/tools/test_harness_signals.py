@@ -104,6 +104,7 @@ def test_a_signal_stops_the_run_reports_it_and_leaves_no_process(course, target,
         assert results[name]["status"] == "interrupted", results[name]
         assert results[name]["failed_cell"] == 2 and "time.sleep" in results[name]["failed_source"]
         assert results[name]["error"].startswith(f"interrupted by {signal.Signals(signum).name}")  # the one sent
+        assert results[name]["device"] == "cpu", results[name]  # what it was using, not "unknown"
     assert results["03_queued"]["status"] == "interrupted"
     assert results["03_queued"]["error"] == f"not started: the run was stopped by {signal.Signals(signum).name} first"
     assert not recorded(course, "03_queued"), "a queued lesson never starts"

@@ -247,6 +247,16 @@ class MemoryPeak:
         self.peak_bytes = max(self.peak_bytes, used)
 
 
+def device_in_use(pid: int) -> str | None:
+    """``"cuda"`` when the process has loaded NVIDIA's driver library, ``"cpu"`` when it has not, None when it
+    is gone: what a lesson stopped mid-cell was using, seen from outside (the kernel is too busy to be asked)."""
+    try:
+        mapped = {Path(region.path).name for region in psutil.Process(pid).memory_maps(grouped=True)}
+    except (psutil.Error, OSError):
+        return None
+    return "cuda" if any(name.startswith("libcuda.so") for name in mapped) else "cpu"
+
+
 def kill_tree_of(pid: int) -> list[int]:
     """``kill_tree`` for a pid that may already be gone."""
     try:

@@ -130,7 +130,7 @@ class LessonRun:
     def interrupted(self, signum: int) -> LessonResult:
         """The result of a lesson stopped from outside: where it was, what it had printed."""
         seconds = round(time.monotonic() - self.started, 2) if self.started else 0.0
-        result = self._measured("interrupted", seconds, {})
+        result = self._measured("interrupted", seconds, {"device": processes.device_in_use(self.kernel.pid)})
         result.error = f"interrupted by {processes.signal_name(signum)} (the run was stopped)"
         index = self.watchdog.cell[0] if self.watchdog and self.watchdog.cell else None
         results.locate(result, results.read_executed(self.job.output), index)
