@@ -26,8 +26,16 @@ fi
 wanted=$("$python" -c 'import hashlib, sys; print(hashlib.sha256(open(sys.argv[1], "rb").read()).hexdigest())' "$requirements")
 if [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
     echo "Installing $requirements into $venv (the first time: several minutes, several GB; progress below) ..."
-    "$venv/bin/python" -m pip install --disable-pip-version-check --progress-bar on ${index[@]+"${index[@]}"} \
-        -r "$requirements"
+    if ! "$venv/bin/python" -m pip install --disable-pip-version-check --progress-bar on ${index[@]+"${index[@]}"} \
+        -r "$requirements"; then
+        [ ${#index[@]} -gt 0 ] || exit 1
+        # PyTorch's CPU index could not be reached (or failed midway): PyPI's torch runs on a CPU too, only larger.
+        echo "PyTorch's CPU index failed: installing PyPI's build of torch instead (about 4 GB more) ..." >&2
+        requirements=requirements-ci.txt
+        wanted=$("$python" -c 'import hashlib, sys; print(hashlib.sha256(open(sys.argv[1], "rb").read()).hexdigest())' "$requirements")
+        "$venv/bin/python" -m pip uninstall --disable-pip-version-check -y -q torch torchvision || true  # no broken pair
+        "$venv/bin/python" -m pip install --disable-pip-version-check --progress-bar on -r "$requirements"
+    fi
     echo "$wanted" > "$stamp"
 fi
 

@@ -202,6 +202,11 @@ def test_course_env_and_the_setup_cell_name_a_broken_torch_pair(
     assert done.returncode == 0, done.stderr
     (warning,) = [line for line in done.stdout.splitlines() if line.startswith("warning")]
     assert CPU_FIX in warning
+    # ... and the fix that needs no other index than PyPI, since the CPU index may be what failed
+    assert (
+        "where that index cannot be reached: pip install --force-reinstall 'torch==2.13.*' 'torchvision==0.28.*'"
+        in warning
+    )
     assert "importing torch to see the device" in done.stderr, "says what the seconds of importing are for"
 
     monkeypatch.syspath_prepend(str(fake))

@@ -129,6 +129,11 @@ def torch_pair_problem(installed: dict | None = None) -> str | None:
     wanted = f"0.{int(parts[1]) + 15}"
     index = f" --index-url {TORCH_CPU_INDEX}" if torch_build == "cpu" else ""
     fix = f"pip install --force-reinstall --no-deps 'torchvision=={wanted}.*'{index}"
+    if index:  # that index may be what could not be reached: PyPI's pair runs on a CPU too
+        fix += (
+            f" (where that index cannot be reached: pip install --force-reinstall 'torch=={parts[0]}.{parts[1]}.*' "
+            f"'torchvision=={wanted}.*', PyPI's matching pair, larger, that runs on a CPU too)"
+        )
     if not (vision_release == wanted or vision_release.startswith(wanted + ".")):
         return f"torchvision {vision} does not fit torch {torch} (it needs torchvision {wanted}): {fix}"
     if torch_build != vision_build:
