@@ -27,6 +27,10 @@ SMOKE = {"epochs": 1}
 ALLOWED = {"epochs": ">= 1", "batch_size": ">= 1", "device": ["auto", "cpu", "cuda"]}"""
 
 
+# After the parameters cell (and a cell's imports): what `papermill -p smoke True` needs to run small, as CI does.
+APPLY_SMOKE = "course.smoke.apply(globals())  # a smoke run (smoke = True) takes SMOKE's values for what it was not given\n"
+
+
 def lesson_skeleton(config: CourseConfig, title: str, number: int, *, exercise: bool = False) -> dict:
     """A new lesson in the shipped lessons' style: setup cell, "# NN · Title", parameters cell, a first
     numbered section to fill in, and with ``exercise`` one exercise in otter's markers."""
@@ -43,7 +47,7 @@ def lesson_skeleton(config: CourseConfig, title: str, number: int, *, exercise: 
                 tags=[notebooks.PARAMETERS_TAG],
             ),
             notebooks.markdown_cell("## 1. First step\n\nExplain the idea, then show it in code.", id="first-step"),
-            notebooks.code_cell("", id="first-step-code"),
+            notebooks.code_cell(APPLY_SMOKE, id="first-step-code"),
         ]
     )
     if exercise:
