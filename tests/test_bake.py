@@ -359,3 +359,13 @@ def test_every_relative_link_of_the_course_readme_and_docs_reaches_a_file(defaul
     teachers = " ".join(readme[readme.index("## Teachers") : readme.index("## Experiments")].split())
     assert len(teachers.split()) < 600, "the teacher's first screen: details belong in docs/"
     assert "files were modified by this hook" in teachers and "`git add`" in teachers
+
+
+def test_the_student_section_installs_what_it_runs_and_points_at_the_student_versions(default_course):
+    """A student's local path ran `jupyter lab lessons/` with JupyterLab in no extra, and `lessons/` holds the
+    teacher's solutions."""
+    readme = (default_course / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("**On your own computer**") : readme.index("## Teachers")]
+    commands = re.search(r"```bash\n(.*?)```", section, re.S)[1]
+    assert "pip install -e . jupyterlab" in commands and "colab-course-tools" not in commands
+    assert "jupyter lab lessons/" not in commands and "Open a lesson from `student/lessons/`" in section
