@@ -34,5 +34,7 @@ def _injected_names(history: list[str]) -> set[str]:
                 body = ast.parse(source).body
             except SyntaxError:
                 return set()
-            return {t.id for node in body if isinstance(node, ast.Assign) for t in node.targets if isinstance(t, ast.Name)}
+            return {
+                t.id for node in body if isinstance(node, ast.Assign) for t in node.targets if isinstance(t, ast.Name)
+            }
     return set()

@@ -28,7 +28,7 @@ ALLOWED = {"epochs": ">= 1", "batch_size": ">= 1", "device": ["auto", "cpu", "cu
 
 
 # After the parameters cell (and a cell's imports): what `papermill -p smoke True` needs to run small, as CI does.
-APPLY_SMOKE = "course.smoke.apply(globals())  # a smoke run (smoke = True) takes SMOKE's values for what it was not given\n"
+APPLY_SMOKE = "course.smoke.apply(globals())  # in a smoke run, the SMOKE values of what it was not given\n"
 
 
 def lesson_skeleton(config: CourseConfig, title: str, number: int, *, exercise: bool = False) -> dict:
