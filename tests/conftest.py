@@ -19,6 +19,8 @@ from cookiecutter.main import cookiecutter
 
 from course_under_test import TEMPLATE, template_snapshot
 
+# The course's test fixtures (subprocess_env, course_cli, the loopback data server), for the tools' tests.
+pytest_plugins = ["colab_course_tools.testing.fixtures"]
 DEFAULTS = json.loads((TEMPLATE / "cookiecutter.json").read_text(encoding="utf-8"))
 CHOICE_KEYS = [key for key, value in DEFAULTS.items() if isinstance(value, list) and not key.startswith("_")]
 BIN = Path(sys.executable).parent

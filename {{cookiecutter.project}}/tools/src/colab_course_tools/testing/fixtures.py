@@ -1,13 +1,18 @@
-"""Fixtures of the tools' tests: they drive the default course (``course_under_test.ROOT``) and tiny courses
-with the tools' own helpers (``colab_course_tools.testing``)."""
+"""The fixtures every course test suite shares, as a pytest plugin: the course's own tests and the tools' tests
+load it with ``pytest_plugins = ["colab_course_tools.testing.fixtures"]``.
+
+``course_cli`` runs in the course these tools sit in (``courses.COURSE``), unless told where.
+"""
 
 import hashlib
 import signal
 
 import pytest
 
-from colab_course_tools import testing
-from course_under_test import ROOT
+from .courses import COURSE, course_env
+from .courses import course_cli as run_course_cli
+from .datasets import mnist_sample_archive
+from .server import FileServer
 
 # pytest started in the background of a script (`pytest &`) inherits SIGINT ignored, and so would
 # every process a test starts; the Ctrl-C tests need what a terminal gives: SIGINT handled.
@@ -18,15 +23,15 @@ if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
 @pytest.fixture
 def subprocess_env():
     """Environment for child processes (kernels, `python -m colab_course_tools`) that import the course and its tools."""
-    return testing.course_env()
+    return course_env()
 
 
 @pytest.fixture
 def course_cli(subprocess_env):
-    """Run `course ...` as a user would, through the current interpreter (in the default course unless told)."""
+    """Run `course ...` as a user would, through the current interpreter (in the course unless told)."""
 
-    def run(*args, cwd=ROOT, env=None, timeout=600):
-        return testing.course_cli(*args, cwd=cwd, env=env or subprocess_env, timeout=timeout)
+    def run(*args, cwd=COURSE, env=None, timeout=600):
+        return run_course_cli(*args, cwd=cwd, env=env or subprocess_env, timeout=timeout)
 
     return run
 
@@ -36,8 +41,8 @@ def mnist_sample_server():
     """Serves a small MNIST_SAMPLE-shaped archive over real HTTP on 127.0.0.1; yields its url and sha256."""
     from types import SimpleNamespace
 
-    archive = testing.mnist_sample_archive()
-    with testing.FileServer({"mnist_sample-test.tgz": archive}) as server:
+    archive = mnist_sample_archive()
+    with FileServer({"mnist_sample-test.tgz": archive}) as server:
         yield SimpleNamespace(url=server.url("mnist_sample-test.tgz"), sha256=hashlib.sha256(archive).hexdigest())
 
 
