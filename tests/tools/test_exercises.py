@@ -138,6 +138,7 @@ def test_grade_gives_each_submission_its_own_points_whatever_the_others_do(cours
     answered(student, returned / "hostile.ipynb", {"accuracy": wipe, "total": RIGHT["total"]})
     answered(student, returned / "endless.ipynb", {"accuracy": ACCURACY_SOLUTION, "total": "while True: pass"})
     (returned / "corrupt.ipynb").write_text("{not json")
+    (returned / "answers.txt").write_text("accuracy = 13 / 16")  # returned in the wrong form
     home = tmp_path / "home"
     (home / "keep").mkdir(parents=True)
     (home / "keep" / "thesis.txt").write_text("years of work")
@@ -155,6 +156,7 @@ def test_grade_gives_each_submission_its_own_points_whatever_the_others_do(cours
     assert points[("endless.ipynb", "accuracy")] == 2 and points[("endless.ipynb", "total")] == 0
     assert "no lesson with exercises matches it" in rows[("my answers.ipynb", "")]["reason"]
     assert rows[("corrupt.ipynb", "")]["reason"].startswith("not a readable notebook (not valid JSON")
+    assert rows[("answers.txt", "")]["reason"] == "not a notebook (a .txt): return the lesson's .ipynb"
     assert (home / "keep" / "thesis.txt").read_text() == "years of work"
     feedback = (course / "build" / "feedback" / "partial.ipynb.md").read_text()
     assert "**accuracy**: 1.0 / 2.0" in feedback and "hidden test" in feedback and "13 / 16" not in feedback
