@@ -84,6 +84,22 @@ def default_course(tmp_path_factory, cookiecutter_config, template):
     return bake_into(tmp_path_factory.mktemp("default"), cookiecutter_config, template)
 
 
+def venv_seeing_these_packages(folder, *, pip=True):
+    """A fresh venv whose site-packages holds only a .pth file naming this environment's: what a package index
+    would give it, with nothing downloaded. Returns the venv's folder (its python is ``bin/python``)."""
+    import sysconfig
+
+    subprocess.run([sys.executable, "-m", "venv", *([] if pip else ["--without-pip"]), str(folder)], check=True)
+    site = subprocess.run(
+        [folder / "bin" / "python", "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    Path(site, "outer.pth").write_text(sysconfig.get_path("purelib") + "\n")
+    return folder
+
+
 def import_path(course):
     """``PYTHONPATH`` for a child working in ``course`` without installing it: its tools and its package."""
     return os.pathsep.join([str(course / "tools" / "src"), str(course / "src")])

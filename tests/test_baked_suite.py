@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from conftest import bake_into
+from conftest import bake_into, venv_seeing_these_packages
 
 TEACHERS_MODULE = '''"""The teacher's own code, beside the template's modules: nothing lists it, nothing tests it but the teacher."""
 
@@ -43,18 +43,10 @@ def test_default_course_passes_its_own_tests_with_a_module_the_teacher_added(tmp
 def test_the_installer_tests_pass_in_a_venv_that_reaches_its_packages_through_a_pth_file(default_course, tmp_path):
     """What a newcomer had: a venv whose site-packages holds only a .pth file naming another one. The course's
     installer tests build their own runtime and must give it what the installer needs explicitly."""
-    venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    venv = venv_seeing_these_packages(tmp_path / "venv", pip=False)
     python = venv / "bin" / "python"
-    site = subprocess.run(
-        [python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"], capture_output=True, text=True
-    ).stdout.strip()
-    outer = subprocess.run(
-        [sys.executable, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"], capture_output=True, text=True
-    ).stdout.strip()
     # ... and the course's tools, as `pip install -e ./tools` names them: through a .pth file of their own
-    packages = tmp_path / "venv" / site.removeprefix(str(venv) + "/")
-    packages.joinpath("outer.pth").write_text(outer + "\n")
+    (packages,) = {path.parent for path in venv.glob("lib/python*/site-packages/outer.pth")}
     packages.joinpath("colab_course_tools.pth").write_text(str(default_course / "tools" / "src") + "\n")
     env = {name: value for name, value in os.environ.items() if not name.startswith(("PYTEST_", "COURSE_"))}
     env.pop("PYTHONPATH", None)

@@ -3,11 +3,8 @@ environment: it installs cookiecutter, then bakes a course from this template.""
 
 import re
 import shlex
-import subprocess
-import sys
-import sysconfig
 
-from conftest import TEMPLATE, run
+from conftest import TEMPLATE, run, venv_seeing_these_packages
 
 
 def bake_block() -> list[str]:
@@ -20,12 +17,8 @@ def bake_block() -> list[str]:
 def test_the_readme_installs_cookiecutter_before_it_bakes_with_it(tmp_path, template):
     install, bake = bake_block()
     assert install == "python3 -m pip install cookiecutter" and bake.startswith("cookiecutter gh:OWNER/REPO ")
-    venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    venv = venv_seeing_these_packages(tmp_path / "venv")  # the package index, as it sees it: no download
     python = venv / "bin" / "python"
-    site = run([python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"], tmp_path, None).stdout
-    # The package index this machine reaches, as the venv sees it: this environment's packages, no download.
-    (tmp_path / site.strip()).joinpath("outer.pth").write_text(sysconfig.get_path("purelib") + "\n")
     env = {"PATH": f"{venv / 'bin'}:/usr/bin:/bin", "HOME": str(tmp_path), "PIP_NO_INDEX": "1"}
     run(["python3", *shlex.split(install)[1:]], tmp_path, env)
     words = shlex.split(bake)

@@ -2,13 +2,11 @@
 ``tools/`` folder (nothing unpublished is fetched), their wheel builds, and a course pins their version."""
 
 import re
-import subprocess
 import sys
-import sysconfig
 import tomllib
 import zipfile
 
-from conftest import run
+from conftest import run, venv_seeing_these_packages
 
 
 def readme_install_line(course) -> str:
@@ -28,13 +26,8 @@ def test_the_readme_install_takes_the_tools_from_the_course_folder_and_nothing_f
     line must find `colab-course-tools` in the course's folder, at the version its [dev] extra pins."""
     line = readme_install_line(default_course)
     assert line.startswith("pip install -e ./tools ") and '".[dev]"' in line
-    venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    venv = venv_seeing_these_packages(tmp_path / "venv")
     python = venv / "bin" / "python"
-    site = run([python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"], tmp_path, None).stdout.strip()
-    (tmp_path / "venv" / site.removeprefix(str(venv) + "/") / "outer.pth").write_text(
-        sysconfig.get_path("purelib") + "\n"
-    )
     run([python, "-m", "pip", "uninstall", "-q", "-y", "setuptools"], tmp_path, None)  # build with the pinned one
     arguments = line.split()[2:]  # after `pip install`
     env = {"PATH": f"{venv / 'bin'}:/usr/bin:/bin", "PIP_CONFIG_FILE": "/dev/null", "HOME": str(tmp_path)}
