@@ -133,24 +133,33 @@ class Listener:
             connection.close()
 
 
-@pytest.fixture
-def hostile_class(tmp_path):
-    if importlib.util.find_spec("otter") is None:
-        message = "otter-grader is not installed (.[exercises])"
-        pytest.fail(f"{message} (CI must run the grading tests)") if IN_CI else pytest.skip(message)
-    why = sandbox.unavailable()
+def need_sealed_grading(*modules):
+    """otter-grader, ``modules`` and a sandbox that runs here: without them skip, saying why (in CI: fail)."""
+    missing = [name for name in ("otter", *modules) if importlib.util.find_spec(name) is None]
+    why = f"{', '.join(missing)} not installed (.[exercises], .[dask], .[slurm])" if missing else sandbox.unavailable()
     if why:
         pytest.fail(f"CI must grade sealed: {why}") if IN_CI else pytest.skip(why)
-    root = tiny_course(tmp_path / "course", {"00_exercises": exercise_lesson()})
-    home = tmp_path / "home"
-    home.mkdir()
-    runtime = Path(tempfile.mkdtemp(prefix="rt-"))  # short: a Unix socket's path has at most 107 bytes
-    env = course_env(HOME=str(home), XDG_RUNTIME_DIR=str(runtime), **{SECRET: "hunter2"})
+
+
+def course_in(root, env):
+    """`course ARGS...` in ``root`` with ``env``, as a user runs it; its output captured as text."""
 
     def course(*args, timeout=600):
         return subprocess.run(
             [sys.executable, "-m", TOOLS, *args], cwd=root, env=env, capture_output=True, text=True, timeout=timeout
         )
+
+    return course
+
+
+@pytest.fixture
+def hostile_class(tmp_path):
+    need_sealed_grading()
+    root = tiny_course(tmp_path / "course", {"00_exercises": exercise_lesson()})
+    home = tmp_path / "home"
+    home.mkdir()
+    runtime = Path(tempfile.mkdtemp(prefix="rt-"))  # short: a Unix socket's path has at most 107 bytes
+    course = course_in(root, course_env(HOME=str(home), XDG_RUNTIME_DIR=str(runtime), **{SECRET: "hunter2"}))
 
     assert course("assign").returncode == 0
     warm = course("warm")
@@ -225,12 +234,7 @@ def test_without_a_sandbox_grading_refuses_unless_the_teacher_accepts_the_risk_b
     root = tiny_course(tmp_path / "course", {"00_exercises": exercise_lesson()})
     no_bwrap = tmp_path / "bin"
     no_bwrap.mkdir()
-    env = course_env(PATH=f"{no_bwrap}:{Path(sys.executable).parent}")  # python and git-free: no bwrap on PATH
-
-    def course(*args):
-        return subprocess.run(
-            [sys.executable, "-m", TOOLS, *args], cwd=root, env=env, capture_output=True, text=True, timeout=600
-        )
+    course = course_in(root, course_env(PATH=f"{no_bwrap}:{Path(sys.executable).parent}"))  # no bwrap on PATH
 
     assert course("assign").returncode == 0
     returned = tmp_path / "honest.ipynb"
@@ -252,20 +256,9 @@ def test_without_a_sandbox_grading_refuses_unless_the_teacher_accepts_the_risk_b
 def test_a_class_spread_over_an_engine_is_graded_sealed_on_its_workers(tmp_path, engine):
     """The engines sweeps use, for real: Dask's LocalCluster and submitit's local executor; each submission is a
     `course grade` of its own on a worker, sealed there, its rows and feedback merged here."""
-    needed = {"dask": "distributed", "submitit-local": "submitit"}[engine]
-    if importlib.util.find_spec("otter") is None or importlib.util.find_spec(needed) is None:
-        message = f"otter-grader or {needed} is not installed (.[exercises], .[dask], .[slurm])"
-        pytest.fail(f"{message} (CI must run the engine tests)") if IN_CI else pytest.skip(message)
-    why = sandbox.unavailable()
-    if why:
-        pytest.fail(f"CI must grade sealed: {why}") if IN_CI else pytest.skip(why)
+    need_sealed_grading({"dask": "distributed", "submitit-local": "submitit"}[engine])
     root = tiny_course(tmp_path / "course", {"00_exercises": exercise_lesson()})
-    env = course_env(HOME=str(tmp_path))
-
-    def course(*args):
-        return subprocess.run(
-            [sys.executable, "-m", TOOLS, *args], cwd=root, env=env, capture_output=True, text=True, timeout=600
-        )
+    course = course_in(root, course_env(HOME=str(tmp_path)))
 
     assert course("assign").returncode == 0
     student = root / "student" / "lessons" / "00_exercises.ipynb"
@@ -304,23 +297,18 @@ def test_an_endless_loop_costs_seconds_that_follow_from_the_lessons_recorded_dur
     """lesson-durations.json says the lesson takes 2 s: a cell may take 2x that but at least 30 s, so a
     submission stuck in a loop is stopped after 30 s (not the smoke test's 5 minutes) and its other question
     is still graded."""
-    if importlib.util.find_spec("otter") is None:
-        pytest.fail("otter-grader is not installed") if IN_CI else pytest.skip("otter-grader is not installed")
-    why = sandbox.unavailable()
-    if why:
-        pytest.fail(f"CI must grade sealed: {why}") if IN_CI else pytest.skip(why)
+    need_sealed_grading()
     from colab_course_tools.harness.limits import submission_limits
 
     assert submission_limits(2.0) == (120.0, 30.0) and submission_limits(100.0) == (400.0, 200.0)
     root = tiny_course(tmp_path / "course", {"00_exercises": exercise_lesson()})
     (root / "lesson-durations.json").write_text('{"00_exercises": 2.0}\n', encoding="utf-8")
-    env = course_env(HOME=str(tmp_path))
-    run = [sys.executable, "-m", TOOLS]
-    assert subprocess.run([*run, "assign"], cwd=root, env=env, capture_output=True).returncode == 0
+    course = course_in(root, course_env(HOME=str(tmp_path)))
+    assert course("assign").returncode == 0
     student = root / "student" / "lessons" / "00_exercises.ipynb"
     returned = answered(student, tmp_path / "loops.ipynb", {"accuracy": "while True: pass", "total": "total = 16"})
     started = time.monotonic()
-    graded = subprocess.run([*run, "grade", returned, "-q"], cwd=root, env=env, capture_output=True, text=True)
+    graded = course("grade", returned, "-q")
     seconds = time.monotonic() - started
     assert graded.returncode == 0, graded.stdout + graded.stderr
     assert "loops.ipynb: 1 / 3" in graded.stdout  # the loop lost its own question only
