@@ -9,6 +9,9 @@ one JSON file:
    "history": [{"epoch": 0, ...}, {"epoch": 1, ...}, ...]}``
 
 ``latest`` holds the last value logged under each name; ``history`` every call in order.
+A call that logs the headline metric without a counter (``epoch``/``step``/``iteration``) is the final one: it
+prints how the value compares with the course's runs (``bands``), e.g. "within the course's runs: accuracy 0.95,
+expected 0.93 to 0.97 (smoke-cpu)".
 The headline metric (the one sweeps rank runs by) is the one named by ``headline=`` in any call,
 else the first name logged other than ``epoch``/``step``/``iteration``. Whether lower is better is
 ``lower_is_better=`` if given, else guessed from the name (loss, error, ... are minimised).
@@ -73,7 +76,22 @@ def log_metrics(*, headline: str | None = None, lower_is_better: bool | None = N
     write_text(_beside(path, ".csv"), _csv_text(history_columns(record), record["history"]))
     if entry:
         _to_tensorboard(_beside(path, "tensorboard"), entry, step=len(record["history"]) - 1)
+    if record["headline"] in entry and not any(name in entry for name in _COUNTERS):
+        _compare_with_course(record["headline"], entry[record["headline"]])
     return path
+
+
+def _compare_with_course(name: str, value) -> None:
+    """The final headline against the course's band (``bands``): one line, never an error."""
+    from .bands import comparison
+    from .config import course_paths
+
+    try:
+        line = comparison(name, value, course_paths().root)
+    except Exception:  # a student's notebook never fails for this
+        return
+    if line:
+        print(line)
 
 
 def history_columns(record: dict) -> list[str]:

@@ -95,5 +95,10 @@ COLD = argument(
     help="start each lesson's kernel anew: fork none from a warm process (`course warm`, or the run's own)",
 )
 WORKERS = argument("-n", "--workers", type=int, default=1, help="lessons run in parallel (default 1)")
+NO_BANDS = argument(
+    "--no-bands",
+    action="store_true",
+    help="do not compare final metrics with the course's bands (lesson-bands.json); NaN still fails",
+)
 FULL = argument("--full", action="store_true", help="full parameters instead of smoke")
 LESSON = argument("lesson", metavar="LESSON", help="lesson number, name or file, e.g. 01")

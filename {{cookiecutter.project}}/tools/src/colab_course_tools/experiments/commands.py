@@ -12,6 +12,7 @@ from ..options import (
     COLD,
     FULL,
     LESSON,
+    NO_BANDS,
     PARAM,
     QUIET,
     VALUES_JSON,
@@ -50,6 +51,7 @@ def run_lesson(args) -> int:
                 force=args.force,
                 quiet=args.quiet,
                 cold=args.cold,
+                check_bands=not args.no_bands,
             )
     except KeyboardInterrupt as stop:
         signum = processes.signum_of(stop)
@@ -86,6 +88,12 @@ def sweep_lesson(args) -> int:
     except KeyboardInterrupt as stop:
         return 128 + processes.signum_of(stop)
     return 1 if failed else 0
+
+
+def record_bands(args) -> int:
+    from .recording import record_bands as record
+
+    return record(args)
 
 
 def slurm_settings(root, args) -> dict:
@@ -193,6 +201,7 @@ COMMANDS = [
             QUIET.but(help="no live progress while the lesson runs"),
             CELL_TIMEOUT.but(help=f"limit per cell {CELL_LIMIT}"),
             COLD,
+            NO_BANDS,
         ),
     ),
     Command(
@@ -240,6 +249,31 @@ COMMANDS = [
                 "--csv",
                 action="store_true",
                 help="every parameter and latest metric of each run, as CSV (for a spreadsheet)",
+            ),
+        ),
+    ),
+    Command(
+        "bands",
+        help="record the range of each lesson's final metrics over honest runs (lesson-bands.json)",
+        subcommands=(
+            Command(
+                "record",
+                help="run lessons K times with new seeds and write the band of each final metric",
+                description="Run each lesson (all by default) --runs times with new seeds, smoke-sized unless "
+                "--full, on this machine's device, and write the band of each final metric it logs to "
+                "lesson-bands.json, keyed by lesson, mode and device kind, with how it was recorded. The old and "
+                "new bands are shown side by side first. `course test` and `course run` then fail a lesson whose "
+                "metrics leave its band.",
+                handler=record_bands,
+                arguments=(
+                    argument("lessons", nargs="*", metavar="LESSON", help="lesson file or name, e.g. 01"),
+                    argument("--runs", type=int, default=5, metavar="K", help="runs per lesson (default 5)"),
+                    FULL,
+                    WORKERS,
+                    COLD,
+                    QUIET,
+                    PARAM.but(help="set a parameter for every run (recorded with the band); -p seed is not allowed"),
+                ),
             ),
         ),
     ),

@@ -12,6 +12,7 @@ from ..errors import CourseError
 from ..formatting import cell, shown
 from ..lessons import resolve_lessons
 from ..locks import path_lock
+from ..metric_bands import read_bands
 from ..metrics_file import FILE_NAME as METRICS_FILE
 from ..metrics_file import headline
 from ..overrides import as_text
@@ -42,12 +43,15 @@ def execute_run(
     force: bool = False,
     quiet: bool = False,
     cold: bool = False,
+    check_bands: bool = True,
 ) -> Run | None:
     """Run ``notebook`` with ``overrides`` into its run folder (a new one, or ``run_id``'s to resume it).
 
     A run that passed is done: it is not run again (None is returned) unless ``force`` starts it afresh.
-    While it runs, its progress is shown (``harness.progress``) unless ``quiet``.
+    While it runs, its progress is shown (``harness.progress``) unless ``quiet``. Its final metrics are
+    checked against the course's band (``band_check``) unless ``check_bands`` is false.
     """
+    bands = read_bands(root) if check_bands else {}  # a broken band file stops the run before it starts
     given = {"smoke": not full, **overrides} if "smoke" in parameters.defaults else dict(overrides)
     lesson_runs = runs_dir(root) / notebook.stem
     run_id = run_id or timestamp_id(lambda candidate: (lesson_runs / candidate).exists())
@@ -68,6 +72,7 @@ def execute_run(
             cell_timeout=cell_timeout,
             quiet=quiet,
             cold=cold,
+            bands={"bands": bands, "given": set(overrides), "enabled": check_bands},
         )
 
 
@@ -83,7 +88,10 @@ def _execute(
     cell_timeout: float | None,
     quiet: bool,
     cold: bool,
+    bands: dict,
 ) -> Run:
+    from ..band_check import apply as apply_band
+    from ..harness.cache import environment_key
     from ..harness.limits import cell_limit
     from ..harness.progress import ProgressDisplay, describe
     from ..harness.runner import execute_lesson
@@ -109,6 +117,7 @@ def _execute(
     kernel_env = {
         "COURSE_ROOT": str(root),
         "COURSE_RUN_DIR": str(directory),
+        "COURSE_LESSON": notebook.stem,
         "COURSE_CHECKPOINTS": str(directory / CHECKPOINTS_DIR),
     }
     display = ProgressDisplay(quiet=quiet)
@@ -131,6 +140,18 @@ def _execute(
     finally:
         display.close()
     environment.update(device=result.device, gpu_name=result.gpu_name, peak_gpu_memory_mb=result.peak_gpu_memory_mb)
+    key = environment_key(gpu=False)
+    name, _, _ = headline(record.metrics)
+    apply_band(
+        result,
+        record.metrics.get("latest") or {},
+        name,
+        **bands,
+        mode="full" if full else "smoke",
+        parameters={**defaults, **values},
+        versions={"python": key["python"], **key["packages"]},
+        build=root / "build",
+    )
     write_json(directory / ENVIRONMENT_FILE, environment)
     record.save(
         status=result.status,
@@ -221,13 +242,20 @@ def _report_done(record: Run, command: str) -> None:
 
 
 def _report(record: Run, result) -> None:
-    """Say how the run went (the failing cell and traceback if it failed) and where everything went."""
+    """Say how the run went (the failing cell and traceback if it failed, what changed since its band) and where
+    everything went."""
+    from ..band_check import failure_lines, summary
+
     directory = record.directory
     if result.status == "passed":
         where = f" on {result.gpu_name or result.device}" if result.device else ""
         print(f"course run: {record.lesson} passed in {result.seconds:.1f} s{where}")
     else:
         print(f"course run: {result.describe()}")
+    for line in failure_lines(result.band)[1:]:
+        print(f"  {line}")
+    if result.band and result.ok:
+        print(f"  band         {summary(result.band)}")
     name, value, _ = headline(record.metrics)
     for label, path, extra in (
         ("notebook", result.executed_notebook, ""),

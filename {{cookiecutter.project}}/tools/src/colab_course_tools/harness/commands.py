@@ -7,19 +7,23 @@ never start, every process is gone, and the report is written with those lessons
 
 from __future__ import annotations
 
+import shutil
 import sys
 from pathlib import Path
 
 from ..errors import CourseError
-from ..options import CELL_TIMEOUT, COLD, PARAM, QUIET, TIMEOUT, WORKERS, Command, argument, minutes
+from ..options import CELL_TIMEOUT, COLD, NO_BANDS, PARAM, QUIET, TIMEOUT, WORKERS, Command, argument, minutes
 from . import limits
 
 
 def test_lessons(args) -> int:
     """Run the chosen lessons (cached when unchanged), print and write the report."""
+    from ..band_check import apply as apply_band
     from ..config import course_root, load_config
     from ..formatting import plural, shown
     from ..lessons import resolve_lessons
+    from ..metric_bands import read_bands
+    from ..metrics_file import headline, read_metrics
     from ..overrides import for_lessons
     from ..parameters import of_lesson
     from . import cache as lesson_cache
@@ -43,6 +47,7 @@ def test_lessons(args) -> int:
     if not lessons:
         where = f"shard {args.shard} holds none of them" if args.shard else f"{shown(root / 'lessons')} holds none"
         raise CourseError(f'no lessons to run: {where}; add one with `course new "Title"`')
+    bands = {} if args.no_bands else read_bands(root)  # a broken band file stops the run before it starts
     timeout = limits.lesson_limit(smoke=args.smoke, given=args.timeout)
     cell_timeout = limits.cell_limit(given=args.cell_timeout, lesson=timeout, smoke=args.smoke)
 
@@ -56,18 +61,32 @@ def test_lessons(args) -> int:
     environment = lesson_cache.environment_key(gpu=args.gpu)
     timeouts = {"timeout": timeout, "cell_timeout": cell_timeout}
     cache = lesson_cache.LessonCache(build / "cache" / "lessons")
-    jobs, keys = [], {}
+    versions = {"python": environment["python"], **environment["packages"]}
+    jobs, keys, band_context = [], {}, {}
     for lesson, declared_parameters in declared.items():
         given = given_values[lesson]
         parameters = declared_parameters.run_values(given, smoke=True) if args.smoke else given
+        band_context[lesson.stem] = {
+            "bands": bands,
+            "mode": "smoke" if args.smoke else "full",
+            "parameters": {**declared_parameters.defaults, **parameters},
+            "given": set(given),
+            "versions": versions,
+            "build": build,
+            "enabled": not args.no_bands,
+        }
         key = lesson_cache.fingerprint(lesson, root / "src", parameters, environment, timeouts)
         keys[lesson.stem] = key
         stored = None if args.force else cache.lookup(lesson.stem, key)
         if stored is not None:
-            results[lesson.stem] = LessonResult.from_json({**stored, "status": "cached"})
+            cached = LessonResult.from_json({**stored, "status": "cached"})
+            results[lesson.stem] = apply_band(cached, cached.metrics, cached.headline, **band_context[lesson.stem])
             continue
         output = build / "executed" / lesson.name
-        jobs.append(LessonJob(lesson, output, parameters, timeout=timeout, cell_timeout=cell_timeout))
+        metrics_dir = metrics_folder(build, lesson.stem)
+        shutil.rmtree(metrics_dir, ignore_errors=True)  # what an earlier run logged must not count for this one
+        env = {"COURSE_RUN_DIR": str(metrics_dir), "COURSE_LESSON": lesson.stem}
+        jobs.append(LessonJob(lesson, output, parameters, timeout=timeout, cell_timeout=cell_timeout, env=env))
 
     workers = min(args.workers, max(1, len(jobs)))
     print(
@@ -83,6 +102,8 @@ def test_lessons(args) -> int:
         if args.gpu:
             check_gpu_use(result)
         check_memory(result, budget_gb)
+        record = read_metrics(metrics_folder(build, result.lesson))
+        apply_band(result, record.get("latest") or {}, headline(record)[0], **band_context[result.lesson])
         if result.status == "passed":
             cache.store(result.lesson, keys[result.lesson], result.to_json())
         else:
@@ -139,6 +160,11 @@ def test_lessons(args) -> int:
         )
         return 128 + stopped
     return 0 if all(r.ok for r in ordered) else 1
+
+
+def metrics_folder(build: Path, lesson: str) -> Path:
+    """Where a lesson run by `course test` logs its metrics (its ``COURSE_RUN_DIR``)."""
+    return build / "lesson-metrics" / lesson
 
 
 def check_gpu_use(result):
@@ -342,6 +368,7 @@ COMMANDS = [
             argument("--force", action="store_true", help="re-run lessons even when unchanged"),
             COLD,
             QUIET,
+            NO_BANDS,
             PARAM.but(
                 help="set a parameter in the lessons that declare it (-p NAME VALUE or -p NAME=VALUE), "
                 "e.g. -p data_url http://mirror/archive.tgz"

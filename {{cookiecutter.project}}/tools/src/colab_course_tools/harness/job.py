@@ -71,6 +71,9 @@ class LessonResult:
     traceback: str = ""
     warnings: list[str] = field(default_factory=list)  # worth knowing, not a failure
     finished_at: str | None = None  # local time the lesson ended, e.g. "2026-11-29 23:55:25"
+    metrics: dict = field(default_factory=dict)  # the final value of each metric the lesson logged
+    headline: str | None = None  # the lesson's headline metric
+    band: dict | None = None  # its metrics against the course's band (``band_check.Verdict``)
 
     @property
     def ok(self) -> bool:

@@ -9,7 +9,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..atomic import write_json, write_text
-from ..formatting import escape_markdown, fenced, markdown_table, plural, text_table
+from ..band_check import failure_lines
+from ..band_check import summary as band_summary
+from ..formatting import cell, escape_markdown, fenced, markdown_table, plural, text_table
 from .job import LessonResult
 
 _MARK = {"passed": "PASS", "cached": "CACHED", "failed": "FAIL", "timed out": "TIMEOUT", "interrupted": "STOPPED"}
@@ -64,8 +66,12 @@ def status_line(result) -> str:
     )
     if result.status == "cached":
         text += "  (unchanged since it passed)"
+    headline = result.metrics.get(result.headline) if result.headline else None
+    if result.ok and headline is not None:
+        text += f"  {result.headline} {cell(headline)}" + (f": {band_summary(result.band)}" if result.band else "")
     if not result.ok:
         text += f"\n         {result.failure()}"
+        text += "".join(f"\n         {line}" for line in failure_lines(result.band)[1:])
     for warning in result.warnings:
         text += f"\n         warning: {warning}"
     return text
@@ -82,7 +88,7 @@ def where(result) -> str:
 
 def summary_table(results) -> str:
     """A plain-text table of every lesson and a totals line."""
-    columns = ["lesson", "status", "seconds", "device", "peak GPU MiB", "peak RAM MiB", "failing cell"]
+    columns = ["lesson", "status", "seconds", "device", "peak GPU MiB", "peak RAM MiB", "failing cell", "band"]
     rows = [
         {
             "lesson": r.lesson,
@@ -92,6 +98,7 @@ def summary_table(results) -> str:
             "peak GPU MiB": "-" if r.peak_gpu_memory_mb is None else f"{r.peak_gpu_memory_mb:.0f}",
             "peak RAM MiB": "-" if r.peak_ram_mb is None else f"{r.peak_ram_mb:.0f}",
             "failing cell": "-" if r.failed_cell is None else str(r.failed_cell),
+            "band": band_summary(r.band) if r.band else "-",
         }
         for r in results
     ]
@@ -171,6 +178,7 @@ def markdown(results, environment: dict, earlier=()) -> str:
             columns, rows, right=("seconds", "peak GPU memory (MiB)", "peak RAM (MiB)", "failing cell")
         ).rstrip("\n"),
     ]
+    lines += metrics_section(results)
     warned = [(r.lesson, warning) for r in results for warning in r.warnings]
     if warned:
         lines += ["", "## Warnings", "", *(f"- {lesson}: {escape_markdown(warning)}" for lesson, warning in warned)]
@@ -178,8 +186,36 @@ def markdown(results, environment: dict, earlier=()) -> str:
         if r.ok:
             continue
         lines += ["", f"## {r.lesson}: {r.failed_where()}", "", f"**{escape_markdown(r.error)}**"]
+        lines += [f"\n{escape_markdown(line)}" for line in failure_lines(r.band)[1:]]
         if r.failed_source:
             lines += ["", fenced(r.failed_source, "python")]
         if r.traceback:
             lines += ["", "<details><summary>traceback</summary>", "", fenced(r.traceback), "", "</details>"]
     return "\n".join(lines) + "\n"
+
+
+def metrics_section(results) -> list[str]:
+    """Each lesson's final metrics with their bands (``lesson-bands.json``), as Markdown lines."""
+    rows = []
+    for r in results:
+        verdict = r.band or {}
+        checked = {row["name"]: row for row in verdict.get("metrics") or []}
+        for name, value in r.metrics.items():
+            if not isinstance(value, (int, float)) or isinstance(value, bool):
+                continue
+            row = checked.get(name) or {}
+            low, high = row.get("low"), row.get("high")
+            rows.append(
+                {
+                    "lesson": r.lesson,
+                    "metric": name + (" (headline)" if name == r.headline else ""),
+                    "value": cell(value),
+                    "band": f"{cell(low)} to {cell(high)}" if low is not None else "",
+                    "verdict": row.get("state") or band_summary(verdict or None),
+                }
+            )
+    if not rows:
+        return []
+    notes = [f"- {r.lesson}: {escape_markdown(band_summary(r.band))}" for r in results if r.band and r.band.get("note")]
+    table = markdown_table(["lesson", "metric", "value", "band", "verdict"], rows, right=("value",)).rstrip("\n")
+    return ["", "## Metrics and their bands", "", table, *([""] + notes if notes else [])]

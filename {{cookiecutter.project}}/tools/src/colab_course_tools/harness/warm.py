@@ -42,7 +42,8 @@ from pathlib import Path
 # Set by each run or by the shell, and read by nothing at import time: they may differ.
 PER_RUN_VARIABLES = frozenset(
     {
-        *("COURSE_ROOT", "COURSE_RUN_DIR", "COURSE_CHECKPOINTS", "COURSE_DIE_WITH_PARENT", "COURSE_PROGRESS_S"),
+        *("COURSE_ROOT", "COURSE_RUN_DIR", "COURSE_LESSON", "COURSE_CHECKPOINTS", "COURSE_DIE_WITH_PARENT"),
+        "COURSE_PROGRESS_S",
         *("JPY_PARENT_PID", "PWD", "OLDPWD", "SHLVL", "_"),
     }
 )
