@@ -175,8 +175,8 @@ def remember(build: Path, lesson: str, verdict: Verdict, metrics: dict, headline
         history.write(json.dumps(line) + "\n")
 
 
-def history(build: Path, lesson: str, key: str) -> list[dict]:
-    """The checks kept for a lesson and key, oldest first (the last ``HISTORY_KEPT``)."""
+def history(build: Path, lesson: str, key: str | None) -> list[dict]:
+    """The checks kept for a lesson and key (any key: None), oldest first (the last ``HISTORY_KEPT``)."""
     path = build / HISTORY_FILE
     if not path.exists():
         return []
@@ -186,7 +186,7 @@ def history(build: Path, lesson: str, key: str) -> list[dict]:
             line = json.loads(text)
         except ValueError:
             continue
-        if isinstance(line, dict) and line.get("lesson") == lesson and line.get("key") == key:
+        if isinstance(line, dict) and line.get("lesson") == lesson and key in (None, line.get("key")):
             kept.append(line)
     return kept[-HISTORY_KEPT:]
 

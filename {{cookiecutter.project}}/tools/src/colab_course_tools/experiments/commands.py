@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+from pathlib import Path
 
 from ..harness import limits
 from ..options import (
@@ -120,6 +121,8 @@ def list_past_runs(args) -> int:
 
     root = course_root()
     lesson = lesson_stem(root, args.lesson) if args.lesson else None
+    if args.chart:
+        return _chart(root, lesson, Path(args.chart))
     found = list_runs(root, lesson)
     if not found and not args.csv:
         where = runs_dir(root) / (lesson or "")
@@ -130,6 +133,20 @@ def list_past_runs(args) -> int:
         return 0
     columns = ["lesson", "run", "status", "started", "seconds", "parameters", "headline"]
     print(markdown_table(columns, [_listing_row(record) for record in found], right=("seconds",)), end="")
+    return 0
+
+
+def _chart(root: Path, lesson: str | None, path: Path) -> int:
+    """`course runs LESSON --chart FILE.png`: the lesson's headline over its band's runs and the checked runs since."""
+    from ..errors import CourseError
+    from ..formatting import shown
+    from ..metric_bands import read_bands
+    from .charts import draw, panels
+
+    if lesson is None:
+        raise CourseError("--chart: name the lesson, e.g. course runs 01 --chart 01.png")
+    draw(lesson, panels(read_bands(root), root / "build", lesson), path)
+    print(f"chart: {shown(path.resolve())}")
     return 0
 
 
@@ -249,6 +266,13 @@ COMMANDS = [
                 "--csv",
                 action="store_true",
                 help="every parameter and latest metric of each run, as CSV (for a spreadsheet)",
+            ),
+            argument(
+                "--chart",
+                default=None,
+                metavar="FILE",
+                help="write LESSON's headline metric over its band's runs and the checked runs since, with the "
+                "band, as FILE (.png or .svg)",
             ),
         ),
     ),

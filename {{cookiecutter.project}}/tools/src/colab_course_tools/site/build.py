@@ -97,27 +97,45 @@ def write_project(root: Path, config: CourseConfig, source: Path) -> list[str]:
     that are gone are removed."""
     from ..harness.report import read_report
 
+    report = read_report(root / "build" / "report.json")
     lessons = lesson_files(root, strict=True)
     commit = head_commit(root)
     limits = (config.site_max_output_mb, config.site_max_page_mb)
     files = {
         "conf.py": pages.conf_py(config, _author(root)),
         "index.md": pages.home_page(root, config, lessons),
-        "report.md": pages.report_page(read_report(root / "build" / "report.json")),
+        "report.md": pages.report_page(report),
         "_static/colab-badge.svg": pages.BADGE_SVG,
         "_static/course.css": pages.COURSE_CSS,
     }
+    charts = band_charts(root, report)
+    files.update(charts)
+    files["report.md"] += pages.charts_section(sorted(charts))
     for lesson in lessons:
         page = pages.lesson_page(config, lesson, run_to_publish(root, lesson.stem, commit), limits, root)
         files[f"lessons/{lesson.name}"] = notebooks.notebook_bytes(page)
         files[f"_static/notebooks/{lesson.name}"] = (root / opened_folder(lesson) / lesson.name).read_bytes()
     changed = [name for name, content in files.items() if pages.write(source / name, content)]
-    for folder in ("lessons", "_static/notebooks"):
-        for stale in (source / folder).glob("*.ipynb"):
+    for folder in ("lessons", "_static/notebooks", "_static/bands"):
+        for stale in (source / folder).glob("*.*"):
             if f"{folder}/{stale.name}" not in files:
                 stale.unlink()
                 changed.append(f"{folder}/{stale.name}")
     return changed
+
+
+def band_charts(root: Path, report) -> dict[str, bytes]:
+    """``_static/bands/<lesson>.svg`` for each lesson of the report with a band or a checked run."""
+    from ..experiments.charts import panels, render
+    from ..metric_bands import read_bands
+
+    bands = read_bands(root)
+    charts = {}
+    for result in report.results if report else []:
+        chart_panels = panels(bands, root / "build", result.lesson)
+        if chart_panels:
+            charts[f"_static/bands/{result.lesson}.svg"] = render(result.lesson, chart_panels, "svg")
+    return charts
 
 
 def check_pages_limits(out: Path) -> None:

@@ -216,3 +216,11 @@ def report_page(report) -> str:
     if report is None or not report.results:
         return "# Lesson report\n\nNo report yet: `course test` writes one.\n"
     return markdown(report.results, report.environment, report.earlier)
+
+
+def charts_section(charts: list[str]) -> str:
+    """The report page's charts: each lesson's headline metric over its band's runs and the runs since."""
+    if not charts:
+        return ""
+    images = [f"![{Path(name).stem}: headline metric and its band]({name})" for name in charts]
+    return "\n## Headline metrics and their bands\n\n" + "\n\n".join(images) + "\n"
