@@ -6,14 +6,19 @@ A failure shows the failing cell's code, the error and its traceback.
 from pathlib import Path
 
 import pytest
+from colab_course_tools.band_check import apply as check_band
+from colab_course_tools.harness.cache import environment_key
 from colab_course_tools.harness.job import LessonJob
 from colab_course_tools.harness.limits import cell_limit, lesson_limit
 from colab_course_tools.harness.runner import execute_lesson, run_lessons
 from colab_course_tools.harness.warm_starts import cold_reason, lesson_imports, shared_imports
 from colab_course_tools.lessons import lesson_files
+from colab_course_tools.metric_bands import read_bands
+from colab_course_tools.metrics_file import headline, read_metrics
 from colab_course_tools.parameters import of_lesson
 
-LESSONS = lesson_files(Path(__file__).resolve().parents[1])
+ROOT = Path(__file__).resolve().parents[1]
+LESSONS = lesson_files(ROOT)
 
 
 @pytest.fixture
@@ -26,16 +31,34 @@ def overrides(request):
 
 
 @pytest.mark.parametrize("lesson", LESSONS, ids=[path.stem for path in LESSONS])
-def test_lesson_runs_in_smoke_mode(lesson, overrides, tmp_path):
+def test_lesson_runs_in_smoke_mode_and_holds_its_band(lesson, overrides, tmp_path):
+    """As `course test --smoke` runs it, its final metrics checked against lesson-bands.json as it checks them."""
     declared = of_lesson(lesson)
     assert "smoke" in declared.defaults, f"{lesson.name} has no `smoke` parameter in its cell tagged 'parameters'"
-    parameters = declared.run_values(overrides.get(lesson.stem, {}), smoke=True)
+    given = overrides.get(lesson.stem, {})
+    parameters = declared.run_values(given, smoke=True)
     timeout = lesson_limit(smoke=True)
     cell_timeout = cell_limit(lesson=timeout, smoke=True)
-    result = execute_lesson(lesson, tmp_path / lesson.name, parameters, timeout=timeout, cell_timeout=cell_timeout)
-    if not result.ok:
-        pytest.fail(result.describe(), pytrace=False)
+    env = {"COURSE_RUN_DIR": str(tmp_path / "run"), "COURSE_LESSON": lesson.stem}
+    result = execute_lesson(
+        lesson, tmp_path / lesson.name, parameters, timeout=timeout, cell_timeout=cell_timeout, env=env
+    )
     assert result.device in ("cpu", "cuda"), "the in-kernel probe did not report a device"
+    record = read_metrics(tmp_path / "run")
+    versions = environment_key(gpu=False)
+    check_band(
+        result,
+        record.get("latest") or {},
+        headline(record)[0],
+        bands=read_bands(ROOT),
+        mode="smoke",
+        parameters={**declared.defaults, **parameters},
+        given=set(given),
+        versions={"python": versions["python"], **versions["packages"]},
+        build=None,
+    )
+    if not result.ok:
+        pytest.fail("\n".join([result.describe(), *(result.band or {}).get("changed", [])]), pytrace=False)
 
 
 def test_lessons_that_share_their_imports_fork_from_one_warm_process(overrides, tmp_path):

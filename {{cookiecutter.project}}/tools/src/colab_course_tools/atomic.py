@@ -1,7 +1,7 @@
 """Atomic file writes, used for everything the course writes, and ``read_json`` to read JSON back.
 
 A crash, a killed kernel or a Colab reset mid-write leaves the old file or the new one, never half
-of one: the bytes go to a temporary file in the same folder, are flushed to disk (Drive syncs
+of one (a log, ``append_line``, gets whole lines): the bytes go to a temporary file in the same folder, are flushed to disk (Drive syncs
 what is on disk), and the file is renamed into place, keeping the old file's permissions.
 """
 
@@ -48,6 +48,17 @@ def write_bytes(path: Path, data: bytes) -> None:
 def write_json(path: Path, data) -> None:
     """Indented JSON; values JSON cannot hold are written as their ``str()``."""
     write_text(path, json.dumps(data, indent=1, default=str) + "\n")
+
+
+def append_line(path: Path, text: str) -> None:
+    """``text`` and a newline appended in one write to a log many processes add to (``O_APPEND``: lines never
+    interleave); a line cut short by a crash is the one a reader skips."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, (text + "\n").encode("utf-8"))
+    finally:
+        os.close(fd)
 
 
 def read_json(path: Path) -> dict:

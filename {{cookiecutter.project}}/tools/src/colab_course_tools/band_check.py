@@ -15,6 +15,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from .atomic import append_line
 from .formatting import cell
 from .metric_bands import Band, band_key, bandable, compared_parameters, not_finite
 
@@ -162,7 +163,6 @@ def remember(build: Path, lesson: str, verdict: Verdict, metrics: dict, headline
     """Keep this check in ``build/band-history.jsonl`` (one short appended line; a torn last line is skipped)."""
     if verdict.state in ("off",) or headline is None or headline not in metrics:
         return
-    build.mkdir(parents=True, exist_ok=True)
     line = {
         "lesson": lesson,
         "key": verdict.key,
@@ -171,8 +171,7 @@ def remember(build: Path, lesson: str, verdict: Verdict, metrics: dict, headline
         "value": metrics[headline],
         "state": verdict.state,
     }
-    with open(build / HISTORY_FILE, "a", encoding="utf-8") as history:
-        history.write(json.dumps(line) + "\n")
+    append_line(build / HISTORY_FILE, json.dumps(line))
 
 
 def history(build: Path, lesson: str, key: str | None) -> list[dict]:

@@ -16,7 +16,8 @@ run lands outside about once in a thousand checks, whatever K: few runs give a w
 runs a narrower one (t = 3.9 for K = 20). A range rule (lowest to highest, widened by the spread) cried wolf: five
 runs of lesson 01 spanned 0.94 to 0.98, and the sixth seed tried scored 0.89. The band is at least
 ``FLOOR_SHARE`` of the median wide on each side, so a metric no seed moves (deterministic on CPU) still has room for
-the rounding a new library version brings, and it does not go below 0 when no run did (a loss, an accuracy).
+the rounding a new library version brings; it holds every recorded run, and it does not go below 0 when no run did
+(a loss, an accuracy). The runs include the lesson's own seed, the one CI runs with (``experiments.recording``).
 Speed metrics (seconds, GFLOP/s) measure the machine, not the lesson: they are never banded.
 
 Also read by the course's own ``bands.py`` (the line a student's run prints); keep the format in step with it.
@@ -90,10 +91,11 @@ def band_of(values: list[float]) -> tuple[float, float]:
     margin = T_9995[min(runs - 1, max(T_9995))] * statistics.stdev(values) * math.sqrt(1 + 1 / runs)
     margin = max(margin, FLOOR_SHARE * abs(statistics.median(values)), 1e-9)
     floor = 0.0 if min(values) >= 0 else -math.inf
-    return _round(max(mean - margin, floor)), _round(mean + margin)
+    low, high = min(mean - margin, min(values)), max(mean + margin, max(values))  # every recorded run is inside
+    return round_value(max(low, floor)), round_value(high)
 
 
-def _round(value: float) -> float:
+def round_value(value: float) -> float:
     """Six significant digits: the file stays readable, and no band moves by it."""
     return float(f"{value:.6g}")
 
@@ -197,12 +199,12 @@ def _bad(path: Path, what: str) -> CourseError:
 
 def write_bands(root: Path, bands: dict[tuple[str, str], Band]) -> Path:
     """The whole file, lessons and keys sorted, so a review's diff shows only what changed."""
-    from .atomic import write_text
+    from .atomic import write_json
 
     by_lesson: dict = {}
     for (lesson, key), band in sorted(bands.items()):
         by_lesson.setdefault(lesson, {})[key] = band.to_json()
     path = bands_path(root)
     data = {"format": FORMAT, "rule": RULE, "bands": by_lesson}
-    write_text(path, json.dumps(data, indent=1) + "\n")
+    write_json(path, data)
     return path

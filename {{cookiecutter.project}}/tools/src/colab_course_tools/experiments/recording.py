@@ -1,7 +1,7 @@
 """`course bands record`: run each lesson K times with new seeds and write the band of each final metric.
 
 The runs go through the harness like `course test`'s (``-n`` workers, warm starts), each with its own seed and its
-own metrics folder under ``build/bands/``. The band of a lesson is written only when all K runs passed, agree on the
+own metrics folder under ``build/bands/``; the first run has the lesson's own seed (see ``_seeds``). The band of a lesson is written only when all K runs passed, agree on the
 device kind and log the same metrics: a band from fewer runs, or from runs that failed, would hold nothing. Before it
 writes, the command shows each new band beside the old one, and how many new runs fall outside the old band, the
 honest test of the old band's width (new seeds continue after those the old band used).
@@ -25,6 +25,7 @@ from ..metric_bands import (
     compared_parameters,
     not_finite,
     read_bands,
+    round_value,
     write_bands,
 )
 
@@ -64,7 +65,7 @@ def record_bands(args) -> int:
     folder = root / "build" / "bands"
     jobs, seeds, values = [], {}, {}
     for lesson, parameters in declared.items():
-        seeds[lesson.stem] = _new_seeds(old, lesson.stem, mode, args.runs)
+        seeds[lesson.stem] = _seeds(old, lesson.stem, mode, args.runs, parameters.defaults["seed"])
         values[lesson.stem] = {**parameters.defaults, **parameters.run_values(given[lesson], smoke=not args.full)}
         for seed in seeds[lesson.stem]:
             run = folder / f"{lesson.stem}-seed{seed}"
@@ -134,11 +135,21 @@ def record_bands(args) -> int:
     return 1 if problems else 0
 
 
-def _new_seeds(old: dict, lesson: str, mode: str, runs: int) -> list[int]:
-    """Seeds after every seed an earlier band of this lesson and mode used: new runs are honest new draws."""
-    used = [seed for (name, key), band in old.items() if name == lesson and key.startswith(mode) for seed in band.recorded.get("seeds", [])]
-    start = max((seed for seed in used if isinstance(seed, int)), default=0) + 1
-    return list(range(start, start + runs))
+def _seeds(old: dict, lesson: str, mode: str, runs: int, default) -> list[int]:
+    """The lesson's own seed, then seeds after every seed an earlier band of this lesson and mode used.
+
+    The lesson's own seed is what `course test` and CI run with; on a CPU that run is the same draw every time, so
+    it must be one of the band's runs, or an unlucky seed would fail every CI run. The others are new draws, so
+    recording again is an honest test of the old band."""
+    used = [
+        seed
+        for (name, key), band in old.items()
+        if name == lesson and key.startswith(mode)
+        for seed in band.recorded.get("seeds", [])
+    ]
+    start = max((seed for seed in [*used, default] if isinstance(seed, int)), default=0) + 1
+    own = [default] if isinstance(default, int) else []
+    return own + list(range(start, start + runs - len(own)))
 
 
 def _seed_of(result) -> str:
@@ -163,11 +174,16 @@ def _band(lesson: str, runs: list, mode: str, seeds: list, values: dict, recorde
     finals = [record.get("latest") or {} for record in records]
     for final in finals:
         if not_finite(final):
-            raise CourseError(f"{lesson}: a run logged {', '.join(not_finite(final))} as NaN or infinite: no band written")
+            raise CourseError(
+                f"{lesson}: a run logged {', '.join(not_finite(final))} as NaN or infinite: no band written"
+            )
     names = [name for name in bandable(finals[0]) if all(name in bandable(final) for final in finals)]
+    finals = [{name: round_value(final[name]) for name in names} for final in finals]
     if not names:
         logged = ", ".join(finals[0]) or "nothing"
-        print(f"course bands record: {lesson} logs no metric a band can hold (it logged: {logged}; speeds are never banded)")
+        print(
+            f"course bands record: {lesson} logs no metric a band can hold (it logged: {logged}; speeds are never banded)"
+        )
         return None
     [device] = devices
     gpu = runs[0].gpu_name
@@ -176,7 +192,9 @@ def _band(lesson: str, runs: list, mode: str, seeds: list, values: dict, recorde
         band_key(mode, device),
         headline(records[0])[0],
         {
-            name: dict(zip(("low", "high"), band_of([final[name] for final in finals])), runs=[final[name] for final in finals])
+            name: dict(
+                zip(("low", "high"), band_of([final[name] for final in finals])), runs=[final[name] for final in finals]
+            )
             for name in names
         },
         compared_parameters(values),
