@@ -125,31 +125,38 @@ def main() -> None:
             f"{shipped['recorded']['date']} on {shipped['recorded']['device']}. 20 honest runs with new seeds took "
             f"{honest_seconds:.0f} s; the broken lessons' `course test` exited {done.returncode}.",
             "",
-            "| metric | band | honest runs (20): min to max, sd | outside | "
-            + " | ".join(name.split("_", 1)[1] for name in names)
-            + " | nearest broken run: distance beyond the band's edge (in honest sd) |",
-            "|---|---|---|---|" + "---|" * len(names) + "---|",
+            "Honest runs: each metric's band, the 20 new seeds' lowest to highest and their sd, how many left the band, "
+            "and how far inside the band's edge the nearest honest run stayed (in honest sd):",
+            "",
+            "| metric | band | honest runs (20): min to max | sd | outside | nearest honest run inside the edge |",
+            "|---|---|---|---|---|---|",
         ]
+        spreads = {}
         for metric, limits in shipped["metrics"].items():
             values = honest["metrics"][metric]["runs"]
-            sd = statistics.stdev(values)
+            sd = spreads[metric] = statistics.stdev(values)
             outside = sum(not limits["low"] <= v <= limits["high"] for v in values)
-            broken = {name: rows[name].get("metrics", {}).get(metric) for name in names}
-            beyond = [
-                max(limits["low"] - v, v - limits["high"]) for v in broken.values() if isinstance(v, (int, float))
-            ]
-            nearest = min(beyond) if beyond else float("nan")
+            inside = min(min(v - limits["low"], limits["high"] - v) for v in values)
             lines.append(
-                f"| {metric} | {limits['low']:.4g} to {limits['high']:.4g} | {min(values):.4g} to {max(values):.4g}, "
-                f"{sd:.3g} | {outside} of 20 | "
-                + " | ".join(f"{value:.4g}" if isinstance(value, (int, float)) else "-" for value in broken.values())
-                + f" | {nearest:.4g} ({nearest / sd:.1f} sd) |"
+                f"| {metric} | {limits['low']:.4g} to {limits['high']:.4g} | {min(values):.4g} to {max(values):.4g} "
+                f"| {sd:.3g} | {outside} of 20 | {inside:.4g} ({inside / sd:.1f} sd) |"
             )
-        states = ", ".join(
-            f"{name}: {rows[name]['band']['state'] if rows[name].get('band') else rows[name]['status']}"
-            for name in names
-        )
-        lines += ["", f"Verdicts of the broken lessons: {states}."]
+        lines += [
+            "",
+            "Broken runs: each metric's value, and how far beyond its band's edge (in honest sd; negative: inside); "
+            "a lesson fails when any metric is outside.",
+            "",
+            "| break | " + " | ".join(shipped["metrics"]) + " | verdict |",
+            "|---|" + "---|" * len(shipped["metrics"]) + "---|",
+        ]
+        for name in names:
+            cells = []
+            for metric, limits in shipped["metrics"].items():
+                value = rows[name].get("metrics", {}).get(metric)
+                beyond = max(limits["low"] - value, value - limits["high"])
+                cells.append(f"{value:.4g} ({beyond / spreads[metric]:+.1f} sd)")
+            verdict = rows[name]["band"]["state"] if rows[name].get("band") else rows[name]["status"]
+            lines.append(f"| {name.split('_', 1)[1]} | " + " | ".join(cells) + f" | {verdict} |")
         publish(RESULTS, lines)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)

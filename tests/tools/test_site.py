@@ -187,6 +187,22 @@ def test_the_report_page_lists_every_lesson(site, browser):
     visit.close()
 
 
+def test_the_report_page_shows_metrics_with_their_bands_and_draws_the_band_chart(site, browser):
+    course, folder, base = site
+    visit = Visit(browser, f"{base}/report.html")
+    text = visit.page.inner_text("main")
+    assert "Metrics and their bands" in text and "accuracy (headline)" in text and "within" in text
+    chart = visit.page.locator("img[alt^='01_first_model']")
+    assert chart.count() == 1
+    chart.scroll_into_view_if_needed()
+    assert chart.evaluate("image => image.complete && image.naturalWidth > 300")  # drawn, from the site itself
+    visit.close()
+    drawings = [path.read_text(encoding="utf-8") for path in folder.rglob("01_first_model*.svg")]
+    assert drawings and all("<svg" in drawing for drawing in drawings)
+    for drawing in drawings:  # glyphs drawn as paths: no font to fetch, no script
+        assert "<script" not in drawing and "<text" not in drawing and "@font-face" not in drawing
+
+
 def test_links_are_checked_offline_by_lychee(site):
     _, folder, _ = site
     lychee = shutil.which("lychee") or str(Path(sys.executable).with_name("lychee"))
