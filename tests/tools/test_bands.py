@@ -131,6 +131,11 @@ def test_a_band_recorded_with_other_lesson_values_is_stale(course, recorded, cou
     assert stale.returncode == 1
     assert "recorded with other parameters than the lesson now has: scale 0.5 (band: 1)" in stale.stdout
     assert "course bands record 01_probe" in stale.stdout
+    check = course_cli("check", cwd=course)  # and pre-commit says so before CI does
+    assert (
+        "lesson-bands.json: 01_probe smoke-cpu was recorded with other parameters than the lesson has now: "
+        "scale 0.5 (band: 1); fix: course bands record 01_probe"
+    ) in check.stdout + check.stderr
 
 
 def test_recording_again_shows_old_beside_new_with_new_seeds(course, recorded, course_cli):
@@ -181,6 +186,8 @@ def test_a_hand_written_bad_band_file_gets_one_clear_line_and_nothing_runs(
         assert "git checkout lesson-bands.json" in lines[0]
     assert not (course / "build" / "report.json").exists()
     assert course_cli("test", "--smoke", "-q", "--no-bands", cwd=course).returncode == 0
+    check = course_cli("check", cwd=course)
+    assert check.returncode == 1 and "lesson-bands.json: cannot be used: " in check.stdout + check.stderr
 
 
 def test_record_refuses_too_few_runs_a_given_seed_and_a_lesson_without_seed(tmp_path, course, course_cli):

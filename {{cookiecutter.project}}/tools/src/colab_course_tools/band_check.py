@@ -66,7 +66,7 @@ def check(
     recorded = band.provenance()
     if differing:
         names = {name for name, _, _ in differing}
-        said = ", ".join(f"{name} {cell(now)} (band: {cell(then)})" for name, then, now in differing)
+        said = _said(differing)
         if names <= given:
             return Verdict(key, "no band", note=f"run with other parameters: {said}", recorded=recorded)
         return Verdict(
@@ -105,6 +105,15 @@ def check(
     )
 
 
+def stale_parameters(band: Band, parameters: dict) -> str:
+    """How a run's ``parameters`` differ from those ``band`` was recorded with, the seed aside (empty: they agree)."""
+    return _said(_differences(band.parameters, compared_parameters(parameters)))
+
+
+def _said(differing: list) -> str:
+    return ", ".join(f"{name} {cell(now)} (band: {cell(then)})" for name, then, now in differing)
+
+
 def _no_band(bands: dict, lesson: str, key: str, device: str | None) -> str:
     if device is None:
         return "the device it ran on is unknown"
@@ -114,7 +123,14 @@ def _no_band(bands: dict, lesson: str, key: str, device: str | None) -> str:
     return f"none recorded for {key}: course bands record {lesson}{' --full' if key.startswith('full') else ''}"
 
 
-_MISSING = object()
+class _Absent:
+    """A parameter one side has and the other has not: shown as ``absent``."""
+
+    def __str__(self) -> str:
+        return "absent"
+
+
+_MISSING = _Absent()
 
 
 def _differences(then: dict, now: dict) -> list[tuple[str, object, object]]:

@@ -190,11 +190,19 @@ def _band(path: Path, lesson: str, key: str, entry) -> Band:
     )
 
 
-def _bad(path: Path, what: str) -> CourseError:
-    return CourseError(
-        f"{path.name} cannot be used: {what}. Undo the hand edit (git checkout {path.name}) "
-        "or record the band again with `course bands record LESSON`"
-    )
+class BandFileError(CourseError):
+    """``lesson-bands.json`` is not what ``course bands record`` writes: ``what`` is wrong, ``fix`` says how to mend it."""
+
+    def __init__(self, path: Path, what: str):
+        self.what = what
+        self.fix = (
+            f"undo the hand edit (git checkout {path.name}) or record the band again with `course bands record LESSON`"
+        )
+        super().__init__(f"{path.name} cannot be used: {what}. {self.fix[0].upper()}{self.fix[1:]}")
+
+
+def _bad(path: Path, what: str) -> BandFileError:
+    return BandFileError(path, what)
 
 
 def write_bands(root: Path, bands: dict[tuple[str, str], Band]) -> Path:

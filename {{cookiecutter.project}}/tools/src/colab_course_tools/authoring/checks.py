@@ -483,6 +483,42 @@ def check_exercises(course: Course) -> list[Problem]:
     return [Problem(path, message, fix) for path, message in exercise_problems(course.root, course.lessons)]
 
 
+def check_bands(course: Course) -> list[Problem]:
+    """``lesson-bands.json`` reads, and each band was recorded with the parameters its lesson runs with now (a band
+    recorded before ``SMOKE`` or a default changed would fail every run: `course test` calls it stale)."""
+    from ..band_check import stale_parameters
+    from ..metric_bands import BANDS_FILE, BandFileError, read_bands
+
+    try:
+        bands = read_bands(course.root)
+    except BandFileError as error:
+        return [Problem(BANDS_FILE, f"cannot be used: {error.what}", error.fix)]
+    lessons = {path.stem: path for path in course.lessons}
+    problems = []
+    for (lesson, key), band in sorted(bands.items()):
+        mode = key.partition("-")[0]
+        if lesson not in lessons:
+            problems.append(
+                Problem(BANDS_FILE, f"{lesson} {key}: no such lesson", "delete its entry, or record it again")
+            )
+            continue
+        try:
+            declared = parameters.of_lesson(lessons[lesson])
+        except CourseError:  # check_parameters_cells says why
+            continue
+        values = {**declared.defaults, **declared.run_values({}, smoke=mode == "smoke")}
+        differing = stale_parameters(band, values)
+        if differing:
+            problems.append(
+                Problem(
+                    BANDS_FILE,
+                    f"{lesson} {key} was recorded with other parameters than the lesson has now: {differing}",
+                    f"course bands record {lesson}{' --full' if mode == 'full' else ''}",
+                )
+            )
+    return problems
+
+
 CHECKS = (
     check_lesson_names,
     check_notebooks_valid,
@@ -496,6 +532,7 @@ CHECKS = (
     check_drive_duplicates,
     check_secrets,
     check_exercises,
+    check_bands,
 )
 
 
