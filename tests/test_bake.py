@@ -77,6 +77,7 @@ def test_defaults_give_a_complete_course(default_course):
         "docs",
         "data-checksums.txt",
         "lesson-durations.json",
+        "lesson-bands.json",
     }, "unexpected files at the top of the course"
     assert course_table(default_course) == {
         "title": "Deep Learning Course",

@@ -151,6 +151,9 @@ def test_recording_again_shows_old_beside_new_with_new_seeds(course, recorded, c
 
 def test_chart_of_recorded_runs_and_runs_since(course, recorded, course_cli):
     assert course_cli("test", "--smoke", "-q", cwd=course).returncode == 0
+    assert "cached" in course_cli("test", "--smoke", cwd=course).stdout  # checked again, but no new run
+    history = (course / "build" / "band-history.jsonl").read_text(encoding="utf-8").splitlines()
+    assert [json.loads(line)["state"] for line in history] == ["within"]
     png = course_cli("runs", "01", "--chart", str(course / "chart.png"), cwd=course)
     assert png.returncode == 0, png.stderr
     assert (course / "chart.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

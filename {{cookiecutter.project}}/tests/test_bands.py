@@ -12,7 +12,9 @@ from colab_course_tools.testing import write_notebook
 from conftest import PACKAGE, ROOT
 
 BAND = json.loads((ROOT / "lesson-bands.json").read_text(encoding="utf-8"))["bands"]["01_first_model"]["smoke-cpu"]
-PARAMETERS = "smoke = True\nseed = 42\naccuracy = 0.0\n" + "".join(f"{name} = {value!r}\n" for name, value in BAND["parameters"].items())
+PARAMETERS = "smoke = True\nseed = 42\naccuracy = 0.0\n" + "".join(
+    f"{name} = {value!r}\n" for name, value in BAND["parameters"].items()
+)
 LOG = f"import {PACKAGE} as course\ncourse.metrics.log_metrics(accuracy=accuracy, headline='accuracy')"
 LOW, HIGH = BAND["metrics"]["accuracy"]["low"], BAND["metrics"]["accuracy"]["high"]
 

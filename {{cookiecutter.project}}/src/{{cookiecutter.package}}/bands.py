@@ -19,7 +19,9 @@ from pathlib import Path
 
 BANDS_FILE = "lesson-bands.json"
 UNBANDED_PARAMETERS = ("seed", "smoke")
-WHAT_TO_CHECK = "check the runtime's GPU (Runtime > Change runtime type), the parameters you changed and your exercise code"
+WHAT_TO_CHECK = (
+    "check the runtime's GPU (Runtime > Change runtime type), the parameters you changed and your exercise code"
+)
 
 
 def comparison(name: str, value, root: Path) -> str | None:
@@ -44,7 +46,9 @@ def comparison(name: str, value, root: Path) -> str | None:
     ]
     if changed:
         differing = ", ".join(changed)
-        return f"{name} {_shown(value)}: your parameters differ from the course's runs ({differing}), which scored {span}"
+        return (
+            f"{name} {_shown(value)}: your parameters differ from the course's runs ({differing}), which scored {span}"
+        )
     if not isinstance(value, (int, float)) or not math.isfinite(value):
         return f"{name} is {value}: a run that learns gives a number; {WHAT_TO_CHECK}"
     if value < limits["low"]:

@@ -224,6 +224,7 @@ def apply(
     result.metrics, result.headline = dict(metrics), headline
     if not result.ok:
         return result
+    ran = result.status != "cached"  # a cached pass is checked again, but it is no new run of the history
     if enabled:
         verdict = check(
             bands,
@@ -243,6 +244,6 @@ def apply(
     result.band = verdict.to_json()
     if verdict.failure is not None:
         result.status, result.error = "failed", verdict.failure
-    if build is not None:
+    if build is not None and ran:
         remember(build, result.lesson, verdict, metrics, headline)
     return result
