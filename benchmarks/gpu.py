@@ -4,6 +4,8 @@
    on the CPU fails. Its report gives each lesson's time, GPU name and peak GPU memory.
 2. `course run 01 --full` twice, with `-p device cuda` and `-p device cpu`: lesson 01 logs
    `seconds_per_epoch` (its whole fit divided by the epochs, CUDA warm-up included).
+3. `course bands record 01 --full --runs 5`: lesson 01's band for full runs on CUDA, written to
+   benchmarks/gpu/lesson-bands.json, to merge into the template's lesson-bands.json.
 
 Lesson 02's archive is served from 127.0.0.1, as in the harness benchmark, so a machine
 without internet works. Needs the template's test requirements and a CUDA build of torch.
@@ -106,6 +108,9 @@ def main() -> None:
             course("test", "--gpu", "--force", *data_args, cwd=root, env=env)
         report = root / "build" / "report.md"
         epochs = [epoch_seconds(root, env, device) for device in ("cuda", "cpu")]
+        course("bands", "record", LESSON, "--full", "--runs", "5", "-q", cwd=root, env=env)
+        if (root / "lesson-bands.json").exists():
+            shutil.copy(root / "lesson-bands.json", RESULTS / "lesson-bands.json")
         if (root / "build" / "report.json").exists():
             shutil.copy(root / "build" / "report.json", RESULTS / "report.json")
         text = results_text(gpu, report.read_text() if report.exists() else "no report: see the output above", epochs)
