@@ -225,9 +225,9 @@ def apply(
     if not result.ok:
         return result
     ran = result.status != "cached"  # a cached pass is checked again, but it is no new run of the history
-    if enabled:
+    if enabled or not_finite(metrics):  # NaN fails even with the check off
         verdict = check(
-            bands,
+            bands if enabled else {},
             result.lesson,
             metrics,
             mode=mode,
@@ -237,10 +237,7 @@ def apply(
             versions=versions,
         )
     else:
-        broken = check(
-            {}, result.lesson, metrics, mode=mode, device=result.device, parameters={}, given=set(), versions={}
-        )
-        verdict = broken if broken.state == "not finite" else Verdict(broken.key, "off", note="--no-bands")
+        verdict = Verdict(band_key(mode, result.device or "unknown"), "off", note="--no-bands")
     result.band = verdict.to_json()
     if verdict.failure is not None:
         result.status, result.error = "failed", verdict.failure

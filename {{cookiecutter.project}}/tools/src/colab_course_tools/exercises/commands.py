@@ -34,8 +34,7 @@ def grade_submissions(args) -> int:
     from ..errors import CourseError
     from ..formatting import plural, shown
     from ..harness import limits, processes, sandbox
-    from ..harness.progress import ProgressDisplay, describe
-    from ..harness.runner import run_lessons
+    from ..harness.runner import run_shown
     from ..harness.shards import recorded_durations
     from ..lessons import resolve_lessons
     from ..overrides import for_lessons
@@ -86,7 +85,6 @@ def grade_submissions(args) -> int:
             raise CourseError("--untouched runs the student versions here: leave out --on")
         return _grade_on(root, files, args, build)
     print(f"course grade: {plural(len(files), 'submission')}, on {plural(args.workers, 'worker')}", flush=True)
-    display = ProgressDisplay(quiet=args.quiet)
     rows, stopped = [], None
     with grade.scratch_folder() as scratch_name:
         scratch = Path(scratch_name)
@@ -105,29 +103,25 @@ def grade_submissions(args) -> int:
         def expected(graded) -> list[str]:
             return [path.stem for path in sorted(grading_tests(root, graded.lesson).glob("*.py"))]
 
-        def finished(result) -> None:
+        def finished(result) -> str:
             graded, job, marker = jobs[result.lesson]
             grade.read_grades(graded, result, job.output, marker, expected(graded))
-            display.done(result.lesson)
-            display.print(grade.status_line(graded))
+            return grade.status_line(graded)
 
         try:
-            with processes.batch():
-                run_lessons(
-                    [job for _, job, _ in jobs.values()],
-                    workers=args.workers,
-                    on_result=finished,
-                    on_progress=lambda lesson, snapshot: display.update(lesson, describe(snapshot)),
-                    warm_starts=False,  # a submission never forks from the course's processes
-                )
+            run_shown(
+                [job for _, job, _ in jobs.values()],
+                workers=args.workers,
+                warm_starts=False,  # a submission never forks from the course's processes
+                quiet=args.quiet,
+                on_result=finished,
+            )
         except processes.Interrupted as interrupt:
             stopped = interrupt.signum
             for result in interrupt.results:
                 graded = jobs[result.lesson][0]
                 if not graded.questions:
                     grade.not_graded(graded, result.error, expected(graded))
-        finally:
-            display.close()
     if stopped is not None:
         print(f"course grade: stopped by {processes.signal_name(stopped)}; the submissions it stopped are not graded")
     if args.untouched:

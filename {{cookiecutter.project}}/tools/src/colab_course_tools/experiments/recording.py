@@ -36,9 +36,8 @@ def record_bands(args) -> int:
     from ..harness import processes
     from ..harness.cache import environment_key
     from ..harness.job import LessonJob
-    from ..harness.progress import ProgressDisplay, describe
     from ..harness.report import status_line
-    from ..harness.runner import run_lessons
+    from ..harness.runner import run_shown
     from ..lessons import resolve_lessons
     from ..metrics_file import headline, read_metrics
     from ..overrides import for_lessons
@@ -83,30 +82,18 @@ def record_bands(args) -> int:
         f"{plural(min(args.workers, len(jobs)), 'worker')}",
         flush=True,
     )
-    display = ProgressDisplay(quiet=args.quiet)
     started = time.monotonic()
 
-    def finished(result) -> None:
+    def finished(result) -> str:
         record = read_metrics(Path(result.executed_notebook).parent)
         result.metrics, result.headline = record.get("latest") or {}, headline(record)[0]
-        display.done(result.lesson)
-        display.print(status_line(result) + f"  (seed {_seed_of(result)})")
+        return status_line(result) + f"  (seed {_seed_of(result)})"
 
     try:
-        with processes.batch():
-            results = run_lessons(
-                jobs,
-                workers=args.workers,
-                warm_starts=not args.cold,
-                on_result=finished,
-                on_progress=lambda lesson, snapshot: display.update(lesson, describe(snapshot)),
-            )
+        results = run_shown(jobs, workers=args.workers, warm_starts=not args.cold, quiet=args.quiet, on_result=finished)
     except processes.Interrupted as interrupt:
-        display.close()
         print(f"course bands record: stopped by {processes.signal_name(interrupt.signum)}; nothing written")
         return 128 + interrupt.signum
-    finally:
-        display.close()
     seconds = time.monotonic() - started
     environment = environment_key(gpu=False)
     recorded = {

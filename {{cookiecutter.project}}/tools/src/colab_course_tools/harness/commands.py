@@ -29,8 +29,7 @@ def test_lessons(args) -> int:
     from . import cache as lesson_cache
     from . import processes, report, shards
     from .job import LessonJob, LessonResult
-    from .progress import ProgressDisplay, describe
-    from .runner import run_lessons
+    from .runner import run_shown
 
     root = course_root()
     budget_gb = load_config(root).memory_budget_gb
@@ -96,9 +95,8 @@ def test_lessons(args) -> int:
     )
     for result in results.values():
         print(report.status_line(result), flush=True)
-    display = ProgressDisplay(quiet=args.quiet)
 
-    def finished(result: LessonResult) -> None:
+    def finished(result: LessonResult) -> str:
         if args.gpu:
             check_gpu_use(result)
         check_memory(result, budget_gb)
@@ -109,28 +107,17 @@ def test_lessons(args) -> int:
         else:
             cache.forget(result.lesson)
         results[result.lesson] = report.stamped(result)
-        display.done(result.lesson)
-        display.print(report.status_line(result))
+        return report.status_line(result)
 
     stopped = None
     try:
-        with processes.batch():
-            run_lessons(
-                jobs,
-                workers=args.workers,
-                warm_starts=not args.cold,
-                on_result=finished,
-                on_progress=lambda lesson, snapshot: display.update(lesson, describe(snapshot)),
-            )
+        run_shown(jobs, workers=args.workers, warm_starts=not args.cold, quiet=args.quiet, on_result=finished)
     except processes.Interrupted as interrupt:
         stopped = interrupt.signum
-        display.close()
         for result in interrupt.results:
             if result.lesson not in results:
                 results[result.lesson] = report.stamped(result)
                 print(report.status_line(result), flush=True)
-    finally:
-        display.close()
     ordered = [results[lesson.stem] for lesson in lessons]
     earlier = report.earlier_results(report_dir / "report.json")
     every = [p.stem for p in resolve_lessons(root, [])] + [p.stem for p in lessons]

@@ -31,6 +31,7 @@ from .job import LessonJob, LessonResult
 from .limits import WORKER_BACKSTOP_S, WORKER_STOP_GRACE_S
 from .processes import (
     Interrupted,
+    batch,
     child_env,
     kill_tree_of,
     new_work_dir,
@@ -185,6 +186,30 @@ def execute_lesson(
     """
     job = LessonJob(notebook, output, parameters or {}, timeout=timeout, cell_timeout=cell_timeout, env=env or {})
     return run_lessons([job], on_progress=on_progress, warm_starts=warm_starts)[0]
+
+
+def run_shown(jobs: list[LessonJob], *, workers: int, warm_starts: bool, quiet: bool, on_result) -> list[LessonResult]:
+    """``run_lessons`` as a command runs it (`course test`, `course grade`, `course bands record`): inside
+    ``processes.batch()`` (a signal stops it cleanly, nothing is left behind), with live progress unless ``quiet``;
+    ``on_result(result)`` returns the line to print as each lesson ends. An interrupt closes the display first."""
+    display = progress.ProgressDisplay(quiet=quiet)
+
+    def finished(result: LessonResult) -> None:
+        line = on_result(result)
+        display.done(result.lesson)
+        display.print(line)
+
+    try:
+        with batch():
+            return run_lessons(
+                jobs,
+                workers=workers,
+                warm_starts=warm_starts,
+                on_result=finished,
+                on_progress=lambda lesson, snapshot: display.update(lesson, progress.describe(snapshot)),
+            )
+    finally:
+        display.close()
 
 
 def run_lessons(
