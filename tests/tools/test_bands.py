@@ -218,7 +218,7 @@ def test_band_rule_is_a_prediction_interval_with_a_floor():
 
 def test_changed_packages_names_each_moved_version():
     recorded = {"python": "3.11.7", "packages": {"torch": "2.13.0", "numpy": "2.4.6", "fastai": None}}
-    now = {"python": "3.12.1", "torch": "2.14.1", "numpy": "2.4.6", "fastai": "2.8.12"}
+    now = {"python": "3.12.1", "packages": {"torch": "2.14.1", "numpy": "2.4.6", "fastai": "2.8.12"}}
     assert changed_packages(recorded, now) == [
         "python 3.11.7 -> 3.12.1",
         "torch 2.13.0 -> 2.14.1",

@@ -45,7 +45,6 @@ def test_lesson_runs_in_smoke_mode_and_holds_its_band(lesson, overrides, tmp_pat
     )
     assert result.device in ("cpu", "cuda"), "the in-kernel probe did not report a device"
     record = read_metrics(tmp_path / "run")
-    versions = environment_key(gpu=False)
     check_band(
         result,
         record.get("latest") or {},
@@ -54,7 +53,7 @@ def test_lesson_runs_in_smoke_mode_and_holds_its_band(lesson, overrides, tmp_pat
         mode="smoke",
         parameters={**declared.defaults, **parameters},
         given=set(given),
-        versions={"python": versions["python"], **versions["packages"]},
+        environment=environment_key(gpu=False),
         build=None,
     )
     if not result.ok:

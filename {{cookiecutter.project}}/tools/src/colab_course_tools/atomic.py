@@ -1,8 +1,9 @@
 """Atomic file writes, used for everything the course writes, and ``read_json`` to read JSON back.
 
 A crash, a killed kernel or a Colab reset mid-write leaves the old file or the new one, never half
-of one (a log, ``append_line``, gets whole lines): the bytes go to a temporary file in the same folder, are flushed to disk (Drive syncs
-what is on disk), and the file is renamed into place, keeping the old file's permissions.
+of one (a log, ``append_line``, gets whole lines): the bytes go to a temporary file in the same
+folder, are flushed to disk (Drive syncs what is on disk), and the file is renamed into place,
+keeping the old file's permissions.
 """
 
 from __future__ import annotations

@@ -48,10 +48,11 @@ def check(
     device: str | None,
     parameters: dict,
     given: set,
-    versions: dict,
+    environment: dict,
 ) -> Verdict:
     """Judge ``metrics`` (the final values a run logged) of a run in ``mode`` on ``device`` with ``parameters``
-    (every value its kernel used; ``given`` names those set with ``-p``), in an environment of ``versions``."""
+    (every value its kernel used; ``given`` names those set with ``-p``), in ``environment`` (``python`` and
+    ``packages``' versions, as `course test` keys its cache and a band records them)."""
     key = band_key(mode, device or "unknown")
     broken = not_finite(metrics)
     if broken:
@@ -92,7 +93,7 @@ def check(
         for n, v in logged.items()
         if n not in band.metrics
     ]
-    changed = changed_packages(band.recorded, versions)
+    changed = changed_packages(band.recorded, environment)
     if not outside:
         return Verdict(key, "within", metrics=rows, recorded=recorded, changed=changed)
     return Verdict(
@@ -141,13 +142,16 @@ def _differences(then: dict, now: dict) -> list[tuple[str, object, object]]:
     ]
 
 
-def changed_packages(recorded: dict, versions: dict) -> list[str]:
-    """``torch 2.13.0 -> 2.14.1`` for each package (and Python) whose version differs from the band's record."""
-    then = {"python": recorded.get("python"), **(recorded.get("packages") or {})}
+def changed_packages(recorded: dict, environment: dict) -> list[str]:
+    """``torch 2.13.0 -> 2.14.1`` for each package (and Python) whose version differs between a band's record and
+    ``environment``; both hold ``python`` and ``packages``."""
+    then, now = (
+        {"python": versions.get("python"), **(versions.get("packages") or {})} for versions in (recorded, environment)
+    )
     return [
-        f"{name} {then[name] or 'absent'} -> {versions.get(name) or 'absent'}"
+        f"{name} {then[name] or 'absent'} -> {now.get(name) or 'absent'}"
         for name in then
-        if name in versions and then[name] != versions.get(name)
+        if name in now and then[name] != now.get(name)
     ]
 
 
@@ -177,7 +181,7 @@ def summary(verdict: dict | None) -> str:
 
 def remember(build: Path, lesson: str, verdict: Verdict, metrics: dict, headline: str | None) -> None:
     """Keep this check in ``build/band-history.jsonl`` (one short appended line; a torn last line is skipped)."""
-    if verdict.state in ("off",) or headline is None or headline not in metrics:
+    if verdict.state == "off" or headline is None or headline not in metrics:
         return
     line = {
         "lesson": lesson,
@@ -215,7 +219,7 @@ def apply(
     mode: str,
     parameters: dict,
     given: set,
-    versions: dict,
+    environment: dict,
     build: Path | None,
     enabled: bool = True,
 ):
@@ -234,7 +238,7 @@ def apply(
             device=result.device,
             parameters=parameters,
             given=given,
-            versions=versions,
+            environment=environment,
         )
     else:
         verdict = Verdict(band_key(mode, result.device or "unknown"), "off", note="--no-bands")

@@ -140,7 +140,6 @@ def _execute(
     finally:
         display.close()
     environment.update(device=result.device, gpu_name=result.gpu_name, peak_gpu_memory_mb=result.peak_gpu_memory_mb)
-    key = environment_key(gpu=False)
     name, _, _ = headline(record.metrics)
     apply_band(
         result,
@@ -149,7 +148,7 @@ def _execute(
         **bands,
         mode="full" if full else "smoke",
         parameters={**defaults, **values},
-        versions={"python": key["python"], **key["packages"]},
+        environment=environment_key(gpu=False),
         build=root / "build",
     )
     write_json(directory / ENVIRONMENT_FILE, environment)

@@ -60,19 +60,21 @@ def test_lessons(args) -> int:
     environment = lesson_cache.environment_key(gpu=args.gpu)
     timeouts = {"timeout": timeout, "cell_timeout": cell_timeout}
     cache = lesson_cache.LessonCache(build / "cache" / "lessons")
-    versions = {"python": environment["python"], **environment["packages"]}
+    checking = {
+        "bands": bands,
+        "mode": "smoke" if args.smoke else "full",
+        "environment": environment,
+        "build": build,
+        "enabled": not args.no_bands,
+    }
     jobs, keys, band_context = [], {}, {}
     for lesson, declared_parameters in declared.items():
         given = given_values[lesson]
         parameters = declared_parameters.run_values(given, smoke=True) if args.smoke else given
         band_context[lesson.stem] = {
-            "bands": bands,
-            "mode": "smoke" if args.smoke else "full",
+            **checking,
             "parameters": {**declared_parameters.defaults, **parameters},
             "given": set(given),
-            "versions": versions,
-            "build": build,
-            "enabled": not args.no_bands,
         }
         key = lesson_cache.fingerprint(lesson, root / "src", parameters, environment, timeouts)
         keys[lesson.stem] = key
